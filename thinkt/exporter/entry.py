@@ -1,0 +1,91 @@
+"""The entry: one meaningful record of a session, in the collector's wire shape."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any
+
+ROLES = ("user", "assistant", "tool_use", "tool_result", "system")
+
+# Fields of the wire entry that are sent only when set (the collector defaults them).
+_OPTIONAL = (
+    "model", "text", "tool_name", "is_error", "has_thinking", "has_tool_use",
+    "input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "message_id", "agent_id", "parent_uuid",
+    "git_branch", "cwd",
+)
+
+
+@dataclasses.dataclass(slots=True)
+class Entry:
+    """One entry; ``session_id`` and ``project_path`` travel at the payload level."""
+
+    session_id: str
+    uuid: str
+    role: str
+    timestamp: str | None  # RFC 3339 UTC ("...Z"), None when the record has no time
+    project_path: str | None = None
+    model: str | None = None
+    text: str | None = None
+    tool_name: str | None = None
+    is_error: bool = False
+    has_thinking: bool = False
+    has_tool_use: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    thinking_len: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    message_id: str | None = None
+    agent_id: str | None = None
+    parent_uuid: str | None = None
+    git_branch: str | None = None
+    cwd: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the entry as the collector's JSON object, unset fields left out."""
+        wire: dict[str, Any] = {"uuid": self.uuid, "role": self.role}
+        if self.timestamp:
+            wire["timestamp"] = self.timestamp
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value:
+                wire[name] = value
+        return wire
+
+    @property
+    def has_usage(self) -> bool:
+        """True when the entry carries any token count."""
+        return bool(self.input_tokens or self.output_tokens or self.cache_read_tokens
+                    or self.cache_write_tokens or self.reasoning_tokens)
+
+
+def iso_utc(value: Any) -> str | None:
+    """Normalise a timestamp (ISO 8601 string, epoch seconds or milliseconds) to RFC 3339 UTC.
+
+    Returns None for anything that is not a recognisable time, so a bad timestamp
+    never costs the record itself.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            seconds = value / 1000.0 if value > 1e11 else float(value)  # ms vs s since 1973
+            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        elif isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if text.endswith("Z") and len(text) >= 20 and text[10] == "T" and text[19] in ".Z":
+                return text  # already RFC 3339 UTC: the common case, keep it cheap
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

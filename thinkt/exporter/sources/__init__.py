@@ -1,0 +1,82 @@
+"""The source registry: one module per assistant, each a :class:`Source`.
+
+Adding an assistant is one module under this package and one line in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Iterator, Mapping, Protocol
+
+from thinkt.exporter.entry import Entry
+
+
+@dataclasses.dataclass
+class ReadResult:
+    """What one incremental read of a session file produced."""
+
+    entries: list[Entry]
+    #: Where the next read starts: the end of the last complete line consumed (JSONL),
+    #: or the size of the file that was read whole (rewritten-in-place formats).
+    offset: int
+    #: Parser state to hand back on the next read (JSON-serialisable, small).
+    state: dict
+    #: Records skipped, by reason ("malformed", "unknown_type", "too_long", ...).
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count a skipped record."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+
+class Source(Protocol):
+    """Where one assistant keeps its sessions, and how a record becomes entries."""
+
+    #: Short name used on the wire and on the command line ("claude", "codex", ...).
+    name: str
+    #: True when session files are rewritten in place and must be re-read whole.
+    whole_file: bool
+
+    def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
+        """Return the default directories holding this assistant's sessions."""
+
+    def matches(self, path: Path) -> bool:
+        """Return True when ``path`` (absolute) is a session file of this source."""
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        """Yield every session file under ``root``."""
+
+    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+        """Read what is new in ``path`` since ``offset`` (with the state of the last read).
+
+        Never raises for bad content: malformed records are skipped and counted.
+        A last line without its newline is not consumed.
+        """
+
+
+# name -> module under thinkt.exporter.sources; each module defines SOURCE.
+_MODULES = {
+    "claude": "claude",
+    "codex": "codex",
+    "gemini": "gemini",
+    "copilot": "copilot",
+    "kimi": "kimi",
+    "qwen": "qwen",
+}
+
+NAMES = tuple(_MODULES)
+
+
+def get(name: str) -> Source:
+    """Return the source called ``name``."""
+    if name not in _MODULES:
+        raise KeyError(name)
+    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    return module.SOURCE
+
+
+def all_sources() -> list[Source]:
+    """Return every registered source, in registry order."""
+    return [get(name) for name in NAMES]

@@ -1,0 +1,100 @@
+"""Reading append-only JSONL session files from a byte offset, complete lines only.
+
+A line is ours only once its trailing newline is on disk: the assistant may be in the
+middle of writing it. Reads are bounded, so a large history is taken in slices, but a
+single long line (tool outputs can be megabytes) is still read whole up to
+``MAX_LINE``; longer lines are skipped and counted, never held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+#: Bytes read per call before stopping at the last complete line.
+SLICE = 8 * 1024 * 1024
+#: Lines longer than this are skipped (and counted) rather than parsed.
+MAX_LINE = 64 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+class Lines:
+    """The complete lines of one slice of a file, with their byte offsets."""
+
+    __slots__ = ("lines", "offset", "too_long")
+
+    def __init__(self) -> None:
+        #: ``(start_offset, line_bytes)`` for each complete line, newline stripped.
+        self.lines: list[tuple[int, bytes]] = []
+        #: Where the next read starts: just past the last complete line consumed.
+        self.offset = 0
+        #: Lines skipped because they were longer than ``MAX_LINE``.
+        self.too_long = 0
+
+
+def read_lines(path: Path | str, offset: int, slice_bytes: int = SLICE,
+               max_line: int = MAX_LINE) -> Lines:
+    """Return the complete lines of ``path`` from ``offset``, at most about ``slice_bytes``.
+
+    A final line without its newline is left for a later read. Blank lines are
+    dropped (their bytes are consumed).
+    """
+    result = Lines()
+    result.offset = offset
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        buf = fh.read(slice_bytes)
+        if not buf:
+            return result
+        end = buf.rfind(b"\n")
+        if end == -1:
+            # No newline in a whole slice: one long line. Keep reading until it ends.
+            return _read_long_line(fh, offset, buf, result, max_line)
+        pos = offset
+        for raw in buf[: end + 1].split(b"\n")[:-1]:
+            if raw.strip():
+                result.lines.append((pos, raw))
+            pos += len(raw) + 1
+        result.offset = pos
+    return result
+
+
+def _read_long_line(fh, offset: int, head: bytes, result: Lines, max_line: int) -> Lines:
+    parts = [head]
+    size = len(head)
+    while True:
+        block = fh.read(_BLOCK)
+        if not block:
+            return result  # still no newline: a partial line, not ours yet
+        nl = block.find(b"\n")
+        if nl != -1:
+            size += nl
+            if size <= max_line:
+                parts.append(block[:nl])
+                result.lines.append((offset, b"".join(parts)))
+            else:
+                result.too_long += 1
+            result.offset = offset + size + 1
+            return result
+        size += len(block)
+        if size <= max_line:
+            parts.append(block)
+        elif parts:
+            parts = []  # too long to keep: stream past it and count it
+
+
+def loads(raw: bytes) -> Any:
+    """Parse one JSON line; return None when it is not JSON.
+
+    Bytes that are not UTF-8 are replaced (U+FFFD) rather than costing the record.
+    """
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        try:
+            return json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            return None
+    except (ValueError, RecursionError):
+        return None
