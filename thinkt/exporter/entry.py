@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -89,3 +90,40 @@ def iso_utc(value: Any) -> str | None:
         return None
     moment = moment.astimezone(timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: A tool call's input is shipped as compact JSON cut to this many UTF-8 bytes: enough to
+#: see what was called and with what, while a whole file pasted into an edit call does
+#: not travel in every batch (user and assistant text is never cut).
+TOOL_INPUT_LIMIT = 4 * 1024
+#: A tool's output (file reads, command output) is cut to this many UTF-8 bytes, so one
+#: entry stays far below the collector's 10 MiB request limit.
+TOOL_OUTPUT_LIMIT = 64 * 1024
+_CUT_MARK = "\u2026[truncated]"
+
+
+def utf8_len(text: str) -> int:
+    """Return the UTF-8 size of ``text`` in bytes (lone surrogates from JSON escapes count 3)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def clip(text: str, limit: int) -> str:
+    """Return ``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, marked."""
+    if len(text) * 4 <= limit:
+        return text  # cannot exceed the limit whatever the characters: skip encoding
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return text
+    keep = max(limit - len(_CUT_MARK.encode("utf-8")), 0)
+    return raw[:keep].decode("utf-8", "ignore") + _CUT_MARK
+
+
+def tool_input_text(value: Any, limit: int = TOOL_INPUT_LIMIT) -> str | None:
+    """Render a tool call's input as compact JSON (strings as they are), cut to ``limit``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return clip(value, limit)
