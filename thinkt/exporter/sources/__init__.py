@@ -36,7 +36,9 @@ class Source(Protocol):
 
     #: Short name used on the wire and on the command line ("claude", "codex", ...).
     name: str
-    #: True when session files are rewritten in place and must be re-read whole.
+    #: True when session files are rewritten in place and must be re-read whole. A source
+    #: with both kinds of files also defines ``is_whole_file(path)``: callers ask
+    #: :func:`is_whole_file` rather than reading this attribute.
     whole_file: bool
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -75,6 +77,17 @@ def get(name: str) -> Source:
         raise KeyError(name)
     module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
     return module.SOURCE
+
+
+def is_whole_file(source: Source, path: Path) -> bool:
+    """Return True when ``path`` of ``source`` is rewritten in place and must be re-read whole.
+
+    Most sources keep one kind of file and answer with their ``whole_file`` attribute.
+    A source that keeps both kinds (Gemini: rewritten JSON and appended JSONL; Copilot:
+    appended events and legacy rewritten JSON) defines ``is_whole_file(path)``.
+    """
+    check = getattr(source, "is_whole_file", None)
+    return bool(check(path)) if check is not None else bool(source.whole_file)
 
 
 def all_sources() -> list[Source]:
