@@ -9,11 +9,6 @@ from typing import Any
 
 ROLES = ("user", "assistant", "tool_use", "tool_result", "system")
 
-#: A tool call's input is shipped as compact JSON cut to this many characters: enough to
-#: see what the call did without shipping whole files that write/edit calls carry.
-#: User and assistant text is never cut.
-TOOL_INPUT_MAX = 4096
-
 # Fields of the wire entry that are sent only when set (the collector defaults them).
 _OPTIONAL = (
     "model", "text", "tool_name", "is_error", "has_thinking", "has_tool_use",
@@ -133,21 +128,3 @@ def tool_input_text(value: Any, limit: int = TOOL_INPUT_LIMIT) -> str | None:
         value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return clip(value, limit)
 
-
-def render_tool_input(value: Any, limit: int = TOOL_INPUT_MAX) -> str | None:
-    """Render a tool call's input as compact JSON (a string stays as it is), cut to ``limit``.
-
-    A cut input ends with "…" so that readers can tell it was shortened.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        except (ValueError, RecursionError):
-            text = str(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "\u2026"
-    return text or None
