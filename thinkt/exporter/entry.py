@@ -127,4 +127,3 @@ def tool_input_text(value: Any, limit: int = TOOL_INPUT_LIMIT) -> str | None:
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return clip(value, limit)
-
