@@ -1,0 +1,113 @@
+"""The ingest envelope, entries and agent registrations are validated as the contract says."""
+
+from datetime import datetime
+
+import pytest
+from marshmallow import ValidationError
+
+from thinkt.collector.schemas import (ENTRY_FIELDS, agent_schema, entry_schema, ingest_schema,
+                                      load_entries)
+
+
+def row(entry):
+    return dict(zip(ENTRY_FIELDS, entry_schema.load(entry)))
+
+
+def test_entry_defaults_fill_every_column():
+    loaded = row({"uuid": "u1", "role": "user", "timestamp": "2026-01-02T03:04:05Z"})
+    assert loaded["timestamp"] == datetime(2026, 1, 2, 3, 4, 5)
+    assert loaded["input_tokens"] == 0 and loaded["is_error"] is False
+    assert loaded["model"] is None and loaded["message_id"] is None
+    assert len(loaded) == len(ENTRY_FIELDS)
+
+
+@pytest.mark.parametrize("role, expected", [
+    ("USER", "user"), ("Assistant", "assistant"), ("tool", "tool_result"),
+    ("TOOL_USE", "tool_use"), (" system ", "system"),
+])
+def test_roles_are_case_insensitive(role, expected):
+    assert row({"uuid": "u", "role": role})["role"] == expected
+
+
+def test_unknown_role_is_refused():
+    with pytest.raises(ValidationError) as err:
+        entry_schema.load({"uuid": "u", "role": "robot"})
+    assert "role" in err.value.messages
+
+
+@pytest.mark.parametrize("value", [None, "0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"])
+def test_unknown_times_become_none(value):
+    entry = {"uuid": "u", "role": "user"}
+    if value is not None:
+        entry["timestamp"] = value
+    assert row(entry)["timestamp"] is None
+
+
+def test_offsets_and_nanoseconds_are_normalised_to_utc():
+    assert row({"uuid": "u", "role": "user", "timestamp": "2026-01-02T05:04:05.123456789+02:00"}
+               )["timestamp"] == datetime(2026, 1, 2, 3, 4, 5, 123456)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-01-02T03:04:05", 1700000000, "2026-13-01T00:00:00Z"])
+def test_bad_or_naive_times_are_refused(value):
+    with pytest.raises(ValidationError) as err:
+        entry_schema.load({"uuid": "u", "role": "user", "timestamp": value})
+    assert "timestamp" in err.value.messages
+
+
+@pytest.mark.parametrize("value", [-1, 2**63, "12", 1.5, True])
+def test_token_counts_must_be_non_negative_64_bit_integers(value):
+    with pytest.raises(ValidationError) as err:
+        entry_schema.load({"uuid": "u", "role": "assistant", "output_tokens": value})
+    assert "output_tokens" in err.value.messages
+
+
+def test_largest_64_bit_count_is_accepted():
+    assert row({"uuid": "u", "role": "assistant", "input_tokens": 2**63 - 1})["input_tokens"] == 2**63 - 1
+
+
+def test_unknown_keys_are_ignored_and_nul_characters_dropped():
+    loaded = row({"uuid": "u", "role": "user", "text": "a\x00b", "agent_id": "a1", "future": 1})
+    assert loaded["text"] == "ab" and loaded["agent_id"] == "a1"
+
+
+def test_envelope_source_is_trimmed_and_lower_cased():
+    envelope = ingest_schema.load({"source": " Claude ", "session_id": "s", "entries": [{}],
+                                   "machine_id": "m", "metadata": {"k": "v"}, "extra": True})
+    assert envelope["source"] == "claude"
+    assert envelope["metadata"] == {"k": "v"}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"session_id": "s", "entries": [{}]}, "source"),
+    ({"source": "  ", "session_id": "s", "entries": [{}]}, "source"),
+    ({"source": "x", "session_id": "", "entries": [{}]}, "session_id"),
+    ({"source": "x", "session_id": "s", "entries": []}, "entries"),
+    ({"source": "x", "session_id": "s", "entries": [{}] * 10001}, "entries"),
+    ({"source": "x", "session_id": "s", "entries": "nope"}, "entries"),
+])
+def test_bad_envelopes_name_the_field(body, field):
+    with pytest.raises(ValidationError) as err:
+        ingest_schema.load(body)
+    assert field in err.value.messages
+
+
+def test_load_entries_keeps_the_valid_and_reports_the_invalid_by_index():
+    rows, errors = load_entries([
+        {"uuid": "a", "role": "user"},
+        {"role": "user"},
+        "not an object",
+        {"uuid": "d", "role": "assistant", "input_tokens": -5},
+    ])
+    assert [r[0] for r in rows] == ["a"]
+    assert set(errors) == {"1", "2", "3"}
+    assert "uuid" in errors["1"] and "input_tokens" in errors["3"]
+
+
+def test_agent_registration_needs_instance_and_platform():
+    with pytest.raises(ValidationError) as err:
+        agent_schema.load({"hostname": "h"})
+    assert set(err.value.messages) == {"instance_id", "platform"}
+    agent = agent_schema.load({"instance_id": "i", "platform": "linux",
+                               "started_at": "2026-01-01T00:00:00+01:00", "whatever": 1})
+    assert agent["started_at"] == datetime(2025, 12, 31, 23, 0)

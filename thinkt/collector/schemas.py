@@ -1,0 +1,184 @@
+"""Validation of what clients send: the ingest envelope, its entries, agent registrations.
+
+Envelopes that are wrong are refused whole (400 ``validation_error``); entries are
+checked one by one so that a batch with a few bad entries stores the rest (partial
+success, CONTRACT.md §1). Unknown keys are ignored everywhere: the Go relay and newer
+exporters send more than we know.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+
+MAX_ENTRIES = 10_000
+MAX_INT = 2**63 - 1
+ROLES = ("user", "assistant", "tool_use", "tool_result", "system")
+_ROLE_ALIASES = {"tool": "tool_result"}
+
+#: Column order of an entry tuple handed to the writer (the store's ENTRY_FIELDS).
+ENTRY_FIELDS = (
+    "uuid", "role", "timestamp", "model", "text", "tool_name", "is_error", "has_thinking",
+    "has_tool_use", "input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "message_id", "agent_id", "parent_uuid",
+    "git_branch", "cwd",
+)
+_DEFAULTS = {"is_error": False, "has_thinking": False, "has_tool_use": False,
+             "input_tokens": 0, "output_tokens": 0, "thinking_len": 0, "cache_read_tokens": 0,
+             "cache_write_tokens": 0, "reasoning_tokens": 0}
+# Go's zero time.Time: the relay's way of saying "no timestamp".
+_ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)$")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+class Timestamp(fields.Field):
+    """An RFC 3339 time with any offset, stored as naive UTC; unknown (null, Go's zero time) is None."""
+
+    default_error_messages = {"invalid": "Not an RFC 3339 timestamp."}
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value) > 64:
+            raise self.make_error("invalid")
+        if _ZERO_TIME.match(value):
+            return None
+        # Go writes nanoseconds; Python keeps microseconds.
+        text = _FRACTION.sub(r"\1", value)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if moment.tzinfo is None:
+            raise ValidationError("Timestamp needs a UTC offset (Z or +hh:mm).")
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class Role(fields.String):
+    """A role, case-insensitive; ``tool`` means ``tool_result``."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        role = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        role = _ROLE_ALIASES.get(role, role)
+        if role not in ROLES:
+            raise ValidationError(f"Must be one of: {', '.join(ROLES)}.")
+        return role
+
+
+class Text(fields.String):
+    """A string with NUL characters removed (DuckDB and most tools choke on them)."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _count(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(0, MAX_INT), **kwargs)
+
+
+def _required_id() -> Text:
+    return Text(required=True, validate=validate.Length(min=1, max=512))
+
+
+class EntrySchema(Schema):
+    """One entry; loads into a tuple in :data:`ENTRY_FIELDS` order."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    uuid = _required_id()
+    role = Role(required=True)
+    timestamp = Timestamp(allow_none=True)
+    model = Text(allow_none=True)
+    text = Text(allow_none=True)
+    tool_name = Text(allow_none=True)
+    is_error = fields.Boolean(allow_none=True)
+    has_thinking = fields.Boolean(allow_none=True)
+    has_tool_use = fields.Boolean(allow_none=True)
+    input_tokens = _count(allow_none=True)
+    output_tokens = _count(allow_none=True)
+    thinking_len = _count(allow_none=True)
+    cache_read_tokens = _count(allow_none=True)
+    cache_write_tokens = _count(allow_none=True)
+    reasoning_tokens = _count(allow_none=True)
+    message_id = Text(allow_none=True)
+    agent_id = Text(allow_none=True)
+    parent_uuid = Text(allow_none=True)
+    git_branch = Text(allow_none=True)
+    cwd = Text(allow_none=True)
+
+    @post_load
+    def _to_row(self, data: dict, **kwargs) -> tuple:
+        row = []
+        for name in ENTRY_FIELDS:
+            value = data.get(name)
+            if value is None:
+                value = _DEFAULTS.get(name)
+            elif value == "" and name not in ("uuid", "text"):
+                value = None  # an empty model or branch is no model or branch
+            row.append(value)
+        return tuple(row)
+
+
+class IngestSchema(Schema):
+    """The ingest envelope; entries are left raw here and checked one by one."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    source = Text(required=True, validate=validate.Length(min=1, max=64))
+    session_id = _required_id()
+    entries = fields.List(fields.Raw(), required=True,
+                          validate=validate.Length(min=1, max=MAX_ENTRIES))
+    instance_id = Text(allow_none=True, validate=validate.Length(max=512))
+    project_path = Text(allow_none=True)
+    machine_id = Text(allow_none=True, validate=validate.Length(max=512))
+    metadata = fields.Dict(allow_none=True)
+
+    @pre_load
+    def _normalise(self, data: Any, **kwargs) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("source"), str):
+            data = dict(data, source=data["source"].strip().lower())
+        return data
+
+
+class AgentSchema(Schema):
+    """An agent registration (``POST /v1/agents/register``)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    instance_id = _required_id()
+    platform = Text(required=True, validate=validate.Length(min=1, max=128))
+    hostname = Text(allow_none=True, validate=validate.Length(max=512))
+    version = Text(allow_none=True, validate=validate.Length(max=128))
+    started_at = Timestamp(allow_none=True)
+    machine_id = Text(allow_none=True, validate=validate.Length(max=512))
+    project = Text(allow_none=True)
+    region = Text(allow_none=True, validate=validate.Length(max=128))
+    metadata = fields.Dict(allow_none=True)
+
+
+ingest_schema = IngestSchema()
+entry_schema = EntrySchema()
+agent_schema = AgentSchema()
+
+
+def load_entries(raw_entries: list) -> tuple[list[tuple], dict[str, Any]]:
+    """Validate entries one by one; return the valid rows and errors keyed by index."""
+    rows: list[tuple] = []
+    errors: dict[str, Any] = {}
+    load = entry_schema.load
+    for index, raw in enumerate(raw_entries):
+        if not isinstance(raw, dict):
+            errors[str(index)] = {"_schema": ["Entry must be a JSON object."]}
+            continue
+        try:
+            rows.append(load(raw))
+        except ValidationError as err:
+            errors[str(index)] = err.messages
+    return rows, errors

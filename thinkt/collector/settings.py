@@ -1,0 +1,57 @@
+"""The collector's resolved settings, as one immutable object passed to every part."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import datetime
+from pathlib import Path
+
+from thinkt import paths
+
+#: Largest request body, after gzip decompression (CONTRACT.md §1).
+MAX_BODY = 10 * 1024 * 1024
+
+
+def default_workers() -> int:
+    """Return gunicorn's usual sync-worker count for this machine (2 x cores, at least 2)."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectorSettings:
+    """Everything the collector's processes need to know, resolved once at start."""
+
+    host: str = "localhost"
+    port: int = 4318
+    storage: str = ""
+    tokens: tuple[str, ...] = ()
+    workers: int = 2
+    queue_size: int = 256
+    commit_timeout: float = 30.0
+    request_timeout: float = 60.0
+    agent_retention: float = 7 * 86400.0
+    quiet: bool = False
+    log: str | None = None
+    max_body: int = MAX_BODY
+    started_at: datetime | None = None
+
+    @property
+    def auth_required(self) -> bool:
+        """True when clients must present a bearer token."""
+        return bool(self.tokens)
+
+
+def default_storage() -> str:
+    """Return the default database path: collector.duckdb in the state directory."""
+    return str(paths.state_dir() / "collector.duckdb")
+
+
+def read_token_file(path: str) -> list[str]:
+    """Return the tokens of a token file: one per line, blank lines and # comments ignored."""
+    tokens = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            tokens.append(line)
+    return tokens
