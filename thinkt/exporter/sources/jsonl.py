@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
+
+from thinkt.exporter.sources import ReadResult
 
 #: Bytes read per call before stopping at the last complete line.
 SLICE = 8 * 1024 * 1024
@@ -98,3 +100,38 @@ def loads(raw: bytes) -> Any:
             return None
     except (ValueError, RecursionError):
         return None
+
+
+class RecordReader(Protocol):
+    """Turns the records of one read into entries (what :func:`read_records` drives)."""
+
+    def record(self, record: dict, line_offset: int) -> None:
+        """Handle one JSON object found at ``line_offset``."""
+
+    def save(self) -> None:
+        """Write what the next read needs into the state, after the last record."""
+
+
+def read_records(path: Path | str, offset: int, state: dict | None,
+                 reader: Callable[[Path, dict, ReadResult], RecordReader]) -> ReadResult:
+    """Read the complete new lines of ``path`` as JSON objects through ``reader``.
+
+    ``reader(path, state, result)`` is built once per read with a copy of ``state``
+    (the dict that becomes ``result.state``). Lines that are not JSON objects are
+    counted as "malformed", over-long lines as "too_long". Raises OSError only when the
+    file cannot be opened or read.
+    """
+    path = Path(path)
+    lines = read_lines(path, offset)
+    result = ReadResult(entries=[], offset=lines.offset, state=dict(state) if state else {})
+    if lines.too_long:
+        result.skip("too_long", lines.too_long)
+    handler = reader(path, result.state, result)
+    for line_offset, raw in lines.lines:
+        record = loads(raw)
+        if isinstance(record, dict):
+            handler.record(record, line_offset)
+        else:
+            result.skip("malformed")
+    handler.save()
+    return result
