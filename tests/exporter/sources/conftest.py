@@ -57,6 +57,26 @@ class Reads:
             state = json.loads(json.dumps(result.state))
         return entries, skipped, offset, state
 
+    def assert_same_as_whole(self, source, path: Path, points: int = 6) -> None:
+        """Assert that reading ``path`` as it grows gives exactly what one read gives.
+
+        Cuts: single line boundaries, many boundaries at once, and byte offsets inside
+        lines (a line still being written). State must stay JSON and small.
+        """
+        data = path.read_bytes()
+        whole = self.whole(source, path)
+        boundaries = line_ends(data)
+        cut_sets = [[b] for b in spread(boundaries, points)]
+        cut_sets.append(spread(boundaries, 4 * points))
+        cut_sets.append(sorted({len(data) // 3 + 7, len(data) // 2 + 1, max(len(data) - 5, 0)}))
+        for cuts in cut_sets:
+            entries, skipped, offset, state = self.growing(source, data, cuts, path.name)
+            assert entries == whole.entries, cuts
+            assert skipped == whole.skipped, cuts
+            assert offset == whole.offset, cuts
+            assert state == json.loads(json.dumps(whole.state)), cuts
+            assert len(json.dumps(state)) < 8192
+
 
 @pytest.fixture
 def reads(tmp_path) -> Reads:

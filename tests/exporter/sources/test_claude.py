@@ -12,12 +12,10 @@ from thinkt.exporter.entry import TOOL_INPUT_LIMIT, utf8_len
 from thinkt.exporter.sources import get
 from thinkt.exporter.usage import UsageTally
 
-from .conftest import line_ends, spread
-
 SOURCE = get("claude")
 
-# Facts established by reading each sample with jq (see the commit message for the
-# queries): entries per role under the documented mapping, entries per session id,
+# Facts established by reading each sample with jq, independently of the parser:
+# entries per role under the documented mapping, entries per session id,
 # token totals with each message.id counted once at its largest output_tokens, and so
 # on. Two entireio files end without a newline: their last line is not read (facts
 # below are for the complete lines; test_unterminated_last_line covers the rest).
@@ -149,20 +147,7 @@ def test_sample_ids_times_and_no_thinking_text(samples, name):
 
 @pytest.mark.parametrize("name", sorted(FACTS))
 def test_incremental_reads_equal_one_read(samples, reads, name):
-    path = samples / "claude" / name
-    data = path.read_bytes()
-    whole = reads.whole(SOURCE, path)
-    boundaries = line_ends(data)
-    # Several line boundaries, and byte cuts inside lines (a line being written).
-    cut_sets = [[b] for b in spread(boundaries, 6)] + [spread(boundaries, 12)]
-    cut_sets.append(sorted({len(data) // 3 + 7, len(data) // 2 + 1, len(data) - 5}))
-    for cuts in cut_sets:
-        entries, skipped, offset, state = reads.growing(SOURCE, data, cuts, name)
-        assert entries == whole.entries, cuts
-        assert skipped == whole.skipped
-        assert offset == whole.offset
-        assert state == json.loads(json.dumps(whole.state))
-        assert len(json.dumps(state)) < 8192
+    reads.assert_same_as_whole(SOURCE, samples / "claude" / name)
 
 
 def test_unterminated_last_line(samples, reads):

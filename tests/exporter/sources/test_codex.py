@@ -11,7 +11,7 @@ import pytest
 from thinkt.exporter.sources import get
 from thinkt.exporter.usage import UsageTally
 
-from .conftest import line_ends, spread
+from .conftest import line_ends
 
 SOURCE = get("codex")
 LOCALPUSH = "madshn-localpush__rollout-2026-02-23T"
@@ -124,19 +124,7 @@ def test_compacted_record_is_a_system_entry(samples):
 
 @pytest.mark.parametrize("name", sorted(FACTS))
 def test_incremental_reads_equal_one_read(samples, reads, name):
-    path = samples / "codex" / name
-    data = path.read_bytes()
-    whole = reads.whole(SOURCE, path)
-    boundaries = line_ends(data)
-    cut_sets = [[b] for b in spread(boundaries, 5)] + [spread(boundaries, 25)]
-    cut_sets.append(sorted({len(data) // 3 + 11, len(data) // 2 - 3, len(data) - 2}))
-    for cuts in cut_sets:
-        entries, skipped, offset, state = reads.growing(SOURCE, data, cuts, name)
-        assert entries == whole.entries, cuts
-        assert skipped == whole.skipped
-        assert offset == whole.offset
-        assert state == json.loads(json.dumps(whole.state))
-        assert len(json.dumps(state)) < 8192
+    reads.assert_same_as_whole(SOURCE, samples / "codex" / name)
 
 
 # --- synthetic rollouts for what the samples lack ------------------------------------
