@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol
+from typing import Callable, Iterator, Mapping, Protocol
 
 from thinkt.exporter.entry import Entry
 
@@ -88,6 +88,18 @@ def is_whole_file(source: Source, path: Path) -> bool:
     """
     check = getattr(source, "is_whole_file", None)
     return bool(check(path)) if check is not None else bool(source.whole_file)
+
+
+def find(root: Path, pattern: str, matches: Callable[[Path], bool]) -> Iterator[Path]:
+    """Yield, sorted, the files under ``root`` named like ``pattern`` that ``matches`` accepts.
+
+    A missing ``root`` yields nothing (the assistant is not installed).
+    """
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob(pattern)):
+        if matches(path) and path.is_file():
+            yield path
 
 
 def all_sources() -> list[Source]:

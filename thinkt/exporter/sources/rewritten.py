@@ -1,0 +1,106 @@
+"""Session files rewritten in place: loading them whole, and shipping each entry once per version.
+
+Gemini CLI rewrites its JSON sessions (and re-appends a JSONL message each time it grows);
+Copilot's legacy history files are rewritten too. Such a file is read again whole after
+every change, so the parser's state remembers a fingerprint of every entry it shipped,
+grouped by message: an entry goes out again only when it is new or its content changed
+(under the same uuid; the collector keeps the first copy it stored).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+from thinkt.exporter.entry import Entry
+from thinkt.exporter.sources import ReadResult
+from thinkt.exporter.sources.jsonl import loads
+
+log = logging.getLogger(__name__)
+
+#: A rewritten session larger than this is skipped (and counted) rather than loaded.
+MAX_DOCUMENT = 256 * 1024 * 1024
+
+
+def load_document(path: Path | str, max_bytes: int = MAX_DOCUMENT) -> tuple[Any, int, str | None]:
+    """Load a whole JSON file; return ``(document or None, bytes read, skip reason or None)``.
+
+    An empty file gives ``(None, 0, None)``: nothing written yet. A file that does not
+    parse (often one caught in the middle of a rewrite) gives the reason "malformed".
+    Raises OSError when the file cannot be opened or read.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > max_bytes:
+            return None, size, "too_long"
+        raw = fh.read(max_bytes + 1)
+    if not raw.strip():
+        return None, len(raw), None
+    document = loads(raw)
+    if document is None:
+        return None, len(raw), "malformed"
+    return document, len(raw), None
+
+
+def read_document(path: Path | str, offset: int, state: dict) -> tuple[Any, ReadResult]:
+    """Load ``path`` whole for one read; return ``(document or None, the result to fill)``.
+
+    The result's offset is the size read. A file that does not parse keeps the previous
+    offset, so the rewrite that completes it is noticed and read again.
+    """
+    document, size, reason = load_document(path)
+    result = ReadResult([], offset if reason == "malformed" else size, state)
+    if reason:
+        result.skip(reason)
+    return document, result
+
+
+def fingerprint(entry: Entry) -> int:
+    """Return a short checksum of what an entry says (its text, flags and token counts)."""
+    key = "\x1f".join((
+        entry.role, entry.text or "", entry.tool_name or "", entry.model or "",
+        str(entry.is_error), str(entry.thinking_len), str(entry.has_thinking),
+        str(entry.input_tokens), str(entry.output_tokens), str(entry.cache_read_tokens),
+        str(entry.cache_write_tokens), str(entry.reasoning_tokens), entry.timestamp or "",
+    ))
+    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+
+
+class Shipped:
+    """Fingerprints of the entries already shipped from one file, grouped by message id.
+
+    ``keep`` bounds how many messages are remembered (most recently touched kept), for
+    append-only files where only recent messages are ever re-appended; None keeps all,
+    as a file that is re-read whole must.
+    """
+
+    def __init__(self, saved: Any = None, keep: int | None = None) -> None:
+        self._groups: dict[str, dict[str, int]] = {}
+        if isinstance(saved, dict):
+            for group, prints in saved.items():
+                if isinstance(prints, dict):
+                    self._groups[str(group)] = {
+                        str(k): v for k, v in prints.items() if isinstance(v, int)}
+        self._keep = keep
+
+    def select(self, group: str, entries: list[Entry]) -> list[Entry]:
+        """Return the entries of ``group`` that are new or changed, and remember them."""
+        seen = self._groups.pop(group, None) or {}
+        fresh = []
+        for entry in entries:
+            mark = fingerprint(entry)
+            if seen.get(entry.uuid) != mark:
+                seen[entry.uuid] = mark
+                fresh.append(entry)
+        self._groups[group] = seen  # re-inserted last: the most recently touched group
+        if self._keep is not None:
+            while len(self._groups) > self._keep:
+                del self._groups[next(iter(self._groups))]
+        return fresh
+
+    def to_state(self) -> dict[str, dict[str, int]]:
+        """Return the fingerprints as a JSON-serialisable dict."""
+        return self._groups
