@@ -114,6 +114,10 @@ def test_jsonl_read_in_parts_ships_each_entry_once(samples, reads):
         assert totals(entries) == totals(whole.entries)
 
 
+def test_jsonl_read_as_it_grows(samples, reads):
+    reads.assert_same_as_whole(SOURCE, samples / "gemini" / JSONL)
+
+
 def test_split_between_a_message_and_its_grown_copy(samples, reads):
     data = (samples / "gemini" / JSONL).read_bytes()
     cut = line_ends(data)[5]  # after the first copy of 52e62e67 (no tool calls yet)

@@ -38,8 +38,9 @@ from thinkt.exporter.sources.rewritten import Shipped, read_document
 
 log = logging.getLogger(__name__)
 
-#: How many recent messages of a JSONL session keep their fingerprints in the state.
-RECENT_MESSAGES = 64
+#: How many recent messages of a JSONL session keep their fingerprints in the state
+#: (Gemini CLI re-appends the message it is building, i.e. the latest ones).
+RECENT_MESSAGES = 16
 #: Tool call statuses after which the call has its final result.
 _DONE = {"success": False, "error": True, "cancelled": True}
 _SYSTEM_TYPES = ("info", "error", "warning")

@@ -92,8 +92,10 @@ class Shipped:
         fresh = []
         for entry in entries:
             mark = fingerprint(entry)
-            if seen.get(entry.uuid) != mark:
-                seen[entry.uuid] = mark
+            # keyed by what the uuid adds to the group id ("", ":call", ...): a small state
+            key = entry.uuid[len(group):] if entry.uuid.startswith(group) else entry.uuid
+            if seen.get(key) != mark:
+                seen[key] = mark
                 fresh.append(entry)
         self._groups[group] = seen  # re-inserted last: the most recently touched group
         if self._keep is not None:

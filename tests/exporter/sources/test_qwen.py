@@ -1,0 +1,99 @@
+"""Qwen Code parser: the real sample, incremental reads, and documented variants."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+from thinkt.exporter.sources import get
+from thinkt.exporter.usage import UsageTally
+
+SOURCE = get("qwen")
+NAME = "Piebald-AI-splitrail__qwen_code.jsonl"
+SESSION = "69f0814a-8bfc-4c8e-93d3-05757f17b96f"
+
+
+def test_every_sample_is_covered(samples):
+    assert [p.name for p in (samples / "qwen").iterdir()] == [NAME]
+
+
+def test_sample_facts(samples):
+    # Read with python: 8 records; user 1, assistant 2 (one functionCall list_directory
+    # call_1, one text "Done."), tool_result 1 with toolCallResult.status "error", system 4
+    # (attribution_snapshot, 3 ui_telemetry). usageMetadata: prompt 500 / candidates 20 /
+    # cached 0, then prompt 600 / candidates 5 / cached 50; thoughts 0 on both.
+    result = SOURCE.read(samples / "qwen" / NAME, 0, None)
+    entries = result.entries
+    assert [(e.role, e.uuid[:8]) for e in entries] == [
+        ("user", "e3ef2de4"), ("assistant", "c5a42b61"), ("tool_use", "c5a42b61"),
+        ("tool_result", "6f707088"), ("assistant", "f134fbd1")]
+    assert {e.session_id for e in entries} == {SESSION}
+    assert {e.project_path for e in entries} == {"/tmp/qwentest"}
+    assert {e.model for e in entries if e.role in ("assistant", "tool_use")} == {"coder-model"}
+    tally = UsageTally().extend(entries)
+    assert tally.totals() == {"input_tokens": 500 + 550, "output_tokens": 25,
+                              "cache_read_tokens": 50, "cache_write_tokens": 0,
+                              "reasoning_tokens": 0}
+    assert tally.responses == 2
+    call, failure = entries[2], entries[3]
+    assert (call.uuid, call.tool_name, json.loads(call.text), call.has_tool_use) == (
+        "c5a42b61-a532-4784-88a1-fb5f254241f9:call_1", "list_directory", {"path": "."}, True)
+    assert (failure.tool_name, failure.is_error, failure.text) == (
+        "list_directory", True, "Path must be absolute: .")
+    assert (entries[0].text, entries[4].text) == ("List the files here.", "Done.")
+    assert result.skipped == {"bookkeeping": 4}
+    assert not any(e.has_thinking for e in entries)
+
+
+def test_read_as_it_grows(samples, reads):
+    reads.assert_same_as_whole(SOURCE, samples / "qwen" / NAME)
+
+
+def record(kind, uuid, message, **extra):
+    return json.dumps(dict({"uuid": uuid, "parentUuid": None, "sessionId": "s1",
+                            "timestamp": "2026-06-15T14:40:22.832Z", "type": kind,
+                            "cwd": "/w", "message": message}, **extra)) + "\n"
+
+
+def test_thoughts_usage_and_successful_results(tmp_path):
+    path = tmp_path / "projects" / "-w" / "chats" / "s1.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        record("assistant", "a1", {"role": "model", "parts": [
+            {"text": "Let me think about it", "thought": True},
+            {"text": "Reading."}, {"functionCall": {"name": "read_file", "args": {"p": 1}}},
+            {"functionCall": {"id": "k2", "name": "ls", "args": {}}}]},
+            model="qwen3-coder-plus", usageMetadata={
+                "promptTokenCount": 1000, "candidatesTokenCount": 30, "thoughtsTokenCount": 12,
+                "cachedContentTokenCount": 900, "totalTokenCount": 1042})
+        + record("tool_result", "r1", {"role": "user", "parts": [
+            {"functionResponse": {"id": "0", "name": "read_file", "response": {"output": "x"}}},
+            {"functionResponse": {"id": "k2", "name": "ls", "response": {"output": "y"}}}]},
+            toolCallResult={"callId": "0", "status": "success"})
+        + record("mystery", "m1", {"role": "user", "parts": []})
+        + record("user", "u9", "not a message")
+        + "not json at all\n")
+    result = SOURCE.read(path, 0, None)
+    a1 = result.entries[0]
+    assert (a1.text, a1.has_thinking, a1.thinking_len) == ("Reading.", True, 21)
+    assert (a1.input_tokens, a1.cache_read_tokens, a1.output_tokens, a1.reasoning_tokens) == (
+        100, 900, 42, 12)
+    assert [(e.uuid, e.role, e.tool_name, e.text, e.is_error) for e in result.entries[1:]] == [
+        ("a1:0", "tool_use", "read_file", '{"p":1}', False),
+        ("a1:k2", "tool_use", "ls", "{}", False),
+        ("r1", "tool_result", "read_file", "x", False),
+        ("r1:1", "tool_result", "ls", "y", False)]
+    assert result.skipped == {"unknown_type": 1, "malformed": 2}
+
+
+def test_discovery(samples, home):
+    chats = home / ".qwen" / "projects" / "-tmp-qwentest" / "chats"
+    chats.mkdir(parents=True)
+    shutil.copy(samples / "qwen" / NAME, chats / f"{SESSION}.jsonl")
+    (chats.parent / "notes.jsonl").write_text("")
+    (root,) = SOURCE.roots(home, {})
+    assert list(SOURCE.discover(root)) == [chats / f"{SESSION}.jsonl"]
+    assert not SOURCE.matches(home / ".gemini" / "tmp" / "h" / "chats" / "session-1.jsonl")
+    assert dict(Counter(e.role for e in SOURCE.read(chats / f"{SESSION}.jsonl", 0, None)
+                        .entries))["assistant"] == 2

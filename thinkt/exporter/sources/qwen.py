@@ -1,0 +1,172 @@
+"""Qwen Code sessions (``~/.qwen/projects/<cwd with / as ->/chats/<session>.jsonl``) as entries.
+
+One record per line, shaped like Claude Code's (``uuid``, ``parentUuid``, ``sessionId``,
+``timestamp``, ``type``, ``cwd``) with Gemini ``parts`` as content:
+
+- ``user`` -> ``user`` (text parts joined).
+- ``assistant`` -> one ``assistant`` entry (uuid = record uuid; text parts, ``thought``
+  parts counted in ``thinking_len``; ``usageMetadata`` tokens; ``message_id`` = record
+  uuid, one record per API response) and one ``tool_use`` per ``functionCall`` part
+  (uuid ``<record uuid>:<call id>``).
+- ``tool_result`` -> ``tool_result`` per ``functionResponse`` part; ``is_error`` when
+  ``toolCallResult.status`` is ``error`` or the response holds an ``error``.
+- ``system`` records (``ui_telemetry``, ``attribution_snapshot``, ...) are bookkeeping:
+  the telemetry copy of each API response's usage is not counted again.
+
+Tokens (Gemini semantics): ``promptTokenCount`` includes ``cachedContentTokenCount`` and
+``candidatesTokenCount`` excludes ``thoughtsTokenCount`` (``total = prompt + candidates +
+thoughts`` in the sample), so ``input_tokens = prompt - cached``, ``cache_read_tokens =
+cached``, ``output_tokens = candidates + thoughts``, ``reasoning_tokens = thoughts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from thinkt.exporter.entry import (
+    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
+from thinkt.exporter.sources import ReadResult, fields, find
+from thinkt.exporter.sources.jsonl import read_records
+
+log = logging.getLogger(__name__)
+
+
+class QwenSource:
+    """Qwen Code chat sessions."""
+
+    name = "qwen"
+    whole_file = False
+
+    def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
+        """Return ``~/.qwen/projects``."""
+        return [home / ".qwen" / "projects"]
+
+    def matches(self, path: Path) -> bool:
+        """Return True for ``projects/<project>/chats/<session>.jsonl``."""
+        return (path.suffix == ".jsonl" and path.parent.name == "chats"
+                and path.parent.parent.parent.name == "projects")
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        """Yield every chat session file under ``root``."""
+        return find(root, "*.jsonl", self.matches)
+
+    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+        """Read new records of a session file (OSError propagates if it vanished)."""
+        return read_records(path, offset, state, _Reader)
+
+
+class _Reader:
+    """The records of one read of a Qwen Code session (see ``jsonl.read_records``)."""
+
+    def __init__(self, path: Path, state: dict, result: ReadResult) -> None:
+        self.state = state
+        self.result = result
+        state.setdefault("session", path.stem)
+
+    def record(self, record: dict, line_offset: int) -> None:
+        """Turn one record into entries."""
+        kind = record.get("type")
+        build = _BUILDERS.get(kind)
+        if build is None:
+            self.result.skip("bookkeeping" if kind == "system" else "unknown_type")
+            return
+        uuid = fields.text(record.get("uuid"))
+        message = record.get("message")
+        if uuid is None or not isinstance(message, dict):
+            self.result.skip("malformed")
+            return
+        # Every record repeats the session and cwd; remember them for records missing them.
+        state = self.state
+        state["session"] = fields.text(record.get("sessionId")) or state["session"]
+        state["cwd"] = fields.text(record.get("cwd")) or state.get("cwd")
+        base = Entry(state["session"], uuid, "user", iso_utc(record.get("timestamp")),
+                     state["cwd"], parent_uuid=fields.text(record.get("parentUuid")))
+        self.result.entries.extend(build(base, record, message))
+
+    def save(self) -> None:
+        """Nothing to carry beyond the session id and cwd, kept as records arrive."""
+
+
+def _parts(message: dict) -> list[dict]:
+    parts = message.get("parts")
+    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+
+
+def _user(base: Entry, record: dict, message: dict) -> list[Entry]:
+    base.text = "\n".join(p["text"] for p in _parts(message)
+                          if isinstance(p.get("text"), str) and not p.get("thought")) or None
+    return [base]
+
+
+def _assistant(base: Entry, record: dict, message: dict) -> list[Entry]:
+    base.role = "assistant"
+    base.model = fields.text(record.get("model"))
+    base.message_id = base.uuid
+    texts, calls = [], []
+    for part in _parts(message):
+        text = part.get("text")
+        if isinstance(text, str):
+            if part.get("thought"):
+                base.has_thinking = True
+                base.thinking_len += utf8_len(text)
+            else:
+                texts.append(text)
+        elif isinstance(part.get("functionCall"), dict):
+            calls.append(part["functionCall"])
+        elif part.get("thought"):
+            base.has_thinking = True
+    base.text = "\n".join(texts) or None
+    usage = record.get("usageMetadata")
+    if isinstance(usage, dict):
+        prompt = fields.count(usage.get("promptTokenCount"))
+        cached = min(fields.count(usage.get("cachedContentTokenCount")), prompt)
+        thoughts = fields.count(usage.get("thoughtsTokenCount"))
+        base.input_tokens = prompt - cached
+        base.cache_read_tokens = cached
+        base.output_tokens = fields.count(usage.get("candidatesTokenCount")) + thoughts
+        base.reasoning_tokens = thoughts
+    entries = [base]
+    for number, call in enumerate(calls):
+        entries.append(Entry(
+            base.session_id, f"{base.uuid}:{fields.text(call.get('id')) or number}", "tool_use",
+            base.timestamp, base.project_path, model=base.model,
+            tool_name=fields.text(call.get("name")), has_tool_use=True,
+            text=tool_input_text(call.get("args")), message_id=base.uuid, parent_uuid=base.uuid))
+    return entries
+
+
+def _tool_result(base: Entry, record: dict, message: dict) -> list[Entry]:
+    outcome = record.get("toolCallResult")
+    failed = isinstance(outcome, dict) and outcome.get("status") == "error"
+    entries = []
+    responses = [p["functionResponse"] for p in _parts(message)
+                 if isinstance(p.get("functionResponse"), dict)]
+    for number, response in enumerate(responses or [{}]):
+        body = response.get("response")
+        text = _response_text(body)
+        if text is None and isinstance(outcome, dict):
+            text = fields.text(outcome.get("resultDisplay"))
+        entries.append(Entry(
+            base.session_id, base.uuid if number == 0 else f"{base.uuid}:{number}",
+            "tool_result", base.timestamp, base.project_path,
+            tool_name=fields.text(response.get("name")),
+            is_error=failed or (isinstance(body, dict) and "error" in body),
+            text=clip(text, TOOL_OUTPUT_LIMIT) if text else None,
+            parent_uuid=base.parent_uuid))
+    return entries
+
+
+def _response_text(body: Any) -> str | None:
+    if isinstance(body, dict):
+        value = body.get("output", body.get("error"))
+        if isinstance(value, str):
+            return value or None
+        return tool_input_text(body)
+    return body if isinstance(body, str) and body else None
+
+
+_BUILDERS = {"user": _user, "assistant": _assistant, "tool_result": _tool_result}
+
+SOURCE = QwenSource()
