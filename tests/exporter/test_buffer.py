@@ -1,0 +1,87 @@
+"""The disk buffer: creation order, atomic files, the bound, rejected payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from freezegun import freeze_time
+
+from thinkt.exporter.buffer import DiskBuffer
+
+
+@pytest.fixture
+def buffer(tmp_path):
+    return DiskBuffer(tmp_path / "buf", 1000).open()
+
+
+def test_names_sort_in_creation_order_even_when_the_clock_stands_still(buffer):
+    with freeze_time("2025-01-01T00:00:00Z"):
+        names = [buffer.put(bytes([i]) * 10) for i in range(5)]
+    assert buffer.names() == names == sorted(names)
+    assert [buffer.read(n)[0] for n in buffer.names()] == [0, 1, 2, 3, 4]
+
+
+def test_names_keep_their_order_when_the_clock_steps_back(buffer):
+    with freeze_time("2025-01-01T00:00:10Z"):
+        first = buffer.put(b"a")
+    with freeze_time("2025-01-01T00:00:00Z"):
+        second = buffer.put(b"b")
+    assert buffer.names() == [first, second]
+
+
+def test_order_survives_reopening(tmp_path):
+    buffer = DiskBuffer(tmp_path / "buf", 1000).open()
+    with freeze_time("2025-01-01T00:00:10Z"):
+        first = buffer.put(b"a")
+    reopened = DiskBuffer(tmp_path / "buf", 1000).open()
+    with freeze_time("2025-01-01T00:00:00Z"):  # an earlier clock after a restart
+        second = reopened.put(b"b")
+    assert reopened.names() == [first, second]
+
+
+def test_the_bound_refuses_what_does_not_fit(buffer):
+    assert buffer.put(b"x" * 600)
+    assert buffer.put(b"y" * 500) is None
+    assert buffer.put(b"z" * 400)
+    assert buffer.bytes == 1000 and buffer.files == 2 and buffer.full
+    buffer.remove(buffer.names()[0])
+    assert buffer.bytes == 400 and not buffer.full
+
+
+def test_reopening_counts_what_is_there_and_drops_stale_temp_files(tmp_path):
+    buffer = DiskBuffer(tmp_path / "buf", 1000).open()
+    buffer.put(b"x" * 100)
+    (tmp_path / "buf" / ".tmp-123-000.json.gz").write_bytes(b"half")
+    reopened = DiskBuffer(tmp_path / "buf", 1000).open()
+    assert (reopened.files, reopened.bytes) == (1, 100)
+    assert not (tmp_path / "buf" / ".tmp-123-000.json.gz").exists()
+
+
+def test_files_are_private_and_complete(buffer):
+    name = buffer.put(b"payload")
+    path = buffer.directory / name
+    assert path.read_bytes() == b"payload"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert [p.name for p in buffer.directory.iterdir()] == [name]
+
+
+def test_reject_moves_the_payload_with_the_response(buffer):
+    name = buffer.put(b"bad")
+    buffer.put(b"good")
+    target = buffer.reject({"status": 400, "body": {"error": "validation_error"}}, name=name)
+    assert target.read_bytes() == b"bad"
+    response = json.loads(target.with_name(name.replace(".json.gz", ".response.json")).read_text())
+    assert response["status"] == 400 and response["body"]["error"] == "validation_error"
+    assert buffer.files == 1 and buffer.bytes == 4 and buffer.rejected_count() == 1
+    assert buffer.read(buffer.names()[0]) == b"good"
+
+
+def test_reject_stores_a_body_that_never_was_buffered(buffer):
+    target = buffer.reject({"status": 422, "body": "x" * 100000}, body=b"payload")
+    assert target.read_bytes() == b"payload"
+    assert buffer.files == 0 and buffer.rejected_count() == 1
+    response = json.loads(target.with_name(target.name.replace(".json.gz", ".response.json"))
+                          .read_text())
+    assert len(response["body"]) == 16 * 1024  # a huge response is cut
