@@ -1,0 +1,251 @@
+"""Talking to the collector: POST a payload with retries, register, check health.
+
+One :class:`Shipper` is shared by the sending threads; each thread keeps its own
+``requests.Session`` (connection reuse without sharing a session across threads).
+Every request has a connect and a read timeout. 429, 500, 502, 503, 504 and
+connection errors are retried with exponential backoff and full jitter, waiting at
+least what ``Retry-After`` asks (each wait capped); after ``attempts`` tries the
+caller gets :attr:`Result.RETRY` and puts the payload in the disk buffer. 413 means
+"split it"; 401/403/404/405 mean the endpoint or key is wrong, which no payload can
+fix, so the payload is kept; any other 4xx is final for that payload.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import enum
+import json
+import logging
+import random
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from thinkt import __version__
+from thinkt.exporter.discovery import Endpoint
+
+log = logging.getLogger(__name__)
+
+REGISTER_PATH = "/v1/agents/register"
+HEALTH_PATH = "/v1/collector/health"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses that say the URL or the key is wrong: no payload is at fault.
+ENDPOINT_STATUSES = frozenset({401, 403, 404, 405})
+
+
+class Result(enum.Enum):
+    """What became of one POST."""
+
+    SHIPPED = "shipped"  # 200: committed by the collector
+    RETRY = "retry"  # transient failure: try again later (buffer it)
+    TOO_LARGE = "too_large"  # 413: send it in smaller pieces
+    REFUSED = "refused"  # wrong URL or key: keep the payload, fix the configuration
+    REJECTED = "rejected"  # another 4xx: this payload will never be accepted
+
+
+@dataclasses.dataclass
+class Answer:
+    """The collector's answer to one payload (after retries)."""
+
+    result: Result
+    status: int | None = None
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_entries: int = 0
+    body: Any = None  # the parsed JSON body (or text) of the response
+    error: str | None = None  # why a transient failure failed, for logs
+    attempts: int = 0
+
+    def describe(self) -> str:
+        """A short reason for logs and the status file (never the payload)."""
+        if self.status is not None:
+            code = self.body.get("error") if isinstance(self.body, dict) else None
+            return f"HTTP {self.status}" + (f" {code}" if code else "")
+        return self.error or self.result.value
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - now)
+
+
+def backoff(attempt: int, retry_after: float | None = None, *, base: float = 0.5,
+            cap: float = 30.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): full jitter, Retry-After honoured.
+
+    Jitter spreads many exporters that lost the same collector; ``cap`` bounds each
+    wait, including a ``Retry-After`` that asks for more.
+    """
+    delay = rng() * min(cap, base * (2 ** attempt))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
+
+
+class Shipper:
+    """POST payloads to one collector endpoint; usable from several threads."""
+
+    def __init__(self, endpoint: Endpoint, *, timeout: float = 30.0, connect_timeout: float = 5.0,
+                 attempts: int = 4, base_delay: float = 0.5, max_delay: float = 30.0,
+                 stop: threading.Event | None = None, rng: Callable[[], float] = random.random):
+        if endpoint.url is None:
+            raise ValueError("a Shipper needs a collector URL")
+        self.endpoint = endpoint
+        self.timeout = (connect_timeout, timeout)
+        self.attempts = max(1, attempts)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.stop = stop or threading.Event()
+        self._rng = rng
+        self._local = threading.local()
+        headers = {"User-Agent": f"thinkt-exporter/{__version__}"}
+        if endpoint.api_key:
+            headers["Authorization"] = f"Bearer {endpoint.api_key}"
+        self._headers = headers
+
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers.update(self._headers)
+            self._local.session = session
+        return session
+
+    def post(self, body: bytes, attempts: int | None = None) -> Answer:
+        """Send one gzip payload, retrying transient failures; return the final answer."""
+        attempts = self.attempts if attempts is None else max(1, attempts)
+        answer = Answer(Result.RETRY)
+        for attempt in range(attempts):
+            answer, retry_after = self._post_once(body)
+            answer.attempts = attempt + 1
+            if answer.result is not Result.RETRY or attempt == attempts - 1:
+                break
+            delay = backoff(attempt, retry_after, base=self.base_delay, cap=self.max_delay,
+                            rng=self._rng)
+            log.debug("POST failed (%s); retrying in %.2fs", answer.describe(), delay)
+            if self.stop.wait(delay):
+                break
+        return answer
+
+    def _post_once(self, body: bytes) -> tuple[Answer, float | None]:
+        import requests
+
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        try:
+            response = self._session().post(self.endpoint.url, data=body, headers=headers,
+                                            timeout=self.timeout)
+        except requests.RequestException as exc:
+            return Answer(Result.RETRY, error=_describe_exception(exc)), None
+        status = response.status_code
+        parsed = _parse_body(response)
+        if 200 <= status < 300:
+            data = parsed if isinstance(parsed, dict) else {}
+            return Answer(Result.SHIPPED, status, accepted=_int(data.get("accepted")),
+                          duplicates=_int(data.get("duplicates")),
+                          rejected_entries=_int(data.get("rejected")), body=parsed), None
+        if status in RETRY_STATUSES:
+            return (Answer(Result.RETRY, status, body=parsed),
+                    retry_after_seconds(response.headers.get("Retry-After")))
+        if status == 413:
+            return Answer(Result.TOO_LARGE, status, body=parsed), None
+        if status in ENDPOINT_STATUSES:
+            return Answer(Result.REFUSED, status, body=parsed), None
+        if 400 <= status < 500:
+            return Answer(Result.REJECTED, status, body=parsed), None
+        return Answer(Result.RETRY, status, body=parsed), None
+
+    def register(self, info: dict[str, Any]) -> Answer:
+        """POST the agent registration (also the heartbeat); one try, no retries."""
+        import requests
+
+        try:
+            response = self._session().post(self.endpoint.url_for(REGISTER_PATH), json=info,
+                                            timeout=self.timeout)
+        except requests.RequestException as exc:
+            return Answer(Result.RETRY, error=_describe_exception(exc))
+        status = response.status_code
+        if 200 <= status < 300:
+            return Answer(Result.SHIPPED, status)
+        if status in ENDPOINT_STATUSES:
+            return Answer(Result.REFUSED, status, body=_parse_body(response))
+        return Answer(Result.RETRY, status, body=_parse_body(response))
+
+    def healthy(self) -> bool:
+        """Return True when ``GET /v1/collector/health`` answers 200."""
+        import requests
+
+        try:
+            response = self._session().get(self.endpoint.url_for(HEALTH_PATH),
+                                           timeout=self.timeout)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+    def close(self) -> None:
+        """Close this thread's session."""
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+
+def registration(instance_id: str, machine_id: str | None, started_at: datetime) -> dict:
+    """Return the body of ``POST /v1/agents/register`` for this exporter."""
+    import platform
+    import socket
+
+    info = {
+        "instance_id": instance_id,
+        "platform": f"{platform.system().lower()}-{platform.machine()}",
+        "hostname": socket.gethostname(),
+        "version": __version__,
+        "started_at": started_at.astimezone(timezone.utc).isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+    }
+    if machine_id:
+        info["machine_id"] = machine_id
+    return info
+
+
+def _parse_body(response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:4096]
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _describe_exception(exc: Exception) -> str:
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return exc.__class__.__name__
+
+
+def summarize_errors(body: Any) -> str:
+    """Return the collector's per-entry errors as compact JSON (for rejected/ files)."""
+    if isinstance(body, dict) and "errors" in body:
+        return json.dumps(body["errors"])[:4096]
+    return ""
