@@ -1,0 +1,261 @@
+"""One exporter run's machinery: lock, identity, offsets, buffer, shipper, dispatcher, reader.
+
+:class:`Runtime` is built from :class:`Options` (resolved settings) and is shared by
+the one-shot export, ``--flush`` and the forward daemon: each of those is a loop
+around :meth:`Runtime.scan`, :meth:`Runtime.drain_buffer` and the status file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from thinkt import __version__
+from thinkt.exporter import identity, statusfile
+from thinkt.exporter.buffer import DiskBuffer
+from thinkt.exporter.delivery import Collector, Counters, Dispatcher
+from thinkt.exporter.discovery import Endpoint
+from thinkt.exporter.lock import ExporterLock
+from thinkt.exporter.offsets import OffsetStore
+from thinkt.exporter.reader import Reader, ReadStatus
+from thinkt.exporter.roots import WatchRoot
+from thinkt.exporter.shipper import Answer, Shipper, registration
+from thinkt.exporter.sources import Source
+
+log = logging.getLogger(__name__)
+
+OFFSETS_FILE = "offsets.json"
+#: Save offsets at most this often while payloads keep committing.
+SAVE_INTERVAL = 1.0
+
+
+@dataclasses.dataclass
+class Options:
+    """Everything an exporter run needs, resolved from flags, environment and config."""
+
+    endpoint: Endpoint
+    roots: list[WatchRoot]
+    state_dir: Path
+    buffer_dir: Path
+    buffer_max: int = 100 * 1024 * 1024
+    concurrency: int = 4
+    timeout: float = 30.0
+    attempts: int = 4
+    quiet: bool = False
+    polling: bool = False
+    poll_interval: float = 1.0
+    rescan_interval: float = 60.0
+    heartbeat_interval: float = 60.0
+    status_interval: float = 5.0
+    coalesce: float = 0.1
+    shutdown_timeout: float = 3.0
+
+
+class Runtime:
+    """The parts of a running exporter, opened together and closed together."""
+
+    def __init__(self, options: Options, mode: str,
+                 should_stop: Callable[[], bool] | None = None):
+        self.options = options
+        self.mode = mode
+        self.should_stop = should_stop or (lambda: False)
+        self.started_at = time.time()
+        self.lock = ExporterLock(options.state_dir)
+        self.counters = Counters()
+        self.offsets = OffsetStore(options.state_dir / OFFSETS_FILE)
+        self.buffer = DiskBuffer(options.buffer_dir, options.buffer_max)
+        self.shipper: Shipper | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.reader: Reader | None = None
+        self.instance_id = ""
+        self.machine_id: str | None = None
+        self.watch_mode = "none"
+        self.watched_directories = 0
+        self.known_files = 0
+        self.paused: str | None = None
+        self._last_save = 0.0
+        self._lag = 0
+        self._lag_at = 0.0
+        self._status_at = 0.0
+
+    def open(self) -> "Runtime":
+        """Take the lock (LockHeld if another exporter has it) and open every state file."""
+        self.options.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.lock.acquire()
+        try:
+            self.machine_id = identity.machine_id()
+            self.instance_id = identity.instance_id(self.options.state_dir, self.machine_id)
+            self.offsets.load()
+            self.buffer.open()
+            self.set_endpoint(self.options.endpoint)
+        except BaseException:
+            self.lock.release()
+            raise
+        return self
+
+    def set_endpoint(self, endpoint: Endpoint) -> None:
+        """(Re)build the shipper, dispatcher and reader for ``endpoint``."""
+        if self.dispatcher is not None:
+            self.dispatcher.close(self.options.shutdown_timeout)
+        self.options.endpoint = endpoint
+        self.shipper = None
+        if endpoint.url is not None:
+            self.shipper = Shipper(endpoint, timeout=self.options.timeout,
+                                   attempts=self.options.attempts)
+        self.dispatcher = Dispatcher(self.offsets, self.buffer, self.shipper,
+                                     workers=self.options.concurrency,
+                                     counters=self.counters).start()
+        self.reader = Reader(self.offsets, self.dispatcher, instance_id=self.instance_id,
+                             machine_id=self.machine_id, counters=self.counters,
+                             should_stop=self.should_stop)
+
+    def close(self) -> None:
+        """Finish in-flight payloads (bounded), save offsets and status, release the lock."""
+        try:
+            if self.dispatcher is not None:
+                self.dispatcher.close(self.options.shutdown_timeout)
+            self.offsets.save(force=True)
+            self.write_status(running=False)
+        finally:
+            self.lock.release()
+
+    # -- collector -----------------------------------------------------------------------
+
+    def register(self) -> Answer | None:
+        """Register (or heartbeat) with the collector; None when there is none."""
+        if self.shipper is None:
+            return None
+        started = datetime.fromtimestamp(self.started_at, tz=timezone.utc)
+        answer = self.shipper.register(registration(self.instance_id, self.machine_id, started))
+        self.dispatcher.note_answer(answer)
+        log.debug("registration: %s", answer.describe())
+        return answer
+
+    def drain_buffer(self, budget: float) -> None:
+        """Send buffered payloads, oldest first, while the collector takes them (bounded)."""
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline and not self.should_stop():
+            if self.dispatcher.state in (Collector.NONE, Collector.DOWN, Collector.REFUSED):
+                break
+            queued = self.dispatcher.drain()
+            if not queued and not self.dispatcher.draining:
+                break
+            time.sleep(0.02)
+        self.dispatcher.wait_idle(max(0.0, deadline - time.monotonic()))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def files(self, roots: list[WatchRoot] | None = None) -> list[tuple[Source, Path]]:
+        """Return every session file under ``roots`` (default: all), each once."""
+        seen: set[str] = set()
+        result = []
+        for root in roots if roots is not None else self.options.roots:
+            if not root.path.is_dir():
+                continue
+            try:
+                found = sorted(root.source.discover(root.path))
+            except OSError as exc:
+                log.warning("cannot list %s: %s", root.path, exc)
+                continue
+            for path in found:
+                key = str(path)
+                if key not in seen:
+                    seen.add(key)
+                    result.append((root.source, Path(path)))
+        self.known_files = len(result)
+        return result
+
+    def scan(self, files: list[tuple[Source, Path]] | None = None) -> ReadStatus:
+        """Read everything new in ``files`` (default: all); stop early when paused or stopping."""
+        files = self.files() if files is None else files
+        for source, path in files:
+            status = self.reader.read_file(source, path)
+            self.save_offsets()
+            self.maybe_write_status()
+            if status is ReadStatus.PAUSED:
+                self.paused = "buffer full" if self.dispatcher.held else None
+                return status
+            if self.dispatcher.state is Collector.REFUSED and self.mode != "forward":
+                return ReadStatus.PAUSED
+        self.paused = None
+        self.reader.prune()
+        return ReadStatus.DONE
+
+    def save_offsets(self, force: bool = False) -> None:
+        """Save offsets if they moved, at most every SAVE_INTERVAL unless ``force``."""
+        now = time.monotonic()
+        if force or now - self._last_save >= SAVE_INTERVAL:
+            if self.offsets.save(force=False):
+                self._last_save = now
+
+    # -- status --------------------------------------------------------------------------
+
+    def lag(self, max_age: float = 0.0) -> int:
+        """Bytes of session files not yet delivered (recomputed when older than ``max_age``)."""
+        now = time.monotonic()
+        if now - self._lag_at >= max_age:
+            self._lag = self.reader.lag()
+            self._lag_at = now
+        return self._lag
+
+    def status(self, running: bool = True) -> dict:
+        """Return the status file's content (see :mod:`thinkt.exporter.statusfile`)."""
+        total = self.counters.total()
+        endpoint = self.options.endpoint
+        return {
+            "pid": os.getpid(),
+            "mode": self.mode,
+            "version": __version__,
+            "instance_id": self.instance_id,
+            "running": running,
+            "started_at": statusfile.rfc3339(self.started_at),
+            "updated_at": statusfile.rfc3339(time.time()),
+            "collector": {
+                "url": endpoint.url,
+                "found_by": endpoint.found_by,
+                "status": self.dispatcher.state.value,
+                "last_error": self.counters.last_error,
+            },
+            "watch": {
+                "mode": self.watch_mode,
+                "roots": [str(r) for r in self.options.roots],
+                "directories": self.watched_directories,
+                "files": self.known_files,
+            },
+            "buffer": {
+                "dir": str(self.buffer.directory),
+                "files": self.buffer.files,
+                "bytes": self.buffer.bytes,
+                "max_bytes": self.buffer.max_bytes,
+                "full": self.dispatcher.held,
+                "rejected": self.buffer.rejected_count(),
+            },
+            "counts": {
+                "entries_read": total.entries_read,
+                "entries_shipped": total.entries_shipped,
+                "duplicates": total.duplicates,
+                "payloads_shipped": total.payloads_shipped,
+                "payloads_buffered": total.payloads_buffered,
+                "payloads_failed": total.payloads_failed,
+                "payloads_rejected": total.payloads_rejected,
+                "entries_rejected": total.entries_rejected,
+            },
+            "last_ship_at": statusfile.rfc3339(self.counters.last_ship_at),
+            "lag_bytes": self.lag(max_age=self.options.status_interval),
+            "paused": self.paused,
+        }
+
+    def write_status(self, running: bool = True) -> None:
+        """Rewrite the status file."""
+        statusfile.write_status(self.options.state_dir, self.status(running))
+        self._status_at = time.monotonic()
+
+    def maybe_write_status(self) -> None:
+        """Rewrite the status file if the last write is older than ``status_interval``."""
+        if time.monotonic() - self._status_at >= self.options.status_interval:
+            self.write_status()
