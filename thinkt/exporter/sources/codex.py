@@ -319,11 +319,13 @@ class _Reader:
         total = _usage(info.get("total_token_usage"))
         if total is not None:
             previous = self.total
+            if total == previous:
+                self.result.skip("bookkeeping")  # a repeated event: nothing new
+                return
             self.total = total
-            if previous is None or any(t < p for t, p in zip(total, previous)):
-                increase = total  # first event, or the counter restarted: all of it is new
-            else:
-                increase = [t - p for t, p in zip(total, previous)]
+            increase = [t - p for t, p in zip(total, previous)] if previous else total
+            if min(increase) < 0:
+                increase = total  # the counter restarted: all of the new total is new
         else:
             increase = _usage(info.get("last_token_usage"))
         if not increase or not any(increase):
@@ -350,12 +352,8 @@ def _usage(value: Any) -> list[int] | None:
     """Return ``[input, cached, output, reasoning]`` of a usage object, or None."""
     if not isinstance(value, dict):
         return None
-    counts = []
-    for name in _USAGE_FIELDS:
-        number = value.get(name)
-        ok = isinstance(number, (int, float)) and not isinstance(number, bool) and number > 0
-        counts.append(int(number) if ok else 0)
-    return counts
+    # type() is int: booleans, floats and strings are not token counts.
+    return [n if type(n) is int and n > 0 else 0 for n in map(value.get, _USAGE_FIELDS)]
 
 
 def _output(output: Any) -> tuple[str | None, bool]:

@@ -86,18 +86,30 @@ def _read_long_line(fh, offset: int, head: bytes, result: Lines, max_line: int) 
             parts = []  # too long to keep: stream past it and count it
 
 
+#: The C scanner behind json.loads, called directly: a session line is one JSON value
+#: with nothing around it, and skipping loads()' encoding sniffing and whitespace
+#: handling makes parsing about a third faster.
+_scan_once = json.JSONDecoder().scan_once
+
+
 def loads(raw: bytes) -> Any:
     """Parse one JSON line; return None when it is not JSON.
 
     Bytes that are not UTF-8 are replaced (U+FFFD) rather than costing the record.
     """
     try:
-        return json.loads(raw)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        try:
-            return json.loads(raw.decode("utf-8", "replace"))
-        except ValueError:
-            return None
+        text = raw.decode("utf-8", "replace")
+    try:
+        value, end = _scan_once(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError, RecursionError):
+        pass
+    # Blanks around the value, a byte-order mark, or trailing garbage: json.loads decides.
+    try:
+        return json.loads(text.lstrip("\ufeff"))
     except (ValueError, RecursionError):
         return None
 
