@@ -113,7 +113,7 @@ class _EventReader:
         if not isinstance(data, dict):
             self.result.skip("malformed")
             return
-        kind = event.get("type")
+        kind = fields.text(event.get("type"))
         handler = self.handlers.get(kind)
         if handler is None:
             self._note(kind, data)
@@ -247,7 +247,7 @@ def _timeline_entries(item: dict, session: str) -> list[Entry] | None:
     uuid = fields.text(item.get("id"))
     if uuid is None:
         return None
-    kind = item.get("type")
+    kind = fields.text(item.get("type"))
     ts = iso_utc(item.get("timestamp"))
     if kind in _TIMELINE_ROLES:
         return [Entry(session, uuid, _TIMELINE_ROLES[kind], ts, text=fields.text(item.get("text")))]

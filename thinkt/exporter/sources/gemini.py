@@ -142,7 +142,7 @@ def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: Rea
 def message_entries(message: dict, index: int, session: str,
                     project: str | None) -> list[Entry] | None:
     """Return the entries of one Gemini message, or None for an unknown message type."""
-    kind = message.get("type")
+    kind = fields.text(message.get("type"))
     mid = fields.text(message.get("id")) or f"{kind}@{message.get('timestamp') or index}"
     ts = iso_utc(message.get("timestamp"))
     if kind == "user":
@@ -177,7 +177,7 @@ def _call_entries(call: dict, number: int, assistant: Entry) -> list[Entry]:
     use = Entry(assistant.session_id, call_uuid, "tool_use", ts, assistant.project_path,
                 model=assistant.model, text=tool_input_text(call.get("args")), tool_name=name,
                 has_tool_use=True, message_id=assistant.message_id, parent_uuid=assistant.uuid)
-    status = call.get("status")
+    status = fields.text(call.get("status"))
     if status not in _DONE and not (status is None and call.get("result")):
         return [use]  # still running or awaiting approval: its result comes with a rewrite
     output = _result_text(call)

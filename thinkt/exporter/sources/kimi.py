@@ -241,7 +241,7 @@ class _CodeReader:
 
     def record(self, record: dict, pos: int) -> None:
         """Turn one journal record into entries, or into a step's parts."""
-        kind = record.get("type")
+        kind = fields.text(record.get("type"))
         ts = iso_utc(record.get("time"))
         steps, result = self.steps, self.result
         if kind == "context.append_loop_event":
@@ -305,7 +305,7 @@ class _CodeReader:
                            text=text)
 
     def _event(self, event: dict, ts: str | None, steps: Steps, result: ReadResult) -> bool:
-        kind = event.get("type")
+        kind = fields.text(event.get("type"))
         if kind == "content.part":
             step_id = fields.text(event.get("stepUuid"))
             if step_id is None:

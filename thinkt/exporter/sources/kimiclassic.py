@@ -92,7 +92,7 @@ class _WireReader:
         if not isinstance(message, dict):
             self.result.skip("bookkeeping" if record.get("type") == "metadata" else "malformed")
             return
-        kind = message.get("type")
+        kind = fields.text(message.get("type"))
         payload = message.get("payload")
         handler = self.handlers.get(kind)
         if handler is not None and isinstance(payload, dict):

@@ -67,7 +67,7 @@ class _Reader:
 
     def record(self, record: dict, line_offset: int) -> None:
         """Turn one record into entries."""
-        kind = record.get("type")
+        kind = fields.text(record.get("type"))
         build = _BUILDERS.get(kind)
         if build is None:
             self.result.skip("bookkeeping" if kind == "system" else "unknown_type")
