@@ -286,6 +286,8 @@ def test_bookkeeping_unknown_and_broken_lines(tmp_path):
         {"type": "last-prompt", "lastPrompt": "hi", "leafUuid": "x", "sessionId": SID},
         {"type": "summary", "summary": "Title", "leafUuid": "x"},
         {"type": "brand-new-type", "uuid": "n"},
+        {"type": {"not": "a string"}, "uuid": "n2"},
+        rec("system", "s9", subtype=["odd"]),
         '{"type": "user", "uuid": "trunc',
         "garbage \x00 not json",
         "[1, 2, 3]",
@@ -298,8 +300,8 @@ def test_bookkeeping_unknown_and_broken_lines(tmp_path):
     result = SOURCE.read(path, 0, None)
     assert [(e.uuid, e.text) for e in result.entries] == [("ok", "caf\udce9"),
                                                          ("latin1", "caf\ufffd")]
-    assert result.skipped == {"bookkeeping": 5, "unknown_type": 1, "malformed": 3,
-                              "missing_fields": 1}
+    assert result.skipped == {"bookkeeping": 5, "unknown_type": 2, "malformed": 3,
+                              "missing_fields": 1, "unknown_subtype": 1}
     assert result.offset == path.stat().st_size
 
 

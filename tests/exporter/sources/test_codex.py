@@ -274,6 +274,8 @@ def test_other_records(tmp_path):
         line("event_msg", {"type": "task_started", "turn_id": "t"}),
         line("event_msg", {"type": "brand_new_event"}),
         line("response_item", {"type": "brand_new_item"}),
+        line("response_item", {"type": ["not", "a", "string"]}),
+        line("event_msg", {"type": {"x": 1}}),
         line("brand_new_line", {}),
         {"timestamp": "x", "type": "event_msg", "payload": "not an object"},
         line("event_msg", {"type": "user_message"}),
@@ -285,7 +287,7 @@ def test_other_records(tmp_path):
         ("system", "Context compacted", False),
         ("system", "Turn aborted: interrupted", False),
         ("system", "stream disconnected", True)]
-    assert result.skipped == {"bookkeeping": 3, "unknown_event": 1, "unknown_item": 1,
+    assert result.skipped == {"bookkeeping": 3, "unknown_event": 2, "unknown_item": 2,
                               "unknown_type": 1, "missing_fields": 2, "malformed": 2}
 
 

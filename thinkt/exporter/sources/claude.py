@@ -129,7 +129,7 @@ class _Reader:
             self.user(record, line_offset)
         elif kind == "system":
             self.system(record, line_offset)
-        elif kind in BOOKKEEPING_TYPES:
+        elif isinstance(kind, str) and kind in BOOKKEEPING_TYPES:
             self.result.skip("bookkeeping")
         else:
             self.result.skip("unknown_type")
@@ -291,7 +291,7 @@ class _Reader:
             entry.text = content
             entry.is_error = record.get("level") == "error"
             self.result.entries.append(entry)
-        elif record.get("subtype") in BOOKKEEPING_SUBTYPES:
+        elif isinstance(record.get("subtype"), str) and record["subtype"] in BOOKKEEPING_SUBTYPES:
             self.result.skip("bookkeeping")
         else:
             self.result.skip("unknown_subtype")

@@ -202,7 +202,9 @@ class _Reader:
         """User prompts, assistant text, reasoning and token counts."""
         kind = payload.get("type")
         entries = self.result.entries
-        if kind == "token_count":
+        if not isinstance(kind, str):
+            self.result.skip("unknown_event")
+        elif kind == "token_count":
             self.tokens(payload, record, line_offset)
         elif kind in ("user_message", "agent_message"):
             message = payload.get("message")
@@ -241,7 +243,9 @@ class _Reader:
     def item(self, payload: dict, record: dict, line_offset: int, legacy: bool) -> None:
         """Tool calls and outputs; messages and reasoning only where no events exist."""
         kind = payload.get("type")
-        if kind in _CALLS:
+        if not isinstance(kind, str):
+            self.result.skip("unknown_item")
+        elif kind in _CALLS:
             entry = self.entry(record, line_offset, "tool_use")
             name = payload.get("name")
             entry.tool_name = name if isinstance(name, str) and name else _TOOL_NAMES.get(kind)
