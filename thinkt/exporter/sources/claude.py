@@ -37,7 +37,7 @@ from typing import Any, Iterator, Mapping
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len,
 )
-from thinkt.exporter.sources import ReadResult
+from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
@@ -136,20 +136,11 @@ class _Reader:
 
     def entry(self, record: dict, line_offset: int, index: int, role: str) -> Entry:
         """Build the ``index``-th entry of a record with the record-level fields filled."""
-        base = record.get("uuid")
-        if not isinstance(base, str) or not base:
-            base = f"{self.stem}:{line_offset}"
-        session = record.get("sessionId")
-        if isinstance(session, str) and session:
-            self.session = session
-        cwd = record.get("cwd")
-        if not isinstance(cwd, str) or not cwd:
-            cwd = None
-        elif self.project is None:
+        base = fields.text(record.get("uuid")) or f"{self.stem}:{line_offset}"
+        self.session = fields.text(record.get("sessionId")) or self.session
+        cwd = fields.text(record.get("cwd"))
+        if cwd and self.project is None:
             self.project = cwd  # a session's project is where it started, even after `cd`
-        agent = record.get("agentId")
-        branch = record.get("gitBranch")
-        parent = record.get("parentUuid")
         return Entry(
             session_id=self.session,
             uuid=base if index == 0 else f"{base}#{index}",
@@ -157,9 +148,9 @@ class _Reader:
             timestamp=iso_utc(record.get("timestamp")),
             project_path=self.project or cwd,
             cwd=cwd,
-            agent_id=agent if isinstance(agent, str) and agent else None,
-            git_branch=branch if isinstance(branch, str) and branch else None,
-            parent_uuid=parent if isinstance(parent, str) and parent else None,
+            agent_id=fields.text(record.get("agentId")),
+            git_branch=fields.text(record.get("gitBranch")),
+            parent_uuid=fields.text(record.get("parentUuid")),
         )
 
     def message(self, record: dict) -> dict | None:
@@ -209,12 +200,11 @@ class _Reader:
         if not (texts or has_thinking or calls or is_error or usage):
             self.result.skip("empty")
             return
-        model = message.get("model")
-        model = model if isinstance(model, str) and model else None
-        message_id = message.get("id") or record.get("requestId")
-        if not isinstance(message_id, str) or not message_id:
+        model = fields.text(message.get("model"))
+        message_id = fields.text(message.get("id")) or fields.text(record.get("requestId"))
+        if message_id is None and usage:
             # No provider id: the line's own id keeps its entries counted once together.
-            message_id = (record.get("uuid") or f"{self.stem}:{line_offset}") if usage else None
+            message_id = fields.text(record.get("uuid")) or f"{self.stem}:{line_offset}"
         entries = self.result.entries
         index = 0
         if texts or has_thinking or is_error or not calls:
@@ -228,8 +218,7 @@ class _Reader:
             index += 1
         for call in calls:
             entry = self.entry(record, line_offset, index, "tool_use")
-            name = call.get("name")
-            entry.tool_name = name if isinstance(name, str) and name else None
+            entry.tool_name = fields.text(call.get("name"))
             entry.has_tool_use = True
             entry.text = tool_input_text(call.get("input"))
             _fill(entry, model, message_id, usage)
@@ -302,17 +291,10 @@ def _fill(entry: Entry, model: str | None, message_id: str | None, usage: dict |
     entry.model = model
     entry.message_id = message_id
     if usage:
-        entry.input_tokens = _count(usage.get("input_tokens"))
-        entry.output_tokens = _count(usage.get("output_tokens"))
-        entry.cache_read_tokens = _count(usage.get("cache_read_input_tokens"))
-        entry.cache_write_tokens = _count(usage.get("cache_creation_input_tokens"))
-
-
-def _count(value: Any) -> int:
-    """Return a token count as a non-negative int (0 for anything else)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        return 0
-    return int(value)
+        entry.input_tokens = fields.count(usage.get("input_tokens"))
+        entry.output_tokens = fields.count(usage.get("output_tokens"))
+        entry.cache_read_tokens = fields.count(usage.get("cache_read_input_tokens"))
+        entry.cache_write_tokens = fields.count(usage.get("cache_creation_input_tokens"))
 
 
 def _result_text(content: Any) -> str | None:

@@ -44,7 +44,7 @@ from typing import Any, Iterator, Mapping
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len,
 )
-from thinkt.exporter.sources import ReadResult
+from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class _Reader:
         elif kind == "compacted":
             message = payload.get("message")
             entry = self.entry(record, line_offset, "system")
-            entry.text = message if isinstance(message, str) and message else "Context compacted"
+            entry.text = fields.text(message) or "Context compacted"
             self.result.entries.append(entry)
         else:
             self.result.skip("unknown_type")
@@ -172,29 +172,26 @@ class _Reader:
         if self.meta_seen:
             return  # a later meta (resumed/forked history) does not rename the session
         self.meta_seen = True
-        session = payload.get("id")
-        if isinstance(session, str) and session:
-            self.session = session
-        cwd = payload.get("cwd")
-        if isinstance(cwd, str) and cwd:
+        self.session = fields.text(payload.get("id")) or self.session
+        cwd = fields.text(payload.get("cwd"))
+        if cwd:
             self.project = self.project or cwd
             self.cwd = cwd
         git = payload.get("git")
-        if isinstance(git, dict) and isinstance(git.get("branch"), str):
-            self.branch = git["branch"] or None
+        if isinstance(git, dict):
+            self.branch = fields.text(git.get("branch"))
 
     def context(self, payload: dict) -> None:
         """Follow the model and working directory of the current turn."""
         self.result.skip("bookkeeping")
-        model = payload.get("model")
-        if not isinstance(model, str) or not model:
+        model = fields.text(payload.get("model"))
+        if model is None:
             mode = payload.get("collaboration_mode")
             settings = mode.get("settings") if isinstance(mode, dict) else None
-            model = settings.get("model") if isinstance(settings, dict) else None
-        if isinstance(model, str) and model:
-            self.model = model
-        cwd = payload.get("cwd")
-        if isinstance(cwd, str) and cwd:
+            model = fields.text(settings.get("model")) if isinstance(settings, dict) else None
+        self.model = model or self.model
+        cwd = fields.text(payload.get("cwd"))
+        if cwd:
             self.cwd = cwd
             self.project = self.project or cwd
 
@@ -247,8 +244,7 @@ class _Reader:
             self.result.skip("unknown_item")
         elif kind in _CALLS:
             entry = self.entry(record, line_offset, "tool_use")
-            name = payload.get("name")
-            entry.tool_name = name if isinstance(name, str) and name else _TOOL_NAMES.get(kind)
+            entry.tool_name = fields.text(payload.get("name")) or _TOOL_NAMES.get(kind)
             entry.has_tool_use = True
             entry.text = tool_input_text(payload.get(_CALLS[kind]))
             entry.model = self.model
@@ -356,8 +352,7 @@ def _usage(value: Any) -> list[int] | None:
     """Return ``[input, cached, output, reasoning]`` of a usage object, or None."""
     if not isinstance(value, dict):
         return None
-    # type() is int: booleans, floats and strings are not token counts.
-    return [n if type(n) is int and n > 0 else 0 for n in map(value.get, _USAGE_FIELDS)]
+    return [fields.count(n) for n in map(value.get, _USAGE_FIELDS)]
 
 
 def _output(output: Any) -> tuple[str | None, bool]:
