@@ -262,6 +262,9 @@ def test_api_error_and_injected_records(tmp_path):
         rec("user", "c1", isCompactSummary=True, message={"role": "user", "content": [
             {"type": "text", "text": "This session is being continued"}]}),
         rec("user", "h1", message={"role": "user", "content": "<command-name>/mcp</command-name>"}),
+        rec("user", "i1", message={"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "data": "AAAA"}}]}),
+        rec("user", "i2", message={"role": "user", "content": []}),
         rec("system", "s1", subtype="compact_boundary", content="Conversation compacted",
             compactMetadata={"trigger": "auto", "preTokens": 1}),
         rec("system", "s2", subtype="stop_hook_summary", content=None),
@@ -273,9 +276,11 @@ def test_api_error_and_injected_records(tmp_path):
     got = [(e.uuid, e.role, e.is_error, e.model) for e in result.entries]
     assert got == [("e1", "assistant", True, "<synthetic>"), ("m1", "system", False, None),
                    ("c1", "system", False, None), ("h1", "user", False, None),
+                   ("i1", "user", False, None),
                    ("s1", "system", False, None), ("s5", "system", True, None)]
     assert not result.entries[0].has_usage
-    assert result.skipped == {"bookkeeping": 2, "unknown_subtype": 1}
+    assert result.entries[4].text is None  # an image-only prompt: a turn without text
+    assert result.skipped == {"bookkeeping": 2, "unknown_subtype": 1, "empty": 1}
 
 
 def test_bookkeeping_unknown_and_broken_lines(tmp_path):

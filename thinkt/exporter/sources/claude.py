@@ -245,6 +245,7 @@ class _Reader:
             self.result.skip("missing_fields")
             return
         texts: list[str] = []
+        attached = False
         index = 0
         for block in content:
             if not isinstance(block, dict):
@@ -263,10 +264,11 @@ class _Reader:
                 text = block.get("text")
                 if isinstance(text, str):
                     texts.append(text)
-            # images and documents pasted by the user carry no text to ship
-        if texts:
+            elif kind in ("image", "document"):
+                attached = True  # pasted by the user: a turn, though it has no text to ship
+        if texts or (attached and not index):
             entry = self.entry(record, line_offset, index, "system" if injected else "user")
-            entry.text = "\n\n".join(texts)
+            entry.text = "\n\n".join(texts) if texts else None
             entries.append(entry)
             index += 1
         if not index:
