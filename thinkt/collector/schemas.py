@@ -69,10 +69,20 @@ class Role(fields.String):
 
 
 class Text(fields.String):
-    """A string with NUL characters removed (DuckDB and most tools choke on them)."""
+    """A string that can be stored: NULs dropped, lone surrogates replaced.
+
+    JSON may carry ``"\\ud800"``, which Python decodes to a string that has no UTF-8
+    form; storing it would fail the whole group commit.
+    """
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if text.isascii():
+            return text.replace("\x00", "") if "\x00" in text else text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
         return text.replace("\x00", "") if "\x00" in text else text
 
 

@@ -1,0 +1,256 @@
+"""The Flask app: auth, the JSON envelope, validation and what it hands to the writer.
+
+The writer is replaced by a recording client, so these tests show exactly what a
+worker enqueues and how it answers when the writer is busy or gone.
+"""
+
+import gzip
+import json
+from datetime import datetime
+
+import pytest
+from freezegun import freeze_time
+
+from thinkt.collector.app import create_app
+from thinkt.collector.channel import Rejected, Unavailable
+from thinkt.collector.settings import CollectorSettings
+
+
+class RecordingClient:
+    """Stands in for the writer: records writes and queries, answers as told."""
+
+    def __init__(self):
+        self.ingested = []
+        self.registered = []
+        self.queries = []
+        self.duplicates = 0
+        self.fail = None
+        self.answers = {}
+
+    def ingest(self, request, timeout):
+        if self.fail:
+            raise self.fail
+        self.ingested.append(request)
+        return len(request.entries) - self.duplicates, self.duplicates
+
+    def register(self, agent, timeout):
+        if self.fail:
+            raise self.fail
+        self.registered.append(agent)
+        return {"instance_id": agent["agent"]["instance_id"], "status": "active"}
+
+    def query(self, name, timeout, **kwargs):
+        if self.fail:
+            raise self.fail
+        self.queries.append((name, kwargs))
+        return self.answers.get(name, [])
+
+
+@pytest.fixture
+def recorder():
+    return RecordingClient()
+
+
+def make_client(recorder, **overrides):
+    settings = CollectorSettings(storage="/nonexistent/collector.duckdb", **overrides)
+    return create_app(settings, recorder).test_client()
+
+
+@pytest.fixture
+def client(recorder):
+    return make_client(recorder)
+
+
+@pytest.fixture
+def authed(recorder):
+    return make_client(recorder, tokens=("old-token", "new-token"))
+
+
+def batch(n=2, **extra):
+    body = {"source": "claude", "session_id": "s1",
+            "entries": [{"uuid": f"u{i}", "role": "user", "text": f"hello {i}",
+                         "timestamp": "2026-01-01T00:00:00Z"} for i in range(n)]}
+    body.update(extra)
+    return body
+
+
+@freeze_time("2026-03-04T05:06:07Z")
+def test_ingest_hands_one_validated_batch_to_the_writer(client, recorder):
+    response = client.post("/v1/traces", json=batch(3, project_path="/p", instance_id="i-1",
+                                                     machine_id="m", metadata={"k": 1}))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"accepted": 3, "duplicates": 0}
+    [request] = recorder.ingested
+    assert (request.source, request.session_id, request.project_path, request.instance_id) == (
+        "claude", "s1", "/p", "i-1")
+    assert json.loads(request.metadata) == {"k": 1}
+    assert request.received_at == datetime(2026, 3, 4, 5, 6, 7)
+    assert [e[0] for e in request.entries] == ["u0", "u1", "u2"]
+
+
+def test_duplicates_are_reported_and_still_accepted(client, recorder):
+    recorder.duplicates = 2
+    assert client.post("/v1/traces", json=batch(2)).get_json() == {"accepted": 2, "duplicates": 2}
+
+
+def test_partial_batch_stores_the_valid_and_reports_the_rest(client, recorder):
+    body = batch(3)
+    body["entries"][1]["role"] = "robot"
+    response = client.post("/v1/traces", json=body)
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["accepted"] == 2 and data["rejected"] == 1
+    assert "role" in data["errors"]["entries"]["1"]
+    assert [e[0] for e in recorder.ingested[0].entries] == ["u0", "u2"]
+
+
+def test_a_batch_with_no_valid_entry_is_refused_whole(client, recorder):
+    response = client.post("/v1/traces", json=batch(2, entries=[{"role": "user"}]))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "validation_error"
+    assert recorder.ingested == []
+
+
+def test_gzip_bodies_are_accepted(client, recorder):
+    response = client.post("/v1/traces", data=gzip.compress(json.dumps(batch(1)).encode()),
+                           headers={"Content-Encoding": "gzip",
+                                    "Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert len(recorder.ingested) == 1
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"{not json", "invalid_json"),
+    (b"[1, 2]", "validation_error"),
+    (json.dumps({"source": "x", "entries": [{}]}).encode(), "validation_error"),
+])
+def test_bad_bodies_get_the_json_envelope(client, recorder, data, error):
+    response = client.post("/v1/traces", data=data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == error
+    assert response.get_json()["message"]
+    assert recorder.ingested == []
+
+
+def test_envelope_errors_name_the_fields(client):
+    data = client.post("/v1/traces", json={"entries": []}).get_json()
+    assert set(data["errors"]) >= {"source", "session_id", "entries"}
+
+
+def test_body_over_the_limit_is_413(recorder):
+    small = make_client(recorder, max_body=1000)
+    response = small.post("/v1/traces", json=batch(50))
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "payload_too_large"
+    zipped = small.post("/v1/traces", data=gzip.compress(json.dumps(batch(50)).encode()),
+                        headers={"Content-Encoding": "gzip"})
+    assert zipped.status_code == 413
+
+
+def test_writer_busy_is_503_with_retry_after(client, recorder):
+    recorder.fail = Unavailable("the collector is busy (write queue full)", retry_after=2)
+    response = client.post("/v1/traces", json=batch(1))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["error"] == "unavailable"
+
+
+def test_data_the_writer_cannot_store_is_400(client, recorder):
+    recorder.fail = Rejected("the entries could not be stored as sent")
+    response = client.post("/v1/traces", json=batch(1))
+    assert response.status_code == 400 and response.get_json()["error"] == "rejected"
+
+
+# -- auth --------------------------------------------------------------------------------
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic old-token", "Bearer", "old-token"])
+def test_bad_or_missing_token_is_401(authed, recorder, header):
+    headers = {"Authorization": header} if header else {}
+    response = authed.post("/v1/traces", json=batch(1), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="thinkt-collector"'
+    assert response.get_json()["error"] == "unauthorized"
+    assert "old-token" not in response.get_data(as_text=True)
+    assert recorder.ingested == []
+
+
+@pytest.mark.parametrize("header", ["Bearer old-token", "bearer new-token", "BEARER  new-token"])
+def test_any_configured_token_is_accepted_scheme_any_case(authed, header):
+    response = authed.get("/v1/agents", headers={"Authorization": header})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/traces/stats", "/v1/agents", "/v1/sessions",
+                                  "/v1/usage", "/v1/traces/search?q=x", "/v1/sessions/s/entries"])
+def test_every_query_needs_the_token(authed, path):
+    assert authed.get(path).status_code == 401
+
+
+def test_health_needs_no_token(authed):
+    assert authed.get("/v1/collector/health").get_json() == {"status": "ok"}
+
+
+def test_health_is_503_when_the_writer_is_gone(client, recorder):
+    recorder.fail = Unavailable("the writer process is not reachable")
+    response = client.get("/v1/collector/health")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    assert "Retry-After" in response.headers
+
+
+# -- queries -----------------------------------------------------------------------------
+def test_unknown_path_and_wrong_method_are_json(client):
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    wrong = client.get("/v1/traces")
+    assert wrong.status_code == 405 and wrong.get_json()["error"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+
+
+def test_search_needs_q_and_caps_limit(client, recorder):
+    assert client.get("/v1/traces/search").status_code == 400
+    assert client.get("/v1/traces/search?q=%20").status_code == 400
+    assert client.get("/v1/traces/search?q=x&limit=ten").status_code == 400
+    response = client.get("/v1/traces/search?q=50%25_off&limit=100000")
+    assert response.status_code == 200 and response.get_json() == []
+    assert recorder.queries[-1] == ("search", {"q": "50%_off", "limit": 500})
+    client.get("/v1/traces/search?q=x")
+    assert recorder.queries[-1][1]["limit"] == 50
+
+
+def test_usage_validates_group_by_and_times(client, recorder):
+    assert client.get("/v1/usage?group_by=planet").status_code == 400
+    assert client.get("/v1/usage?since=last-week").status_code == 400
+    client.get("/v1/usage?group_by=day&since=2026-01-01&until=2026-01-02T12:00:00%2B02:00&source=Claude")
+    name, kwargs = recorder.queries[-1]
+    assert name == "usage"
+    assert kwargs == {"group_by": "day", "since": datetime(2026, 1, 1),
+                      "until": datetime(2026, 1, 2, 10), "source": "claude"}
+    client.get("/v1/usage")
+    assert recorder.queries[-1][1]["group_by"] == "source"
+
+
+@freeze_time("2026-05-06T07:08:09Z")
+def test_stats_and_agents_take_now_in_the_worker(client, recorder):
+    recorder.answers["stats"] = {"total_traces": 3}
+    assert client.get("/v1/traces/stats").get_json() == {"total_traces": 3}
+    assert recorder.queries[-1][1]["now"] == datetime(2026, 5, 6, 7, 8, 9)
+    client.get("/v1/agents")
+    assert recorder.queries[-1] == ("list_agents", {"now": datetime(2026, 5, 6, 7, 8, 9)})
+
+
+def test_session_entries_404_for_unknown_session(client, recorder):
+    recorder.answers["session_entries"] = None
+    response = client.get("/v1/sessions/nope/entries")
+    assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+    assert client.get("/v1/sessions/x/entries?offset=-1").status_code == 400
+
+
+@freeze_time("2026-05-06T07:08:09Z")
+def test_register_validates_and_passes_now(client, recorder):
+    assert client.post("/v1/agents/register", json={"hostname": "h"}).status_code == 400
+    response = client.post("/v1/agents/register",
+                           json={"instance_id": "i-1", "platform": "linux", "metadata": {"a": 1}})
+    assert response.status_code == 200
+    [registered] = recorder.registered
+    assert registered["now"] == datetime(2026, 5, 6, 7, 8, 9)
+    assert json.loads(registered["agent"]["metadata"]) == {"a": 1}

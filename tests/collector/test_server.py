@@ -1,0 +1,259 @@
+"""The real ``thinkt collect`` process tree: ingest over HTTP, crashes, signals, restarts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.harness import Collector, group_pids
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def entries(prefix, n, **extra):
+    return [dict({"uuid": f"{prefix}-{i}", "role": "assistant" if i % 2 else "user",
+                  "timestamp": f"2026-02-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                  "text": f"entry {prefix} {i}"}, **extra) for i in range(n)]
+
+
+def traces(session, items, source="claude", **extra):
+    return dict({"source": source, "session_id": session, "entries": items}, **extra)
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory):
+    base = tmp_path_factory.mktemp("collector")
+    running = Collector(base / "collector.duckdb", base / "collector.log", token=TOKEN).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A collector of this test's own (for crash and signal tests)."""
+    running = Collector(tmp_path / "collector.duckdb", tmp_path / "collector.log")
+    yield running
+    running.stop()
+
+
+def stats(collector):
+    return collector.get("/v1/traces/stats").json()
+
+
+def test_curl_examples_work_verbatim(collector):
+    """The README's curl examples, run with the real curl."""
+    body = json.dumps(traces("curl-session", entries("curl", 2), project_path="/srv/app"))
+    auth = f"Authorization: Bearer {TOKEN}"
+    posted = subprocess.run(
+        ["curl", "-sS", "-X", "POST", f"{collector.url}/v1/traces", "-H", auth,
+         "-H", "Content-Type: application/json", "-d", body],
+        capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(posted.stdout) == {"accepted": 2, "duplicates": 0}
+    found = subprocess.run(["curl", "-sS", "-H", auth, f"{collector.url}/v1/traces/search?q=ENTRY%20curl"],
+                           capture_output=True, text=True, timeout=30, check=True)
+    [hit] = json.loads(found.stdout)
+    assert hit["id"] == "curl-session" and hit["entry_count"] == 2
+    assert hit["project_path"] == "/srv/app" and hit["match_count"] == 2
+    health = subprocess.run(["curl", "-sS", f"{collector.url}/v1/collector/health"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(health.stdout) == {"status": "ok"}
+
+
+def test_go_relay_payload_is_accepted(collector):
+    payload = {
+        "source": "Claude", "session_id": "go-relay-1", "instance_id": "relay-abc",
+        "machine_id": "m-123", "project_path": "/home/dev/proj",
+        "metadata": {"relay_version": "0.9.1", "os": "linux"},
+        "entries": [
+            {"uuid": "g1", "role": "USER", "timestamp": "0001-01-01T00:00:00Z", "text": "hi",
+             "agent_id": "agent-7", "is_error": False, "has_thinking": False,
+             "has_tool_use": False, "input_tokens": 0, "output_tokens": 0, "thinking_len": 0},
+            {"uuid": "g2", "role": "ASSISTANT", "timestamp": "2026-02-01T12:00:00.123456789+01:00",
+             "model": "claude-opus-4-6", "text": "hello", "input_tokens": 10,
+             "output_tokens": 20, "thinking_len": 5, "has_thinking": True},
+            {"uuid": "g3", "role": "TOOL", "timestamp": "2026-02-01T11:00:01Z",
+             "tool_name": "Bash", "is_error": True},
+        ],
+    }
+    response = collector.post("/v1/traces", json=payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 3, "duplicates": 0}
+    stored = collector.get("/v1/sessions/go-relay-1/entries").json()
+    by_uuid = {e["uuid"]: e for e in stored}
+    assert by_uuid["g2"]["timestamp"].startswith("2026-02-01T11:00:00.123")
+    assert by_uuid["g3"]["role"] == "tool_result" and by_uuid["g3"]["is_error"] is True
+    assert by_uuid["g1"]["role"] == "user"
+    [agent] = [a for a in collector.get("/v1/agents").json() if a["instance_id"] == "relay-abc"]
+    assert agent["trace_count"] == 3 and agent["status"] == "active"
+
+
+def test_tokens_are_checked(collector):
+    url = collector.url + "/v1/traces"
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic " + TOKEN}):
+        response = requests.post(url, json=traces("x", entries("x", 1)), headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="thinkt-collector"'
+        assert TOKEN not in response.text
+    assert requests.get(collector.url + "/v1/collector/health", timeout=10).status_code == 200
+    assert TOKEN not in collector.log()
+
+
+def test_body_limits_and_gzip(collector):
+    big = traces("big", [{"uuid": "b", "role": "user", "text": "x" * (11 * 1024 * 1024)}])
+    response = collector.post("/v1/traces", json=big)
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+    zipped = gzip.compress(json.dumps(big).encode())
+    response = collector.post("/v1/traces", data=zipped, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    ok = gzip.compress(json.dumps(traces("gz", entries("gz", 5))).encode())
+    response = collector.post("/v1/traces", data=ok, headers={"Content-Encoding": "gzip",
+                                                              "Content-Type": "application/json"})
+    assert response.json() == {"accepted": 5, "duplicates": 0}
+    too_many = traces("many", entries("many", 10001))
+    assert collector.post("/v1/traces", json=too_many).status_code == 400
+
+
+def test_partial_batches_and_resends_change_no_count(collector):
+    items = entries("p", 4)
+    items[2]["input_tokens"] = -1
+    first = collector.post("/v1/traces", json=traces("partial", items)).json()
+    assert first["accepted"] == 3 and first["rejected"] == 1 and "2" in first["errors"]["entries"]
+    before = stats(collector)
+    again = collector.post("/v1/traces", json=traces("partial", items)).json()
+    assert again["accepted"] == 3 and again["duplicates"] == 3
+    after = stats(collector)
+    assert after["total_traces"] == before["total_traces"]
+    assert after["total_sessions"] == before["total_sessions"]
+    [session] = [s for s in collector.get("/v1/sessions?limit=500").json() if s["id"] == "partial"]
+    assert session["entry_count"] == 3
+
+
+def test_eight_concurrent_clients_lose_and_double_nothing(collector):
+    before = stats(collector)["total_traces"]
+    errors = []
+
+    def client(n):
+        with requests.Session() as http:
+            for b in range(10):
+                items = entries(f"c{n}-{b}", 100)
+                r = http.post(collector.url + "/v1/traces", json=traces(f"conc-{n}", items),
+                              headers=collector.headers, timeout=60)
+                if r.status_code != 200 or r.json()["accepted"] != 100:
+                    errors.append((r.status_code, r.text[:200]))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert stats(collector)["total_traces"] == before + 8 * 10 * 100
+    sessions = {s["id"]: s for s in collector.get("/v1/sessions?limit=500").json()}
+    assert all(sessions[f"conc-{n}"]["entry_count"] == 1000 for n in range(8))
+
+
+def test_kill_9_of_the_whole_tree_right_after_200_loses_nothing(fresh):
+    fresh.start()
+    acknowledged = set()
+    for b in range(20):
+        items = entries(f"k{b}", 50)
+        response = fresh.post("/v1/traces", json=traces(f"crash-{b % 3}", items))
+        assert response.status_code == 200
+        acknowledged |= {(f"crash-{b % 3}", e["uuid"]) for e in items}
+    fresh.kill_group()  # no chance to flush or checkpoint
+    fresh.start()
+    stored = set()
+    for s in range(3):
+        for page in range(0, 1000, 500):
+            rows = fresh.get(f"/v1/sessions/crash-{s}/entries?limit=1000&offset={page}").json()
+            stored |= {(f"crash-{s}", r["uuid"]) for r in rows}
+    assert stored == acknowledged
+    assert stats(fresh)["total_traces"] == len(acknowledged)
+
+
+def test_sigterm_drains_and_exits_0(fresh):
+    fresh.start()
+    assert fresh.post("/v1/traces", json=traces("term", entries("t", 10))).status_code == 200
+    assert fresh.terminate(timeout=60) == 0
+    assert "writer stopped" in fresh.log()
+    fresh.start()
+    assert stats(fresh)["total_traces"] == 10
+
+
+def test_second_collector_on_the_same_database_refuses_to_start(fresh, tmp_path):
+    fresh.start()
+    other = Collector(fresh.storage, tmp_path / "other.log")
+    other.start(wait=False)
+    code = other.proc.wait(timeout=60)
+    assert code not in (0, 3, 4)
+    assert "Error:" in other.log() and str(fresh.storage) in other.log()
+    assert fresh.get("/v1/collector/health").status_code == 200
+
+
+def test_writer_death_is_survived(fresh):
+    fresh.start()
+    assert fresh.post("/v1/traces", json=traces("wd", entries("before", 10))).status_code == 200
+    writer_pid = stats(fresh)["writer_pid"]
+    os.kill(writer_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            response = fresh.post("/v1/traces", json=traces("wd", entries("after", 10)))
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503 and "Retry-After" in response.headers
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise AssertionError("collector did not recover from the writer's death:\n" + fresh.log())
+    assert stats(fresh)["writer_pid"] != writer_pid
+    assert stats(fresh)["total_traces"] == 20
+    assert "died" in fresh.log()
+
+
+def worker_pids(collector):
+    """gunicorn workers: forked from the arbiter, so they share its command line."""
+    found = set()
+    for pid in group_pids(collector.proc.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if pid != collector.proc.pid and b"collect" in cmdline:
+            found.add(pid)
+    return found
+
+
+def test_sighup_replaces_workers_and_keeps_the_writer(fresh):
+    fresh.start()
+    writer_pid = stats(fresh)["writer_pid"]
+    workers_before = worker_pids(fresh)
+    assert len(workers_before) == 2 and writer_pid not in workers_before
+    fresh.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workers = worker_pids(fresh)
+        if workers and not workers & workers_before and len(workers) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("workers were not replaced after SIGHUP")
+    assert stats(fresh)["writer_pid"] == writer_pid
+    assert fresh.post("/v1/traces", json=traces("hup", entries("h", 3))).status_code == 200
+
+
+def test_warns_when_no_token_is_set(fresh):
+    fresh.start()
+    assert "no --token set" in fresh.log()

@@ -1,0 +1,254 @@
+"""The writer's group commit, run in-process on a queue preloaded with a sentinel."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from datetime import datetime, timedelta
+from multiprocessing.connection import Client, Listener
+
+import pytest
+
+from thinkt.collector import store
+from thinkt.collector.channel import (FAILED, INGEST, OK, REGISTER, REJECTED, Rejected,
+                                      Unavailable, WriterClient, new_address, new_authkey)
+from thinkt.collector.schemas import load_entries
+from thinkt.collector.writer import QueryServer, Replies, Writer
+
+RECEIVED = datetime(2026, 3, 1, 12, 0, 0)
+
+
+class CapturingReplies(Replies):
+    """Records what the writer answers, instead of sending it to a worker."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+
+    def send(self, client_id, message):
+        self.sent.append((client_id, message))
+        return True
+
+
+def request(session, uuids, **overrides):
+    rows, errors = load_entries([{"uuid": u, "role": "user", "text": f"t {u}",
+                                  "timestamp": "2026-03-01T10:00:00Z"} for u in uuids])
+    assert not errors
+    fields = dict(source="claude", session_id=session, project_path="/p", instance_id=None,
+                  machine_id=None, metadata=None, received_at=RECEIVED, entries=rows)
+    fields.update(overrides)
+    return store.IngestRequest(**fields)
+
+
+@pytest.fixture
+def db(tmp_path):
+    con = store.open_database(str(tmp_path / "collector.duckdb"))
+    yield con
+    con.close()
+
+
+def run_writer(db, items, **kwargs):
+    q = queue.Queue()
+    for item in items:
+        q.put(item)
+    q.put(None)
+    replies = CapturingReplies()
+    writer = Writer(db, q, replies, **kwargs)
+    writer.run()
+    return writer, replies.sent
+
+
+def count(db, sql="SELECT count(*) FROM collected_entries"):
+    return db.execute(sql).fetchone()[0]
+
+
+def test_everything_waiting_is_one_transaction_answered_after_commit(db):
+    writer, sent = run_writer(db, [
+        (INGEST, "w1", 1, request("s1", ["a", "b", "c"])),
+        (INGEST, "w2", 9, request("s1", ["c", "d"])),
+        (INGEST, "w1", 2, request("s2", ["a"])),
+    ])
+    assert writer.counters["commits"] == 1
+    assert sent == [("w1", (OK, 1, (3, 0))), ("w2", (OK, 9, (1, 1))), ("w1", (OK, 2, (1, 0)))]
+    assert count(db) == 5
+
+
+def test_resending_a_batch_changes_nothing(db):
+    run_writer(db, [(INGEST, "w", 1, request("s", ["a", "b"]))])
+    _, sent = run_writer(db, [(INGEST, "w", 2, request("s", ["a", "b"]))])
+    assert sent == [("w", (OK, 2, (0, 2)))]
+    assert count(db) == 2
+    assert count(db, "SELECT entry_count FROM collected_sessions WHERE session_id = 's'") == 2
+
+
+def test_group_is_bounded_by_rows(db):
+    items = [(INGEST, "w", i, request(f"s{i}", [f"u{j}" for j in range(10)])) for i in range(10)]
+    writer, sent = run_writer(db, items, max_rows=30)
+    assert writer.counters["commits"] == 4  # 30 + 30 + 30 + 10 rows
+    assert [m[1][1] for m in sent] == list(range(10))
+    assert count(db) == 100
+
+
+def test_a_request_the_store_cannot_take_is_rejected_alone(db, monkeypatch):
+    real_ingest = store.ingest
+
+    def picky(con, requests):
+        if any(r.session_id == "poison" for r in requests):
+            raise store.duckdb.ConversionException("cannot convert")
+        return real_ingest(con, requests)
+
+    monkeypatch.setattr(store, "ingest", picky)
+    _, sent = run_writer(db, [
+        (INGEST, "w", 1, request("good", ["a"])),
+        (INGEST, "w", 2, request("poison", ["b"])),
+        (INGEST, "w", 3, request("good", ["c"])),
+    ])
+    assert sent[0] == ("w", (OK, 1, (1, 0)))
+    assert sent[1][1][:3] == (FAILED, 2, REJECTED)
+    assert sent[2] == ("w", (OK, 3, (1, 0)))
+    assert count(db) == 2
+
+
+def test_storage_errors_answer_unavailable_and_keep_the_writer_running(db, monkeypatch):
+    real_ingest = store.ingest
+    calls = []
+
+    def full_disk_once(con, requests):
+        calls.append(len(requests))
+        if len(calls) == 1:
+            raise store.duckdb.IOException("No space left on device")
+        return real_ingest(con, requests)
+
+    monkeypatch.setattr(store, "ingest", full_disk_once)
+    q = queue.Queue()
+    q.put((INGEST, "w", 1, request("s", ["a"])))
+    replies = CapturingReplies()
+    writer = Writer(db, q, replies)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer.run, args=(stop,))
+    thread.start()
+    try:
+        for _ in range(100):
+            if replies.sent:
+                break
+            threading.Event().wait(0.02)
+        assert replies.sent[0][1][:3] == (FAILED, 1, "unavailable")
+        q.put((INGEST, "w", 2, request("s", ["a"])))  # the exporter sends it again
+        q.put(None)
+        thread.join(10)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert replies.sent[1] == ("w", (OK, 2, (1, 0)))
+
+
+def test_stop_event_commits_what_is_queued(db):
+    q = queue.Queue()
+    q.put((INGEST, "w", 1, request("s", ["a", "b"])))
+    stop = threading.Event()
+    stop.set()
+    replies = CapturingReplies()
+    Writer(db, q, replies).run(stop)
+    assert replies.sent == [("w", (OK, 1, (2, 0)))]
+    assert count(db) == 2
+
+
+def test_registration_goes_through_the_writer(db):
+    now = datetime(2026, 3, 1, 12, 0, 0)
+    _, sent = run_writer(db, [(REGISTER, "w", 5, {"agent": {"instance_id": "i-1",
+                                                             "platform": "linux",
+                                                             "hostname": "box"}, "now": now})])
+    [(client, (kind, req_id, agent))] = sent
+    assert (client, kind, req_id) == ("w", OK, 5)
+    assert agent["instance_id"] == "i-1" and agent["hostname"] == "box"
+
+
+def test_sweep_runs_with_the_writers_clock(db):
+    registered = datetime(2026, 3, 1, 12, 0, 0)
+    run_writer(db, [(REGISTER, "w", 1, {"agent": {"instance_id": "old", "platform": "linux"},
+                                        "now": registered})])
+    run_writer(db, [], clock=lambda: registered + timedelta(days=30),
+               retention=timedelta(days=7))
+    assert count(db, "SELECT count(*) FROM collected_agents") == 0
+
+
+def test_client_and_query_server_end_to_end_in_process(db):
+    """A real WriterClient talks to a Writer thread and a QueryServer over a real socket."""
+    q = queue.Queue(maxsize=8)
+    address, authkey = new_address(), new_authkey()
+    listener = Listener(address, family="AF_UNIX", authkey=authkey)
+    replies = Replies()
+    server = QueryServer(db, listener, replies, extra_stats=lambda now: {"queue_depth": 0})
+    server.start()
+    writer = Writer(db, q, replies)
+    thread = threading.Thread(target=writer.run)
+    thread.start()
+    client = WriterClient(q, address, authkey)
+    try:
+        assert client.ingest(request("s", ["a", "b"]), timeout=10) == (2, 0)
+        assert client.ingest(request("s", ["b", "c"]), timeout=10) == (1, 1)
+        assert client.query("ping", timeout=10) is True
+        hits = client.query("search", timeout=10, q="T B", limit=10)
+        assert [h["id"] for h in hits] == ["s"]
+        stats = client.query("stats", timeout=10, now=RECEIVED, db_path="/nonexistent")
+        assert stats["total_traces"] == 3 and stats["queue_depth"] == 0
+        with pytest.raises(Rejected):
+            client.query("drop_everything", timeout=10)
+    finally:
+        q.put(None)
+        thread.join(10)
+        server.close()
+        client.close()
+    assert not thread.is_alive()
+
+
+def test_client_reports_a_missing_writer_as_unavailable():
+    client = WriterClient(queue.Queue(), new_address(), new_authkey())
+    with pytest.raises(Unavailable):
+        client.query("ping", timeout=1)
+
+
+def test_client_times_out_when_the_writer_never_answers(db):
+    address, authkey = new_address(), new_authkey()
+    listener = Listener(address, family="AF_UNIX", authkey=authkey)
+    server = QueryServer(db, listener, Replies(), extra_stats=dict)
+    server.start()
+    silent_queue = queue.Queue()  # nobody reads it: no writer loop
+    client = WriterClient(silent_queue, address, authkey)
+    try:
+        with pytest.raises(Unavailable) as err:
+            client.ingest(request("s", ["a"]), timeout=0.3)
+        assert "did not answer" in err.value.message
+    finally:
+        server.close()
+        client.close()
+
+
+def test_full_queue_is_unavailable_quickly():
+    address, authkey = new_address(), new_authkey()
+    listener = Listener(address, family="AF_UNIX", authkey=authkey)
+    try:
+        full = queue.Queue(maxsize=1)
+        full.put("occupied")
+        client = WriterClient(full, address, authkey, put_timeout=0.1)
+        accept = threading.Thread(target=lambda: listener.accept().recv())
+        accept.start()
+        with pytest.raises(Unavailable) as err:
+            client.ingest(request("s", ["a"]), timeout=5)
+        assert "queue full" in err.value.message
+        accept.join(5)
+        client.close()
+    finally:
+        listener.close()
+
+
+def test_unauthenticated_connections_are_refused(db):
+    address, authkey = new_address(), new_authkey()
+    listener = Listener(address, family="AF_UNIX", authkey=authkey)
+    server = QueryServer(db, listener, Replies(), extra_stats=dict)
+    server.start()
+    try:
+        with pytest.raises(Exception):
+            Client(address, family="AF_UNIX", authkey=b"guess").send(("hello", "x"))
+    finally:
+        server.close()

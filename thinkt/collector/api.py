@@ -1,0 +1,235 @@
+"""The HTTP endpoints of CONTRACT.md §1: ingest, queries, agents, health."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import ValidationError
+
+from thinkt.collector.app import error_response
+from thinkt.collector.body import parse_json, read_body
+from thinkt.collector.channel import Rejected, Unavailable, WriterClient
+from thinkt.collector.schemas import agent_schema, ingest_schema, load_entries
+from thinkt.collector.settings import CollectorSettings
+from thinkt.collector.store import IngestRequest
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("api", __name__)
+
+SEARCH_LIMIT_DEFAULT = 50
+SEARCH_LIMIT_MAX = 500
+GROUP_BY = ("source", "model", "project", "day", "agent", "session")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class BadInput(Exception):
+    """A body or query-string argument that does not validate; answered with 400."""
+
+    def __init__(self, errors: Any, message: str):
+        super().__init__(message)
+        self.errors = errors
+        self.message = message
+
+
+class BadArgument(BadInput):
+    """A query-string argument that is missing or malformed."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__({name: [message]}, "Invalid query parameters.")
+
+
+@blueprint.errorhandler(BadInput)
+def _bad_input(exc: BadInput):
+    return validation_error(exc.errors, exc.message)
+
+
+@blueprint.errorhandler(Rejected)
+def _rejected(exc: Rejected):
+    return error_response(400, "rejected", str(exc))
+
+
+def validation_error(errors: Any, message: str = "The request body is invalid."):
+    """Return 400 ``validation_error`` with the field errors."""
+    return error_response(400, "validation_error", message, errors=errors)
+
+
+def _now() -> datetime:
+    # Taken in the worker, where tests can freeze it, and passed to the writer.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _settings() -> CollectorSettings:
+    return current_app.extensions["thinkt.settings"]
+
+
+def _client() -> WriterClient:
+    return current_app.extensions["thinkt.client"]
+
+
+def _query_timeout() -> float:
+    return max(1.0, min(30.0, _settings().request_timeout * 0.8))
+
+
+def _load_body(schema: Any) -> dict:
+    """Read, inflate, parse and validate the JSON object of the request body."""
+    settings = _settings()
+    data = parse_json(read_body(request.stream, request.headers.get("Content-Encoding"),
+                                settings.max_body))
+    if not isinstance(data, dict):
+        raise BadInput({"_schema": ["The body must be a JSON object."]},
+                       "The request body is invalid.")
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise BadInput(err.messages, "The request body is invalid.") from None
+
+
+def _int_arg(name: str, default: int, minimum: int, maximum: int | None = None,
+             clamp: bool = False) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadArgument(name, "Must be a whole number.") from None
+    if value < minimum:
+        raise BadArgument(name, f"Must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        if clamp:
+            return maximum
+        raise BadArgument(name, f"Must be at most {maximum}.")
+    return value
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if _DAY.match(raw):
+            return datetime.fromisoformat(raw)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadArgument(name, "Must be an RFC 3339 time or a YYYY-MM-DD date.") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+# -- ingest ----------------------------------------------------------------------------
+@blueprint.post("/v1/traces")
+def ingest():
+    """Validate a batch, hand it to the writer, answer once it is committed."""
+    envelope = _load_body(ingest_schema)
+    rows, errors = load_entries(envelope["entries"])
+    if not rows:
+        return validation_error({"entries": errors}, "No entry in the batch is valid.")
+    metadata = envelope.get("metadata")
+    batch = IngestRequest(
+        source=envelope["source"],
+        session_id=envelope["session_id"],
+        project_path=envelope.get("project_path") or None,
+        instance_id=envelope.get("instance_id") or None,
+        machine_id=envelope.get("machine_id") or None,
+        metadata=json.dumps(metadata) if metadata else None,
+        received_at=_now(),
+        entries=rows,
+    )
+    _new, duplicates = _client().ingest(batch, timeout=_settings().commit_timeout)
+    body: dict[str, Any] = {"accepted": len(rows), "duplicates": duplicates}
+    if errors:
+        body["rejected"] = len(errors)
+        body["errors"] = {"entries": errors}
+    return jsonify(body)
+
+
+# -- queries ---------------------------------------------------------------------------
+@blueprint.get("/v1/traces/search")
+def search():
+    """Sessions whose entries, tool names or project path contain ``q`` (literal, any case)."""
+    q = request.args.get("q", "")
+    if not q.strip():
+        raise BadArgument("q", "A search term is required.")
+    limit = _int_arg("limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, clamp=True)
+    return jsonify(_client().query("search", _query_timeout(), q=q, limit=limit))
+
+
+@blueprint.get("/v1/traces/stats")
+def stats():
+    """Totals: entries, sessions, agents, database size, tokens."""
+    return jsonify(_client().query("stats", _query_timeout(), now=_now(),
+                                   db_path=_settings().storage))
+
+
+@blueprint.get("/v1/usage")
+def usage():
+    """Token usage grouped by source, model, project, day, agent or session."""
+    group_by = request.args.get("group_by", "source") or "source"
+    if group_by not in GROUP_BY:
+        raise BadArgument("group_by", f"Must be one of: {', '.join(GROUP_BY)}.")
+    source = (request.args.get("source") or "").strip().lower() or None
+    rows = _client().query("usage", _query_timeout(), group_by=group_by,
+                           since=_time_arg("since"), until=_time_arg("until"), source=source)
+    return jsonify(rows)
+
+
+@blueprint.get("/v1/sessions")
+def sessions():
+    """The most recently active sessions."""
+    limit = _int_arg("limit", 50, 1, SEARCH_LIMIT_MAX, clamp=True)
+    source = (request.args.get("source") or "").strip().lower() or None
+    project = request.args.get("project") or None
+    return jsonify(_client().query("list_sessions", _query_timeout(), limit=limit,
+                                   source=source, project=project))
+
+
+@blueprint.get("/v1/sessions/<path:session_id>/entries")
+def session_entries(session_id: str):
+    """The stored entries of one session, oldest first."""
+    limit = _int_arg("limit", 100, 1, 1000, clamp=True)
+    offset = _int_arg("offset", 0, 0)
+    rows = _client().query("session_entries", _query_timeout(), session_id=session_id,
+                           limit=limit, offset=offset)
+    if rows is None:
+        return error_response(404, "not_found", f"No session {session_id!r}.")
+    return jsonify(rows)
+
+
+# -- agents ----------------------------------------------------------------------------
+@blueprint.post("/v1/agents/register")
+def register_agent():
+    """Upsert an exporter agent; counts as its heartbeat."""
+    agent = _load_body(agent_schema)
+    if agent.get("metadata") is not None:
+        agent["metadata"] = json.dumps(agent["metadata"])
+    stored = _client().register({"agent": agent, "now": _now()},
+                                timeout=_settings().commit_timeout)
+    return jsonify(stored)
+
+
+@blueprint.get("/v1/agents")
+def agents():
+    """Registered agents with their status (active, or stale after 5 minutes of silence)."""
+    return jsonify(_client().query("list_agents", _query_timeout(), now=_now()))
+
+
+# -- health ----------------------------------------------------------------------------
+@blueprint.get("/v1/collector/health")
+def health():
+    """200 when the writer is alive and its database open; 503 otherwise (no auth)."""
+    try:
+        _client().query("ping", 5.0)
+    except Unavailable as exc:
+        response = jsonify({"status": "unavailable", "error": "unavailable",
+                            "message": exc.message})
+        response.status_code = 503
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return jsonify({"status": "ok"})

@@ -1,0 +1,98 @@
+"""The Flask application factory: auth, the JSON error envelope, and the API blueprint.
+
+There is no module-level app: ``thinkt collect`` builds one per gunicorn worker, after
+the fork, with the writer client of that worker (STYLE.md rule 1).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from thinkt.collector.channel import Unavailable, WriterClient
+from thinkt.collector.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+#: Endpoints that answer without a token (load balancers and systemd probes use them).
+OPEN_ENDPOINTS = frozenset({"api.health"})
+
+_ERROR_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 411: "length_required", 413: "payload_too_large",
+    415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, error: str, message: str, **extra: Any):
+    """Return the contract's JSON error envelope with ``status``."""
+    body = {"error": error, "message": message}
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
+    """Build the collector's WSGI app around one worker's writer client."""
+    app = Flask("thinkt.collector")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.json.sort_keys = False
+    app.extensions["thinkt.settings"] = settings
+    app.extensions["thinkt.client"] = client
+    tokens = [t.encode("utf-8") for t in settings.tokens]
+
+    @app.before_request
+    def authenticate():
+        if not tokens or request.endpoint in OPEN_ENDPOINTS:
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, presented = header.partition(" ")
+        presented_bytes = presented.strip().encode("utf-8")
+        # Compare against every token so the time taken says nothing about which matched.
+        matched = False
+        for token in tokens:
+            matched |= hmac.compare_digest(presented_bytes, token)
+        if scheme.lower() == "bearer" and matched:
+            return None
+        response = error_response(401, "unauthorized",
+                                  "A valid bearer token is required (Authorization: Bearer ...).")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="thinkt-collector"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        error = getattr(exc, "error_code", None) or _ERROR_CODES.get(status, "error")
+        if type(exc).__name__ == "InvalidJSON":
+            error = "invalid_json"
+        response = error_response(status, error, exc.description or exc.name)
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Unavailable)
+    def unavailable(exc: Unavailable):
+        response = error_response(503, "unavailable", exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "The collector failed on this request.")
+
+    @app.after_request
+    def no_store(response):
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    from thinkt.collector import api
+
+    app.register_blueprint(api.blueprint)
+    return app

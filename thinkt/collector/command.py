@@ -1,0 +1,77 @@
+"""The ``thinkt collect`` / ``thinkt-collector`` command: resolve settings, start the server."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from thinkt import config
+from thinkt import log as thinkt_log
+from thinkt.collector.settings import (CollectorSettings, default_storage, default_workers,
+                                       read_token_file)
+from thinkt.status import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def build_settings(params: dict[str, Any]) -> CollectorSettings:
+    """Turn the resolved command-line parameters into collector settings.
+
+    :raises ConfigError: a token file cannot be read or holds no token.
+    """
+    tokens = [t.strip() for t in params.get("token") or () if t and t.strip()]
+    token_file = params.get("token_file")
+    if token_file:
+        try:
+            from_file = read_token_file(token_file)
+        except OSError as exc:
+            raise ConfigError(f"cannot read token file {token_file}: {exc.strerror}") from None
+        if not from_file:
+            raise ConfigError(f"token file {token_file} holds no token")
+        tokens.extend(from_file)
+    storage = params.get("storage") or default_storage()
+    return CollectorSettings(
+        host=params["host"],
+        port=params["port"],
+        storage=os.path.abspath(os.path.expanduser(storage)),
+        tokens=tuple(dict.fromkeys(tokens)),
+        workers=params.get("workers") or default_workers(),
+        queue_size=params["queue_size"],
+        commit_timeout=params["commit_timeout"],
+        request_timeout=params["request_timeout"],
+        agent_retention=params["agent_retention"],
+        quiet=params["quiet"],
+        log=params.get("log"),
+        started_at=datetime.now(timezone.utc).replace(tzinfo=None),
+    )
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"],
+                                 "max_content_width": 100})
+@config.options("collector")
+@click.option("--check-config", is_flag=True,
+              help="Check the settings and exit: 0 when they are usable, 78 when not.")
+@click.option("--traceback", is_flag=True, hidden=True,
+              help="Show the Python traceback of an error.")
+def collect(check_config: bool, traceback: bool, **params: Any) -> None:
+    """Run the collector: the HTTP ingest and query service over one DuckDB file.
+
+    With no flags it listens on localhost:4318 and keeps its data in
+    ~/.thinkt/collector.duckdb (or $STATE_DIRECTORY/collector.duckdb under systemd).
+    """
+    settings = build_settings(params)
+    if check_config:
+        parent = Path(settings.storage).parent
+        if parent.exists() and not os.access(parent, os.W_OK):
+            raise ConfigError(f"storage directory {parent} is not writable")
+        click.echo("configuration OK")
+        return
+    thinkt_log.configure(quiet=settings.quiet, log_file=settings.log)
+    from thinkt.collector import server
+
+    server.serve(settings)

@@ -1,0 +1,246 @@
+"""The collector's process tree: gunicorn's arbiter, its sync workers, and the writer.
+
+``thinkt collect`` embeds gunicorn (no WSGI file to run by hand). Before any worker
+forks, the arbiter creates the bounded queue and starts the writer process, and waits
+until the writer has opened and migrated the database; a database that cannot be opened
+stops start-up with a clear message. The arbiter watches the writer from its own main
+loop (not with ``is_alive()``: gunicorn reaps every child with ``waitpid(-1)``); when the
+writer dies it starts a new one on a new queue and replaces the workers, so they
+pick the new queue up. On SIGTERM gunicorn stops the workers first; then the writer
+gets a sentinel, commits what is queued, checkpoints and exits, within a bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
+import os
+import signal
+import time
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
+
+from thinkt.collector import writer
+from thinkt.collector.channel import WriterClient, new_address, new_authkey
+from thinkt.collector.settings import CollectorSettings
+from thinkt.status import ExitStatus, StartupError
+
+log = logging.getLogger(__name__)
+
+#: How long start-up waits for the writer to open (and migrate) the database.
+WRITER_START_TIMEOUT = 120.0
+#: How long shutdown waits for the writer to commit, checkpoint and exit.
+WRITER_STOP_TIMEOUT = 60.0
+#: More writer deaths than this within RESTART_WINDOW seconds stop the collector.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+
+
+class WriterSupervisor:
+    """Starts, watches, restarts and stops the writer process (lives in the arbiter)."""
+
+    def __init__(self, settings: CollectorSettings):
+        self.settings = settings
+        self.ctx = multiprocessing.get_context("spawn")
+        self.authkey = new_authkey()
+        self.queue: Any = None
+        self.address = ""
+        self.process: Any = None
+        self.stopping = False
+        self.deaths: list[float] = []
+
+    def start(self) -> None:
+        """Start a writer on a fresh queue; return once its database is open.
+
+        :raises StartupError: the writer could not open the database (locked, not
+            writable, not a thinkt database), or did not answer in time.
+        """
+        # A writer killed while reading may hold the old queue's lock forever: always
+        # start a new writer on a new queue.
+        self.queue = self.ctx.Queue(self.settings.queue_size)
+        self.address = new_address()
+        ready_recv, ready_send = self.ctx.Pipe(duplex=False)
+        options = {
+            "quiet": self.settings.quiet,
+            "log": self.settings.log,
+            "agent_retention": self.settings.agent_retention,
+            "started_at": self.settings.started_at,
+            "threads": 1,  # leave the other core to the workers (ARCHITECTURE.md)
+        }
+        self.process = self.ctx.Process(
+            target=writer.main, name="thinkt-writer",
+            args=(self.settings.storage, self.queue, self.address, self.authkey, ready_send,
+                  options),
+        )
+        self.process.start()
+        ready_send.close()
+        try:
+            ready = multiprocessing.connection.wait([ready_recv, self.process.sentinel],
+                                                    WRITER_START_TIMEOUT)
+            message = ready_recv.recv() if ready_recv in ready else None
+        except EOFError:
+            message = None
+        finally:
+            ready_recv.close()
+        if message and message[0] == "ready":
+            log.info("writer process %d has %s open", message[1], self.settings.storage)
+            return
+        self._reap()
+        if message and message[0] == "failed":
+            raise StartupError(message[1], hint=_hint_for(message[1]),
+                               status=_status_for(message[1]))
+        raise StartupError(f"the writer process did not open {self.settings.storage}",
+                           hint="Run with --log FILE to see why.", status=ExitStatus.SOFTWARE)
+
+    def died(self) -> bool:
+        """True when the writer process has ended (its sentinel is readable)."""
+        if self.process is None or self.stopping:
+            return False
+        return bool(multiprocessing.connection.wait([self.process.sentinel], 0))
+
+    def client(self) -> WriterClient:
+        """Return a writer client for the current process (a worker, after fork)."""
+        # This worker never needs to flush the queue at exit: anything unflushed belongs
+        # to a request that was not acknowledged. Joining could hang on a dead writer.
+        self.queue.cancel_join_thread()
+        return WriterClient(self.queue, self.address, self.authkey)
+
+    def restart(self, arbiter: Arbiter) -> None:
+        """Start a new writer after the old one died; replace the workers."""
+        now = time.monotonic()
+        self.deaths = [t for t in self.deaths if now - t < RESTART_WINDOW] + [now]
+        log.error("the writer process %s died; starting a new one", self.process.pid)
+        self._reap()
+        if len(self.deaths) > MAX_RESTARTS:
+            raise HaltServer(f"the writer died {len(self.deaths)} times in "
+                             f"{RESTART_WINDOW:g}s", ExitStatus.SOFTWARE)
+        try:
+            self.start()
+        except StartupError as exc:
+            raise HaltServer(exc.message, int(exc.status)) from None
+        # Workers hold the old queue and address: replace them gracefully.
+        for pid in list(arbiter.WORKERS):
+            arbiter.kill_worker(pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Let the writer commit what is queued and exit; kill it past the bound."""
+        if self.process is None:
+            return
+        self.stopping = True
+        try:
+            self.queue.put(None, timeout=5)
+        except Exception:  # a full or broken queue: the writer drains on SIGTERM instead
+            self._signal(signal.SIGTERM)
+        ended = multiprocessing.connection.wait([self.process.sentinel], WRITER_STOP_TIMEOUT)
+        if not ended:
+            log.error("the writer did not stop within %gs; killing it", WRITER_STOP_TIMEOUT)
+            self._signal(signal.SIGKILL)
+            multiprocessing.connection.wait([self.process.sentinel], 5)
+        self.queue.close()
+        self.queue.join_thread()
+        self._reap()
+        log.info("writer stopped")
+
+    def _signal(self, signum: int) -> None:
+        # Only while its sentinel says it runs: after that the pid may be reaped and reused.
+        if not multiprocessing.connection.wait([self.process.sentinel], 0):
+            try:
+                os.kill(self.process.pid, signum)
+            except OSError:
+                pass
+
+    def _reap(self) -> None:
+        # gunicorn may already have reaped it; either way multiprocessing must forget it,
+        # or its exit handler joins a child that is not there.
+        multiprocessing.process._children.discard(self.process)
+
+
+def _hint_for(message: str) -> str | None:
+    if "lock" in message.lower():
+        return "Stop the other collector, or give this one another --storage path."
+    if "permission" in message.lower() or "read-only" in message.lower():
+        return "Make the directory writable for this user, or choose another --storage path."
+    return None
+
+
+def _status_for(message: str) -> ExitStatus:
+    if "lock" in message.lower():
+        return ExitStatus.TEMPFAIL
+    return ExitStatus.CANTCREAT
+
+
+class CollectorArbiter(Arbiter):
+    """gunicorn's arbiter, also checking the writer on every turn of its loop."""
+
+    def manage_workers(self) -> None:
+        supervisor: WriterSupervisor = self.app.supervisor
+        if supervisor.died():
+            supervisor.restart(self)
+        super().manage_workers()
+
+
+class CollectorApplication(BaseApplication):
+    """gunicorn embedded: our settings, our hooks, one app per worker."""
+
+    def __init__(self, settings: CollectorSettings):
+        self.settings = settings
+        self.supervisor = WriterSupervisor(settings)
+        super().__init__(prog="thinkt collect")
+
+    def load_config(self) -> None:
+        settings = self.settings
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        supervisor = self.supervisor
+        config = {
+            "bind": [f"{host}:{settings.port}"],
+            "workers": settings.workers,
+            "worker_class": "sync",
+            "timeout": int(settings.request_timeout),
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "proc_name": "thinkt-collector",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning" if settings.quiet else "info",
+            "preload_app": False,
+            "control_socket_disable": True,
+            "on_starting": lambda server: supervisor.start(),
+            "when_ready": _when_ready,
+            "post_fork": _post_fork,
+            "on_exit": lambda server: supervisor.stop(),
+        }
+        for key, value in config.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from thinkt.collector.app import create_app
+
+        return create_app(self.settings, self.supervisor.client())
+
+    def run(self) -> None:
+        CollectorArbiter(self).run()
+
+
+def _when_ready(server: Arbiter) -> None:
+    for listener in server.LISTENERS:
+        log.info("collector listening on %s", listener)
+
+
+def _post_fork(server: Arbiter, worker: Any) -> None:
+    # The writer is the arbiter's child, not ours: multiprocessing must not try to
+    # join it when this worker exits.
+    multiprocessing.process._children.clear()
+
+
+def serve(settings: CollectorSettings) -> None:
+    """Run the collector in the foreground until SIGTERM or SIGINT."""
+    if not settings.tokens:
+        log.warning("no --token set: anyone who can reach %s:%d can read and write traces",
+                    settings.host, settings.port)
+    CollectorApplication(settings).run()
