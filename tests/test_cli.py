@@ -1,0 +1,62 @@
+"""Every documented command answers --help; errors become one line and an exit status."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from thinkt import __version__
+from thinkt.cli import COMMANDS, cli, load_command
+from thinkt.status import ExitStatus
+from tests.harness import child_env
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_answers_help(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_collect_help_lists_every_collector_setting():
+    out = CliRunner().invoke(cli, ["collect", "--help"]).output
+    for flag in ("--port", "-p", "--host", "--storage", "--token", "--token-file", "--quiet",
+                 "--log", "--workers", "--config", "THINKT_PORT"):
+        assert flag in out
+
+
+def test_unknown_option_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "thinkt", "collect", "--bogus"],
+                            capture_output=True, text=True, env=child_env(), timeout=60)
+    assert result.returncode == ExitStatus.USAGE
+    assert "No such option" in result.stderr
+
+
+def test_bad_config_file_exits_78_with_one_error_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[collector]\nport = \"x\"\n")
+    result = subprocess.run([sys.executable, "-m", "thinkt", "collect", "--config", str(bad),
+                             "--check-config"], capture_output=True, text=True,
+                            env=child_env(), timeout=60)
+    assert result.returncode == ExitStatus.CONFIG, result.stderr
+    assert result.stderr.startswith("Error: ") and "collector.port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_token_file_is_a_config_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "thinkt", "collect", "--token-file",
+                             str(tmp_path / "missing"), "--check-config"],
+                            capture_output=True, text=True, env=child_env(), timeout=60)
+    assert result.returncode == ExitStatus.CONFIG
+    assert "token file" in result.stderr
+
+
+@pytest.mark.parametrize("spec", ["thinkt.exporter.command:exporter"] + sorted(COMMANDS.values()))
+def test_command_modules_load(spec):
+    assert load_command(spec).name
