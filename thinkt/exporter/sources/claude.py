@@ -25,7 +25,11 @@ How records map (SOURCES.md section 1):
 Ids: the first entry of a line takes the record's ``uuid``; further entries of the same
 line take ``<uuid>#<n>`` (n = position among the line's entries), so re-reading yields
 the same ids. A record without a ``uuid`` gets ``<file stem>:<byte offset>``.
-Sub-agent transcripts keep the parent's ``sessionId`` and add ``agent_id``.
+Sessions: each entry takes its record's ``sessionId`` (a continued session switches id
+inside one file); sub-agent transcripts keep the parent's and add ``agent_id``. The
+project path is the first ``cwd`` of the file (``cwd`` itself follows every record).
+Text: user and assistant text whole; a tool call's input as compact JSON cut to
+``TOOL_INPUT_LIMIT``, a tool's output cut to ``TOOL_OUTPUT_LIMIT`` (entry.py).
 """
 
 from __future__ import annotations
