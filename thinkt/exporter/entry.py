@@ -116,9 +116,12 @@ def clip(text: str, limit: int) -> str:
     """Return ``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, marked."""
     if len(text) * 4 <= limit:
         return text  # cannot exceed the limit whatever the characters: skip encoding
-    raw = text.encode("utf-8", "surrogatepass")
-    if len(raw) <= limit:
-        return text
+    if len(text) > limit:  # too long in any encoding: encode only the part that is kept
+        raw = text[:limit].encode("utf-8", "surrogatepass")
+    else:
+        raw = text.encode("utf-8", "surrogatepass")
+        if len(raw) <= limit:
+            return text
     keep = max(limit - len(_CUT_MARK.encode("utf-8")), 0)
     return raw[:keep].decode("utf-8", "ignore") + _CUT_MARK
 

@@ -103,7 +103,7 @@ def loads(raw: bytes) -> Any:
         text = raw.decode("utf-8", "replace")
     try:
         value, end = _scan_once(text, 0)
-        if end == len(text):
+        if end == len(text) or text[end:].isspace():  # a document's final newline
             return value
     except (StopIteration, ValueError, RecursionError):
         pass
