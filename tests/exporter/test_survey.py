@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -154,7 +155,13 @@ def test_unreadable_files_and_parser_failures_are_counted(tmp_path, caplog):
     for name, size in (("a.log", 25), ("gone.log", 5), ("buggy.log", 5)):
         (tmp_path / name).write_bytes(b"x" * size)
     source = FakeSource({"gone.log": FileNotFoundError("gone"), "buggy.log": KeyError("x")})
-    report = survey.survey([source], home=tmp_path, env={})
+    # listen on the module's logger itself: a CLI test may have stopped "thinkt" propagating
+    logger = logging.getLogger("thinkt.exporter.survey")
+    logger.addHandler(caplog.handler)
+    try:
+        report = survey.survey([source], home=tmp_path, env={})
+    finally:
+        logger.removeHandler(caplog.handler)
     (item,) = report.sources
     assert (item.files, item.unreadable, item.errors) == (3, 1, 1)
     assert (item.entries, item.bytes, item.sessions, item.responses) == (3, 25, 1, 3)

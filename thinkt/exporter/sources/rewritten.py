@@ -36,7 +36,7 @@ def load_document(path: Path | str, max_bytes: int = MAX_DOCUMENT) -> tuple[Any,
         size = os.fstat(fh.fileno()).st_size
         if size > max_bytes:
             return None, size, "too_long"
-        raw = fh.read(max_bytes + 1)
+        raw = fh.read()  # read(n) with a large n would allocate n bytes first
     if not raw.strip():
         return None, len(raw), None
     document = loads(raw)
