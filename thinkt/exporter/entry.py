@@ -131,5 +131,21 @@ def tool_input_text(value: Any, limit: int = TOOL_INPUT_LIMIT) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        value = json.dumps(_shortened(value, limit), ensure_ascii=False, separators=(",", ":"),
+                           default=str)
     return clip(value, limit)
+
+
+def _shortened(value: Any, limit: int) -> Any:
+    """Return ``value`` with strings longer than ``limit`` cut to ``limit + 1`` characters.
+
+    The JSON of a cut string is still longer than ``limit`` bytes, so the clipped
+    rendering is the same; a file pasted into an edit call is not serialised whole.
+    """
+    if isinstance(value, str):
+        return value[: limit + 1] if len(value) > limit else value
+    if isinstance(value, dict):
+        return {k: _shortened(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shortened(v, limit) for v in value]
+    return value
