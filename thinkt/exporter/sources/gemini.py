@@ -121,13 +121,17 @@ class _AppendedReader:
         """Ship the messages of this read, once per version."""
         self.state["session"] = self.state.get("session") or self.path.stem
         shipped = Shipped(self.state.get("shipped"), keep=RECENT_MESSAGES)
-        _ship(self.path, list(self.latest.values()), self.state, shipped, self.result)
+        _ship(self.path, list(self.latest.values()), self.state, shipped, self.result,
+              RECENT_MESSAGES)
 
 
-def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: ReadResult) -> None:
-    """Add the new or changed entries of ``messages`` to ``result``; remember them."""
+def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: ReadResult,
+          recent: int | None = None) -> None:
+    """Add the new or changed entries of ``messages`` to ``result``; remember them (only
+    the last ``recent`` messages, when given)."""
     if not state.get("project"):
         state["project"] = _project_root(path)
+    first_kept = 0 if recent is None else len(messages) - recent
     for index, message in enumerate(messages):
         entries = None
         if isinstance(message, dict):
@@ -135,7 +139,7 @@ def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: Rea
         if entries is None:
             result.skip("unknown_type" if isinstance(message, dict) else "malformed")
             continue
-        result.entries.extend(shipped.select(entries[0].uuid, entries))
+        result.entries.extend(shipped.select(entries[0].uuid, entries, index >= first_kept))
     state["shipped"] = shipped.to_state()
 
 

@@ -116,8 +116,8 @@ class Steps:
         self.open: dict | None = (copy.deepcopy(step) if isinstance(step, dict) and step.get("id")
                                   else None)
 
-    def begin(self, step_id: str, ts: str | None, message_id: str | None = None) -> dict:
-        """Open step ``step_id`` (closing another open step first); return it.
+    def begin(self, step_id: str, when: Any, message_id: str | None = None) -> dict:
+        """Open step ``step_id`` at time ``when`` (closing another open step first); return it.
 
         ``message_id`` (default: the step id) is what the step's entries share until the
         provider's id for the response is known; it must be unique beyond this file.
@@ -125,7 +125,7 @@ class Steps:
         if self.open is not None and self.open["id"] == step_id:
             return self.open
         self.close()
-        self.open = {"id": step_id, "ts": ts, "text": [], "size": 0, "think": 0,
+        self.open = {"id": step_id, "ts": iso_utc(when), "text": [], "size": 0, "think": 0,
                      "thought": False, "cut": 0, "calls": [], "mid": message_id or step_id}
         return self.open
 
@@ -186,10 +186,12 @@ class Steps:
         """Return the entry uuid for a record without an id: agent and byte offset."""
         return f"{self.agent_id or 'main'}@{pos}"
 
-    def entry(self, uuid: str, role: str, ts: str | None, **values: Any) -> Entry:
-        """Return an entry of this agent (the session's model unless ``model`` is given)."""
+    def entry(self, uuid: str, role: str, when: Any, **values: Any) -> Entry:
+        """Return an entry of this agent at time ``when`` (a record's raw time, converted
+        only here: most records never become entries) with the session's model unless
+        ``model`` is given."""
         values.setdefault("model", self.state.get("model"))
-        return Entry(self.state["session"], uuid, role, ts, self.state.get("project"),
+        return Entry(self.state["session"], uuid, role, iso_utc(when), self.state.get("project"),
                      agent_id=self.agent_id, **values)
 
     def save(self) -> None:
@@ -242,7 +244,7 @@ class _CodeReader:
     def record(self, record: dict, pos: int) -> None:
         """Turn one journal record into entries, or into a step's parts."""
         kind = fields.text(record.get("type"))
-        ts = iso_utc(record.get("time"))
+        ts = record.get("time")  # epoch ms, converted when an entry is made
         steps, result = self.steps, self.result
         if kind == "context.append_loop_event":
             event = record.get("event")
@@ -271,7 +273,7 @@ class _CodeReader:
             del self.tools[next(iter(self.tools))]
         self.state["tools"] = self.tools
 
-    def _note(self, kind: str, record: dict, pos: int, ts: str | None, steps: Steps,
+    def _note(self, kind: str, record: dict, pos: int, ts: Any, steps: Steps,
               result: ReadResult) -> None:
         """Take what a bookkeeping record says: the model, a turn boundary, odd usage.
 
@@ -292,7 +294,7 @@ class _CodeReader:
                 set_usage(entry, usage)
                 result.entries.append(entry)
 
-    def _message(self, message: dict, pos: int, ts: str | None, steps: Steps) -> Entry:
+    def _message(self, message: dict, pos: int, ts: Any, steps: Steps) -> Entry:
         role = message.get("role")
         origin = message.get("origin")
         kind = origin.get("kind") if isinstance(origin, dict) else "user"
@@ -304,7 +306,7 @@ class _CodeReader:
         return steps.entry(steps.at(pos), "user" if kind == "user" else "system", ts,
                            text=text)
 
-    def _event(self, event: dict, ts: str | None, steps: Steps, result: ReadResult) -> bool:
+    def _event(self, event: dict, ts: Any, steps: Steps, result: ReadResult) -> bool:
         kind = fields.text(event.get("type"))
         if kind == "content.part":
             step_id = fields.text(event.get("stepUuid"))

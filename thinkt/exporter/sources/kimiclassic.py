@@ -33,8 +33,9 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
-from thinkt.exporter.entry import TOOL_OUTPUT_LIMIT, clip, iso_utc
+from thinkt.exporter.entry import TOOL_OUTPUT_LIMIT, clip
 from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.kimi import Steps, parts_text, set_usage
@@ -96,7 +97,7 @@ class _WireReader:
         payload = message.get("payload")
         handler = self.handlers.get(kind)
         if handler is not None and isinstance(payload, dict):
-            handler(pos, iso_utc(record.get("timestamp")), payload)
+            handler(pos, record.get("timestamp"), payload)  # converted when an entry is made
         elif kind in _BOOKKEEPING:
             self.result.skip("bookkeeping")
         else:
@@ -106,25 +107,25 @@ class _WireReader:
         """Keep the open step for the next read."""
         self.steps.save()
 
-    def _user(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _user(self, pos: int, ts: Any, payload: dict) -> None:
         self.steps.close()
         self.result.entries.append(self.steps.entry(
             self.steps.at(pos), "user", ts, text=parts_text(payload.get("user_input"))))
 
-    def _step(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _step(self, pos: int, ts: Any, payload: dict) -> None:
         self._begin(pos, ts)
 
-    def _current(self, pos: int, ts: str | None) -> dict:
+    def _current(self, pos: int, ts: Any) -> dict:
         return self.steps.open or self._begin(pos, ts)
 
-    def _begin(self, pos: int, ts: str | None) -> dict:
+    def _begin(self, pos: int, ts: Any) -> dict:
         step_id = self.steps.at(pos)  # only unique in this file: the session makes it global
         return self.steps.begin(step_id, ts, f"{self.steps.state['session']}/{step_id}")
 
-    def _part(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _part(self, pos: int, ts: Any, payload: dict) -> None:
         self.steps.add_part(self._current(pos, ts), payload)
 
-    def _call(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _call(self, pos: int, ts: Any, payload: dict) -> None:
         function = payload.get("function")
         function = function if isinstance(function, dict) else {}
         arguments = function.get("arguments")
@@ -133,13 +134,13 @@ class _WireReader:
             "name": fields.text(function.get("name")),
             "args": arguments if isinstance(arguments, str) else None})
 
-    def _call_part(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _call_part(self, pos: int, ts: Any, payload: dict) -> None:
         piece = payload.get("arguments_part")
         calls = self.steps.open["calls"] if self.steps.open else None
         if calls and isinstance(piece, str):
             calls[-1]["args"] = (calls[-1]["args"] or "") + piece
 
-    def _tool_result(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _tool_result(self, pos: int, ts: Any, payload: dict) -> None:
         call = fields.text(payload.get("tool_call_id")) or self.steps.at(pos)
         value = payload.get("return_value")
         value = value if isinstance(value, dict) else {}
@@ -153,7 +154,7 @@ class _WireReader:
             text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
             parent_uuid=self.steps.uid(call)))
 
-    def _status(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _status(self, pos: int, ts: Any, payload: dict) -> None:
         usage = payload.get("token_usage")
         if not isinstance(usage, dict):
             return
@@ -169,7 +170,7 @@ class _WireReader:
             set_usage(entry, usage)
             self.result.entries.append(entry)
 
-    def _end(self, pos: int, ts: str | None, payload: dict) -> None:
+    def _end(self, pos: int, ts: Any, payload: dict) -> None:
         self.steps.close()
 
 

@@ -59,12 +59,19 @@ def read_document(path: Path | str, offset: int, state: dict) -> tuple[Any, Read
 
 
 def fingerprint(entry: Entry) -> int:
-    """Return a short checksum of what an entry says (its text, flags and token counts)."""
+    """Return a short checksum of what an entry says (its text, flags and token counts).
+
+    Only the length and both ends of the text take part: a message that grows or gets
+    its result changes there, and hashing whole tool outputs on every re-read of a
+    rewritten file would cost more than parsing it.
+    """
+    text = entry.text or ""
     key = "\x1f".join((
-        entry.role, entry.text or "", entry.tool_name or "", entry.model or "",
-        str(entry.is_error), str(entry.thinking_len), str(entry.has_thinking),
-        str(entry.input_tokens), str(entry.output_tokens), str(entry.cache_read_tokens),
-        str(entry.cache_write_tokens), str(entry.reasoning_tokens), entry.timestamp or "",
+        entry.role, str(len(text)), text[:64], text[-64:], entry.tool_name or "",
+        entry.model or "", str(entry.is_error), str(entry.thinking_len),
+        str(entry.has_thinking), str(entry.input_tokens), str(entry.output_tokens),
+        str(entry.cache_read_tokens), str(entry.cache_write_tokens),
+        str(entry.reasoning_tokens), entry.timestamp or "",
     ))
     return zlib.crc32(key.encode("utf-8", "surrogatepass"))
 
@@ -86,8 +93,14 @@ class Shipped:
                         str(k): v for k, v in prints.items() if isinstance(v, int)}
         self._keep = keep
 
-    def select(self, group: str, entries: list[Entry]) -> list[Entry]:
-        """Return the entries of ``group`` that are new or changed, and remember them."""
+    def select(self, group: str, entries: list[Entry], remember: bool = True) -> list[Entry]:
+        """Return the entries of ``group`` that are new or changed, and remember them.
+
+        ``remember=False`` is for a group that would be forgotten at once (an old message
+        of a long append-only read): unless shipped before, it all goes out, unrecorded.
+        """
+        if not remember and group not in self._groups:
+            return entries
         seen = self._groups.pop(group, None) or {}
         fresh = []
         for entry in entries:
