@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Tool call names remembered until their results arrive (a bound on the state size).
 PENDING_TOOLS = 256
+#: Integer epoch milliseconds from 1973 to 2103 take the fast path of :meth:`Steps.time`.
+_MS_FROM, _MS_UNTIL = 100_000_000_000, 4_200_000_000_000
 #: An open step holding more text than this (characters) ships what it has as its own
 #: entry, so the state carried between reads stays small.
 STEP_TEXT_MAX = 256 * 1024
@@ -111,6 +113,7 @@ class Steps:
         self.out = out
         self.agent_id = None if agent == "main" else agent
         self.prefix = "" if agent == "main" else f"{agent}/"
+        self._second, self._prefix = -1, ""
         step = state.get("step")
         # A copy: the caller's state must stay as it was (a failed shipment re-reads from it).
         self.open: dict | None = (copy.deepcopy(step) if isinstance(step, dict) and step.get("id")
@@ -125,7 +128,7 @@ class Steps:
         if self.open is not None and self.open["id"] == step_id:
             return self.open
         self.close()
-        self.open = {"id": step_id, "ts": iso_utc(when), "text": [], "size": 0, "think": 0,
+        self.open = {"id": step_id, "ts": self.time(when), "text": [], "size": 0, "think": 0,
                      "thought": False, "cut": 0, "calls": [], "mid": message_id or step_id}
         return self.open
 
@@ -191,8 +194,21 @@ class Steps:
         only here: most records never become entries) with the session's model unless
         ``model`` is given."""
         values.setdefault("model", self.state.get("model"))
-        return Entry(self.state["session"], uuid, role, iso_utc(when), self.state.get("project"),
-                     agent_id=self.agent_id, **values)
+        return Entry(self.state["session"], uuid, role, self.time(when),
+                     self.state.get("project"), agent_id=self.agent_id, **values)
+
+    def time(self, when: Any) -> str | None:
+        """Return a record's time as RFC 3339 UTC (what ``iso_utc`` gives).
+
+        Kimi Code stamps records with integer epoch milliseconds, many within the same
+        second: the formatted second is reused and only the milliseconds change.
+        """
+        if type(when) is int and _MS_FROM <= when < _MS_UNTIL:
+            second, millis = divmod(when, 1000)
+            if second != self._second:
+                self._second, self._prefix = second, iso_utc(second * 1000)[:-4]
+            return "%s%03dZ" % (self._prefix, millis)
+        return iso_utc(when)
 
     def save(self) -> None:
         """Put the open step back into the state."""
@@ -228,7 +244,11 @@ def parts_text(content: Any) -> str | None:
 
 
 class _CodeReader:
-    """The records of one read of a Kimi Code agent journal (see ``jsonl.read_records``)."""
+    """The records of one read of a Kimi Code agent journal (see ``jsonl.read_records``).
+
+    Records go to handlers by type through dicts: most of a journal is bookkeeping, so
+    the common path is one lookup and a counter.
+    """
 
     def __init__(self, path: Path, state: dict, result: ReadResult) -> None:
         self.state = state
@@ -240,116 +260,160 @@ class _CodeReader:
         tools = state.get("tools")
         self.tools: dict[str, str] = dict(tools) if isinstance(tools, dict) else {}
         self.steps = Steps(state, path.parent.name, result.entries)
+        self.bookkeeping = 0
+        self.records = dict.fromkeys(_BOOKKEEPING, self._bookkeeping)
+        self.records.update({
+            "context.append_loop_event": self._loop_event,
+            "context.append_message": self._message,
+            "context.apply_compaction": self._compaction,
+            "llm.request": self._llm_request, "config.update": self._config,
+            "turn.prompt": self._turn_boundary, "turn.cancel": self._turn_boundary,
+            "usage.record": self._usage_record,
+        })
+        self.events = {"content.part": self._part, "tool.call": self._tool_call,
+                       "tool.result": self._tool_result, "step.begin": self._step,
+                       "step.end": self._step}
 
     def record(self, record: dict, pos: int) -> None:
         """Turn one journal record into entries, or into a step's parts."""
-        kind = fields.text(record.get("type"))
-        ts = record.get("time")  # epoch ms, converted when an entry is made
-        steps, result = self.steps, self.result
-        if kind == "context.append_loop_event":
-            event = record.get("event")
-            if not isinstance(event, dict) or not self._event(event, ts, steps, result):
-                result.skip("malformed" if not isinstance(event, dict) else "unknown_type")
-        elif kind == "context.append_message":
-            message = record.get("message")
-            if isinstance(message, dict):
-                result.entries.append(self._message(message, pos, ts, steps))
-            else:
-                result.skip("malformed")
-        elif kind == "context.apply_compaction":
-            steps.close()
-            result.entries.append(steps.entry(
-                steps.at(pos), "system", ts, text=fields.text(record.get("summary"))))
-        elif kind in _BOOKKEEPING:
-            self._note(kind, record, pos, ts, steps, result)
-            result.skip("bookkeeping")
+        kind = record.get("type")
+        handler = self.records.get(kind) if type(kind) is str else None
+        if handler is None:
+            self.result.skip("unknown_type" if type(kind) is str else "malformed")
         else:
-            result.skip("unknown_type")
+            handler(record, pos)
 
     def save(self) -> None:
-        """Keep the open step and the tool names still waiting for results."""
+        """Count the bookkeeping; keep the open step and the tools awaiting results."""
+        if self.bookkeeping:
+            self.result.skip("bookkeeping", self.bookkeeping)
         self.steps.save()
         while len(self.tools) > PENDING_TOOLS:
             del self.tools[next(iter(self.tools))]
         self.state["tools"] = self.tools
 
-    def _note(self, kind: str, record: dict, pos: int, ts: Any, steps: Steps,
-              result: ReadResult) -> None:
-        """Take what a bookkeeping record says: the model, a turn boundary, odd usage.
+    # records ---------------------------------------------------------------------------
 
-        The model is the one of the latest ``llm.request`` (``kimi-k2.7-code``), not the
-        ``moonshot-ai/...`` alias of ``config.update``/``usage.record``, so one name is used.
-        """
-        if kind == "llm.request":
-            self.state["model"] = fields.text(record.get("model")) or self.state.get("model")
-        elif kind == "config.update":
-            if not self.state.get("project"):
-                self.state["project"] = fields.text(record.get("cwd"))
-        elif kind in ("turn.prompt", "turn.cancel"):
-            steps.close()
-        elif kind == "usage.record" and record.get("usageScope") != "turn":
-            usage = code_usage(record.get("usage"))
-            if usage and any(usage.values()):
-                entry = steps.entry(steps.at(pos), "system", ts)
-                set_usage(entry, usage)
-                result.entries.append(entry)
+    def _bookkeeping(self, record: dict, pos: int) -> None:
+        self.bookkeeping += 1
 
-    def _message(self, message: dict, pos: int, ts: Any, steps: Steps) -> Entry:
+    def _llm_request(self, record: dict, pos: int) -> None:
+        # The model of the latest request ("kimi-k2.7-code"), not the "moonshot-ai/..."
+        # alias of config.update / usage.record: one name for the session.
+        self.bookkeeping += 1
+        model = record.get("model")
+        if type(model) is str and model:
+            self.state["model"] = model
+
+    def _config(self, record: dict, pos: int) -> None:
+        self.bookkeeping += 1
+        if not self.state.get("project"):
+            self.state["project"] = fields.text(record.get("cwd"))
+
+    def _turn_boundary(self, record: dict, pos: int) -> None:
+        self.bookkeeping += 1
+        self.steps.close()
+
+    def _usage_record(self, record: dict, pos: int) -> None:
+        # A turn's usage.record repeats its step.end; any other scope (the compaction
+        # call) is the only record of that call's usage.
+        self.bookkeeping += 1
+        if record.get("usageScope") == "turn":
+            return
+        usage = code_usage(record.get("usage"))
+        if usage and any(usage.values()):
+            entry = self.steps.entry(self.steps.at(pos), "system", record.get("time"))
+            set_usage(entry, usage)
+            self.result.entries.append(entry)
+
+    def _compaction(self, record: dict, pos: int) -> None:
+        self.steps.close()
+        self.result.entries.append(self.steps.entry(
+            self.steps.at(pos), "system", record.get("time"),
+            text=fields.text(record.get("summary"))))
+
+    def _message(self, record: dict, pos: int) -> None:
+        message = record.get("message")
+        if not isinstance(message, dict):
+            self.result.skip("malformed")
+            return
         role = message.get("role")
         origin = message.get("origin")
         kind = origin.get("kind") if isinstance(origin, dict) else "user"
-        text = parts_text(message.get("content"))
         if role == "assistant":
-            return steps.entry(steps.at(pos), "assistant", ts, text=text)
-        if role == "tool":
-            return steps.entry(steps.at(pos), "tool_result", ts, text=text)
-        return steps.entry(steps.at(pos), "user" if kind == "user" else "system", ts,
-                           text=text)
-
-    def _event(self, event: dict, ts: Any, steps: Steps, result: ReadResult) -> bool:
-        kind = fields.text(event.get("type"))
-        if kind == "content.part":
-            step_id = fields.text(event.get("stepUuid"))
-            if step_id is None:
-                return False
-            steps.add_part(steps.begin(step_id, ts), event.get("part"))
-        elif kind == "tool.call":
-            call = fields.text(event.get("toolCallId")) or fields.text(event.get("uuid"))
-            step_id = fields.text(event.get("stepUuid"))
-            if call is None:
-                return False
-            name = fields.text(event.get("name"))
-            if name:
-                self.tools[call] = name
-            result.entries.append(steps.entry(
-                steps.uid(call), "tool_use", ts, tool_name=name, has_tool_use=True,
-                text=tool_input_text(event.get("args")), message_id=step_id,
-                parent_uuid=steps.uid(step_id) if step_id else None))
-        elif kind == "tool.result":
-            call = fields.text(event.get("toolCallId")) or fields.text(event.get("parentUuid"))
-            if call is None:
-                return False
-            body = event.get("result")
-            output = body.get("output") if isinstance(body, dict) else body
-            output = output if isinstance(output, str) else parts_text(output)
-            result.entries.append(steps.entry(
-                steps.uid(call + ":result"), "tool_result", ts,
-                tool_name=self.tools.pop(call, None),
-                is_error=isinstance(body, dict) and body.get("isError") is True,
-                text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
-                parent_uuid=steps.uid(call)))
-        elif kind in ("step.begin", "step.end"):
-            step_id = fields.text(event.get("uuid"))
-            if step_id is None:
-                return False
-            step = steps.begin(step_id, ts)
-            if kind == "step.end":
-                usage = code_usage(event.get("usage"))
-                if usage:
-                    steps.set_usage(step, usage, None)
-                steps.close()
+            role = "assistant"
+        elif role == "tool":
+            role = "tool_result"
         else:
+            role = "user" if kind == "user" else "system"
+        self.result.entries.append(self.steps.entry(
+            self.steps.at(pos), role, record.get("time"),
+            text=parts_text(message.get("content"))))
+
+    def _loop_event(self, record: dict, pos: int) -> None:
+        event = record.get("event")
+        if not isinstance(event, dict):
+            self.result.skip("malformed")
+            return
+        kind = event.get("type")
+        handler = self.events.get(kind) if type(kind) is str else None
+        if handler is None or not handler(event, kind, record.get("time")):
+            self.result.skip("unknown_type" if handler is None else "malformed")
+
+    # loop events: each returns False when the event lacks what it needs ----------------
+
+    def _part(self, event: dict, kind: str, when: Any) -> bool:
+        step_id = event.get("stepUuid")
+        if type(step_id) is not str or not step_id:
             return False
+        steps = self.steps
+        step = steps.open
+        if step is None or step["id"] != step_id:
+            step = steps.begin(step_id, when)
+        steps.add_part(step, event.get("part"))
+        return True
+
+    def _tool_call(self, event: dict, kind: str, when: Any) -> bool:
+        call = fields.text(event.get("toolCallId")) or fields.text(event.get("uuid"))
+        if call is None:
+            return False
+        step_id = fields.text(event.get("stepUuid"))
+        name = fields.text(event.get("name"))
+        if name:
+            self.tools[call] = name
+        steps = self.steps
+        self.result.entries.append(steps.entry(
+            steps.uid(call), "tool_use", when, tool_name=name, has_tool_use=True,
+            text=tool_input_text(event.get("args")), message_id=step_id,
+            parent_uuid=steps.uid(step_id) if step_id else None))
+        return True
+
+    def _tool_result(self, event: dict, kind: str, when: Any) -> bool:
+        call = fields.text(event.get("toolCallId")) or fields.text(event.get("parentUuid"))
+        if call is None:
+            return False
+        body = event.get("result")
+        output = body.get("output") if isinstance(body, dict) else body
+        output = output if isinstance(output, str) else parts_text(output)
+        steps = self.steps
+        self.result.entries.append(steps.entry(
+            steps.uid(call + ":result"), "tool_result", when,
+            tool_name=self.tools.pop(call, None),
+            is_error=isinstance(body, dict) and body.get("isError") is True,
+            text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
+            parent_uuid=steps.uid(call)))
+        return True
+
+    def _step(self, event: dict, kind: str, when: Any) -> bool:
+        step_id = fields.text(event.get("uuid"))
+        if step_id is None:
+            return False
+        step = self.steps.begin(step_id, when)
+        if kind == "step.end":
+            usage = code_usage(event.get("usage"))
+            if usage:
+                self.steps.set_usage(step, usage, None)
+            self.steps.close()
         return True
 
 
