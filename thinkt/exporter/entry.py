@@ -103,6 +103,7 @@ TOOL_INPUT_LIMIT = 4 * 1024
 #: entry stays far below the collector's 10 MiB request limit.
 TOOL_OUTPUT_LIMIT = 64 * 1024
 _CUT_MARK = "\u2026[truncated]"
+_CUT_MARK_BYTES = len(_CUT_MARK.encode("utf-8"))
 
 
 def utf8_len(text: str) -> int:
@@ -117,12 +118,15 @@ def clip(text: str, limit: int) -> str:
     if len(text) * 4 <= limit:
         return text  # cannot exceed the limit whatever the characters: skip encoding
     if len(text) > limit:  # too long in any encoding: encode only the part that is kept
-        raw = text[:limit].encode("utf-8", "surrogatepass")
+        head = text[:limit]
+        if head.isascii():  # one byte per character: cut the string itself
+            return head[: max(limit - _CUT_MARK_BYTES, 0)] + _CUT_MARK
+        raw = head.encode("utf-8", "surrogatepass")
     else:
         raw = text.encode("utf-8", "surrogatepass")
         if len(raw) <= limit:
             return text
-    keep = max(limit - len(_CUT_MARK.encode("utf-8")), 0)
+    keep = max(limit - _CUT_MARK_BYTES, 0)
     return raw[:keep].decode("utf-8", "ignore") + _CUT_MARK
 
 
