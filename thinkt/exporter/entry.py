@@ -130,13 +130,16 @@ def clip(text: str, limit: int) -> str:
     return raw[:keep].decode("utf-8", "ignore") + _CUT_MARK
 
 
+#: One encoder for every tool input: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def tool_input_text(value: Any, limit: int = TOOL_INPUT_LIMIT) -> str | None:
     """Render a tool call's input as compact JSON (strings as they are), cut to ``limit``."""
     if value is None:
         return None
     if not isinstance(value, str):
-        value = json.dumps(_shortened(value, limit), ensure_ascii=False, separators=(",", ":"),
-                           default=str)
+        value = _COMPACT.encode(_shortened(value, limit))
     return clip(value, limit)
 
 
