@@ -229,16 +229,17 @@ def content_text(content: Any) -> str | None:
 
 
 def _thought_len(thoughts: Any) -> int:
+    """Return the UTF-8 size of the thought summaries (subjects and descriptions)."""
     if isinstance(thoughts, str):
         return utf8_len(thoughts)
-    size = 0
+    parts = []
     for thought in thoughts if isinstance(thoughts, list) else ():
         if isinstance(thought, dict):
             for key in ("subject", "description"):
                 value = thought.get(key)
                 if isinstance(value, str):
-                    size += utf8_len(value)
-    return size
+                    parts.append(value)
+    return utf8_len("".join(parts))  # one size check for all of them
 
 
 def _project_root(path: Path) -> str | None:

@@ -59,21 +59,20 @@ def read_document(path: Path | str, offset: int, state: dict) -> tuple[Any, Read
 
 
 def fingerprint(entry: Entry) -> int:
-    """Return a short checksum of what an entry says (its text, flags and token counts).
+    """Return a short checksum of what an entry says: its text, error flag and counts.
 
-    Only the length and both ends of the text take part: a message that grows or gets
-    its result changes there, and hashing whole tool outputs on every re-read of a
-    rewritten file would cost more than parsing it.
+    Only the length and both ends of the text take part (a message that grows, or gets
+    its result, changes there): hashing whole tool outputs on every re-read of a
+    rewritten file would cost more than parsing it. The integers are combined with
+    ``hash`` of a tuple of integers, which (unlike string hashing) is the same in every
+    process, so fingerprints saved in the state stay valid after a restart.
     """
     text = entry.text or ""
-    key = "\x1f".join((
-        entry.role, str(len(text)), text[:64], text[-64:], entry.tool_name or "",
-        entry.model or "", str(entry.is_error), str(entry.thinking_len),
-        str(entry.has_thinking), str(entry.input_tokens), str(entry.output_tokens),
-        str(entry.cache_read_tokens), str(entry.cache_write_tokens),
-        str(entry.reasoning_tokens), entry.timestamp or "",
-    ))
-    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+    ends = text if len(text) <= 128 else text[:64] + text[-64:]
+    return hash((len(text), zlib.crc32(ends.encode("utf-8", "surrogatepass")),
+                 entry.is_error, entry.has_thinking, entry.thinking_len, entry.input_tokens,
+                 entry.output_tokens, entry.cache_read_tokens, entry.cache_write_tokens,
+                 entry.reasoning_tokens)) & 0xFFFFFFFF
 
 
 class Shipped:
