@@ -89,6 +89,21 @@ def test_history_sample_facts(samples):
     assert again.entries == []
 
 
+def test_history_sample_rewritten_as_it_grows(samples, tmp_path):
+    document = json.loads((samples / "copilot" / HISTORY).read_bytes())
+    whole = SOURCE.read(samples / "copilot" / HISTORY, 0, None)
+    path = tmp_path / "history-session-state" / "s.json"
+    path.parent.mkdir()
+    timeline = document["timeline"]
+    offset, state, entries = 0, None, []
+    for count in (1, 10, 50, 98, len(timeline)):
+        path.write_text(json.dumps(dict(document, timeline=timeline[:count]), indent=4))
+        result = SOURCE.read(path, offset, state)
+        entries += result.entries
+        offset, state = result.offset, json.loads(json.dumps(result.state))
+    assert entries == whole.entries
+
+
 def test_history_rewrite_ships_only_new_items(tmp_path):
     path = tmp_path / "history-session-state" / "session_1.json"
     path.parent.mkdir()

@@ -114,6 +114,25 @@ def test_jsonl_read_in_parts_ships_each_entry_once(samples, reads):
         assert totals(entries) == totals(whole.entries)
 
 
+@pytest.mark.parametrize("name", sorted(n for n in FACTS if n.endswith(".json")))
+def test_json_sample_rewritten_as_it_grows(samples, tmp_path, name):
+    """The session rewritten with more and more messages ships each entry exactly once."""
+    document = json.loads((samples / "gemini" / name).read_bytes())
+    whole = SOURCE.read(samples / "gemini" / name, 0, None)
+    path = tmp_path / "chats" / "session-x.json"
+    path.parent.mkdir()
+    messages = document["messages"]
+    for cuts in ([1, len(messages) // 2], [len(messages) - 1], list(range(1, len(messages)))):
+        offset, state, entries = 0, None, []
+        for count in cuts + [len(messages)]:
+            path.write_text(json.dumps(dict(document, messages=messages[:count]), indent=2))
+            result = SOURCE.read(path, offset, state)
+            entries += result.entries
+            offset, state = result.offset, json.loads(json.dumps(result.state))
+        assert entries == whole.entries, cuts
+        assert SOURCE.read(path, offset, state).entries == []
+
+
 def test_jsonl_read_as_it_grows(samples, reads):
     reads.assert_same_as_whole(SOURCE, samples / "gemini" / JSONL)
 
