@@ -1,0 +1,21 @@
+"""The schema migrations of ``collector.duckdb``, in the order ``store.migrate`` applies them.
+
+Each migration is a module with a ``DESCRIPTION`` and an ``apply(con)`` that runs
+inside the transaction that also records its version in ``schema_version``. A
+migration is never edited once released: a schema change is a new module here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from thinkt.collector.migrations import m001_tables, m002_search
+
+#: ``(version, module)`` pairs, oldest first; versions are 1, 2, ... without gaps.
+MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
+    (1, m001_tables),
+    (2, m002_search),
+)
+
+#: The schema version a fully migrated database has.
+LATEST = MIGRATIONS[-1][0]
