@@ -114,6 +114,49 @@ SETTINGS: tuple[Setting, ...] = (
             is_flag=True),
     Setting("log", "collector", ("--log",), "Also write a debug log to this file.", None,
             click.Path(dir_okay=False), metavar="FILE"),
+    # -- exporter --------------------------------------------------------------------
+    Setting("collector_url", "exporter", ("--collector-url",),
+            "Collector to ship to, e.g. http://collector:4318 (/v1/traces is added). Default: "
+            "discovered from .thinkt/collector.json, then the well-known document.", None,
+            metavar="URL"),
+    Setting("api_key", "exporter", ("--api-key",), "Bearer token the collector expects.", None,
+            secret=True, metavar="KEY"),
+    Setting("source", "exporter", ("--source",),
+            "Only export this assistant's sessions; repeat for several (claude, codex, gemini, "
+            "copilot, kimi, qwen). Default: all.", (), multiple=True, metavar="NAME"),
+    Setting("watch_dir", "exporter", ("--watch-dir",),
+            "Read this directory instead of the default ones; repeat for several. SOURCE=DIR "
+            "names its assistant, a bare DIR is matched by its layout.", (), multiple=True,
+            metavar="[SOURCE=]DIR"),
+    Setting("buffer_dir", "exporter", ("--buffer-dir",),
+            "Where payloads wait while the collector is unreachable (default: export-buffer "
+            "in the state directory).", None, click.Path(file_okay=False), metavar="DIR"),
+    Setting("buffer_max", "exporter", ("--buffer-max",),
+            "Most disk the buffer may use; when it is full, reading pauses (nothing is "
+            "dropped).", 100 * 1024 * 1024, BYTE_SIZE),
+    Setting("discovery_url", "exporter", ("--discovery-url",),
+            "Base URL whose /.well-known/thinkt.json names the collector when nothing else "
+            "does; repeat for several.", ("http://localhost:4318",), multiple=True,
+            metavar="URL"),
+    Setting("concurrency", "exporter", ("--concurrency",),
+            "How many payloads are sent to the collector at the same time.", 4,
+            click.IntRange(1, 32)),
+    Setting("timeout", "exporter", ("--timeout",),
+            "How long to wait for the collector to answer one request.", 30.0, DURATION),
+    Setting("poll", "exporter", ("--poll",),
+            "Look for changes by polling instead of inotify (network filesystems).", False,
+            is_flag=True),
+    Setting("poll_interval", "exporter", ("--poll-interval",),
+            "How often to look for changes when polling.", 1.0, DURATION),
+    Setting("rescan_interval", "exporter", ("--rescan-interval",),
+            "How often a running exporter looks at every file anyway (in case an event was "
+            "missed).", 60.0, DURATION),
+    Setting("heartbeat_interval", "exporter", ("--heartbeat-interval",),
+            "How often a running exporter registers again with the collector.", 60.0, DURATION),
+    Setting("quiet", "exporter", ("--quiet", "-q"),
+            "Print only warnings and errors: no progress, no summary.", False, is_flag=True),
+    Setting("log", "exporter", ("--log",), "Also write a debug log to this file.", None,
+            click.Path(dir_okay=False), metavar="FILE"),
 )
 
 

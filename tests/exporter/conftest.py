@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -182,6 +183,15 @@ class StubCollector:
         """Entries received more than once, with their counts."""
         with self.lock:
             return {k: n for k, n in self.received.items() if n > 1}
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Undo what an in-process CLI run did to the ``thinkt`` logger (handlers on capsys)."""
+    logger = logging.getLogger("thinkt")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved
 
 
 @pytest.fixture

@@ -56,9 +56,9 @@ class Endpoint:
     def describe(self) -> str:
         """One line saying where payloads go and which discovery step chose it."""
         if self.url is None:
-            return ("no collector found (no --collector-url, THINKT_COLLECTOR_URL, "
+            return ("No collector found (no --collector-url, THINKT_COLLECTOR_URL, "
                     ".thinkt/collector.json or well-known document): buffering to disk only")
-        return f"collector {self.url} (from {self.found_by})"
+        return f"Collector {self.url} (from {self.found_by})"
 
 
 def normalize(url: str) -> str:

@@ -34,7 +34,7 @@ def export_once(options: Options, say: Say, *, progress_stream=None,
     """Ship everything new since the last run, then return the exit status."""
     runtime = Runtime(options, "once", should_stop=should_stop).open()
     try:
-        say(options.endpoint.describe().capitalize() + ".")
+        say(options.endpoint.describe() + ".")
         _register_or_refuse(runtime)
         if runtime.buffer.files and runtime.dispatcher.state is not Collector.DOWN:
             runtime.drain_buffer(DRAIN_BUDGET)
@@ -110,7 +110,7 @@ def flush(options: Options, say: Say) -> ExitStatus:
                           hint="Pass --collector-url or set THINKT_COLLECTOR_URL.")
     runtime = Runtime(options, "flush").open()
     try:
-        say(options.endpoint.describe().capitalize() + ".")
+        say(options.endpoint.describe() + ".")
         before = runtime.buffer.files
         _register_or_refuse(runtime)
         runtime.drain_buffer(DRAIN_BUDGET)

@@ -17,7 +17,7 @@ import enum
 import logging
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from thinkt.exporter import payload as payloads
 from thinkt.exporter.delivery import Counters, Dispatcher
@@ -202,13 +202,14 @@ class Reader:
         self._failed.add(key)
         return ReadStatus.FAILED
 
-    def lag(self) -> int:
-        """Bytes in known session files past their committed offsets (a cheap estimate)."""
+    def lag(self, paths: Iterable[str] = ()) -> int:
+        """Bytes of session files past their committed offsets (``paths`` and every recorded file)."""
         total = 0
-        for key, record in self.offsets.items():
+        for key in set(paths) | set(self.offsets.paths()):
+            record = self.offsets.get(key)
             try:
                 size = os.stat(key).st_size
             except OSError:
                 continue
-            total += max(0, size - record.offset)
+            total += max(0, size - (record.offset if record is not None else 0))
         return total

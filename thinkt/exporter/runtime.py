@@ -76,7 +76,7 @@ class Runtime:
         self.machine_id: str | None = None
         self.watch_mode = "none"
         self.watched_directories = 0
-        self.known_files = 0
+        self.known: set[str] = set()  # session files seen by the last scan or an event
         self.paused: str | None = None
         self._last_save = 0.0
         self._lag = 0
@@ -167,7 +167,7 @@ class Runtime:
                 if key not in seen:
                     seen.add(key)
                     result.append((root.source, Path(path)))
-        self.known_files = len(result)
+        self.known = seen
         return result
 
     def scan(self, files: list[tuple[Source, Path]] | None = None) -> ReadStatus:
@@ -199,7 +199,7 @@ class Runtime:
         """Bytes of session files not yet delivered (recomputed when older than ``max_age``)."""
         now = time.monotonic()
         if now - self._lag_at >= max_age:
-            self._lag = self.reader.lag()
+            self._lag = self.reader.lag(self.known)
             self._lag_at = now
         return self._lag
 
@@ -225,7 +225,7 @@ class Runtime:
                 "mode": self.watch_mode,
                 "roots": [str(r) for r in self.options.roots],
                 "directories": self.watched_directories,
-                "files": self.known_files,
+                "files": len(self.known),
             },
             "buffer": {
                 "dir": str(self.buffer.directory),

@@ -1,0 +1,149 @@
+"""``thinkt export --forward`` as a real process against the stub collector on a thread."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import pytest
+
+from tests.exporter.corpus import claude_line, session_file, write_session
+from tests.exporter.running import Exporter
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def exporter(home, tmp_path, stub):
+    """Start ``thinkt export --forward`` against the stub with extra args."""
+    started = []
+
+    def start(*args: str, url: str | None = None, **env) -> Exporter:
+        proc = Exporter(home, tmp_path / f"exporter-{len(started)}.log", "--forward",
+                        "--collector-url", url or stub.url, *args, **env).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def test_live_lines_new_directories_and_half_lines(exporter, home, stub):
+    first = write_session(home, "before", 3)  # history from before the start
+    proc = exporter()
+    proc.wait_ready()
+    proc.wait_for(lambda: stub.uuids("before") == set(first), what="the history")
+    live = write_session(home, "live", 5)
+    proc.wait_for(lambda: stub.uuids("live") == set(live), what="live lines")
+    # A project directory created after the start.
+    fresh = write_session(home, "fresh", 4, project="-created-later")
+    proc.wait_for(lambda: stub.uuids("fresh") == set(fresh), what="the new directory's lines")
+    # Half a line is not shipped until its newline is written.
+    line = claude_line("half-1", "live", "split across two writes")
+    path = session_file(home, "live")
+    with open(path, "ab") as fh:
+        fh.write(line[:25])
+    time.sleep(0.6)  # several coalescing windows: it would be shipped by now if it were
+    assert "half-1" not in stub.uuids("live")
+    with open(path, "ab") as fh:
+        fh.write(line[25:])
+    proc.wait_for(lambda: "half-1" in stub.uuids("live"), what="the completed line")
+    assert stub.resent() == {}
+    assert proc.terminate() == 0, proc.log()
+
+
+def test_sigterm_finishes_saves_offsets_and_exits_0(exporter, home, stub):
+    proc = exporter()
+    proc.wait_ready()
+    uuids = write_session(home, "s", 30)
+    proc.wait_for(lambda: stub.uuids("s") == set(uuids), what="the lines")
+    started = time.monotonic()
+    assert proc.terminate(timeout=10) == 0, proc.log()
+    assert time.monotonic() - started < 5
+    status = proc.status()
+    assert status["running"] is False and status["counts"]["entries_shipped"] == 30
+    # A new run starts where this one stopped: nothing is sent again.
+    again = exporter()
+    again.wait_ready()
+    more = write_session(home, "s", 2, start=30)
+    again.wait_for(lambda: stub.uuids("s") == set(uuids + more), what="the new lines")
+    assert stub.resent() == {}
+
+
+def test_sighup_rescans(exporter, home, stub):
+    # Polling once an hour: only a rescan can notice the new file.
+    proc = exporter("--poll", "--poll-interval", "1h", "--rescan-interval", "1h")
+    proc.wait_ready()
+    uuids = write_session(home, "h", 3)
+    time.sleep(0.5)
+    assert stub.uuids("h") == set()
+    proc.signal(signal.SIGHUP)
+    proc.wait_for(lambda: stub.uuids("h") == set(uuids), what="the rescan after SIGHUP")
+    assert "SIGHUP" in proc.log()
+
+
+def test_polling_mode_ships_lines(exporter, home, stub):
+    proc = exporter("--poll", "--poll-interval", "0.2")
+    proc.wait_ready()
+    assert proc.status()["watch"]["mode"] == "polling"
+    uuids = write_session(home, "p", 3)
+    proc.wait_for(lambda: stub.uuids("p") == set(uuids), what="polled lines")
+
+
+def test_ready_is_notified_to_systemd(exporter, tmp_path, stub):
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(30)
+        proc = exporter(NOTIFY_SOCKET=path)
+        assert sock.recv(256) == b"READY=1", proc.log()
+        proc.terminate()
+        assert sock.recv(256) == b"STOPPING=1"
+
+
+def test_a_one_shot_refuses_to_run_next_to_a_forward_exporter(exporter, home, tmp_path, stub):
+    proc = exporter()
+    proc.wait_ready()
+    result = Exporter(home, tmp_path / "once.log", "--collector-url", stub.url).run()
+    assert result.returncode == 75, result.stderr
+    assert result.stderr.startswith(f"Error: another thinkt exporter is running (pid "
+                                    f"{proc.proc.pid}).")
+
+
+def test_buffer_full_pauses_reading_then_resumes(exporter, home, stub):
+    stub.stop()
+    proc = exporter("--buffer-max", "30k")
+    proc.wait_ready()
+    uuids = write_session(home, "big", 600, text_bytes=200)
+    proc.wait_for(lambda: (proc.status() or {}).get("paused") == "buffer full",
+                  what="the pause")
+    status = proc.status()
+    assert status["buffer"]["bytes"] <= 30 * 1024 and status["collector"]["status"] in (
+        "unreachable",)
+    assert status["lag_bytes"] > 0
+    assert "reading paused" in proc.log()
+    stub.start()  # same port: the collector is back
+    proc.wait_for(lambda: stub.uuids("big") == set(uuids), timeout=60, what="every line")
+    proc.wait_for(lambda: (proc.status() or {}).get("paused") is None, what="resumed status")
+    assert proc.status()["buffer"]["files"] == 0
+
+
+def test_status_file_describes_the_exporter(exporter, home, stub):
+    proc = exporter()
+    proc.wait_ready()
+    write_session(home, "st", 4)
+    proc.wait_for(lambda: (proc.status() or {}).get("counts", {}).get("entries_shipped") == 4,
+                  what="counts in the status file")
+    status = proc.status()
+    assert status["mode"] == "forward" and status["running"] is True
+    assert status["collector"] == {"url": stub.url + "/v1/traces",
+                                   "found_by": "flag --collector-url", "status": "connected",
+                                   "last_error": None}
+    assert status["watch"]["mode"] == "inotify" and status["watch"]["directories"] >= 2
+    assert any(r.startswith("claude=") for r in status["watch"]["roots"])
+    assert status["last_ship_at"] and status["lag_bytes"] == 0
+    assert status["buffer"]["max_bytes"] == 100 * 1024 * 1024
+    assert len(stub.registrations) >= 1
+    assert stub.registrations[0]["instance_id"] == status["instance_id"]
