@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import enum
-import json
 import logging
 import random
 import threading
@@ -243,9 +242,3 @@ def _describe_exception(exc: Exception) -> str:
         return "connection failed"
     return exc.__class__.__name__
 
-
-def summarize_errors(body: Any) -> str:
-    """Return the collector's per-entry errors as compact JSON (for rejected/ files)."""
-    if isinstance(body, dict) and "errors" in body:
-        return json.dumps(body["errors"])[:4096]
-    return ""
