@@ -14,6 +14,7 @@ from freezegun import freeze_time
 from tests.collector.conftest import T0, build_entry, build_request
 from thinkt.collector import store
 from thinkt.collector.migrations import m001_tables
+from thinkt.status import ExitStatus
 
 
 def count(con, table="collected_entries", where="true"):
@@ -75,6 +76,31 @@ def test_a_failing_group_stores_nothing(con):
         store.ingest(con, [good, bad])
     assert count(con) == count(con, "collected_sessions") == count(con, "collected_agents") == 0
     assert store.ingest(con, [good]) == [(1, 0)]  # and the connection is usable again
+
+
+def test_a_failed_commit_leaves_no_transaction_open(con, monkeypatch):
+    class FailingCommit:
+        def __init__(self, real):
+            self.real = real
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise duckdb.IOException("disk full")
+            return self.real.execute(sql, *args)
+
+    # The group's statements run on the real connection; BEGIN, COMMIT and ROLLBACK go
+    # through the wrapper, which fails the COMMIT.
+    monkeypatch.setattr(store, "_write", lambda c, group, real=store._write: real(con, group))
+    with pytest.raises(duckdb.IOException):
+        store.ingest(FailingCommit(con), [build_request("s1", [build_entry("a")])])
+    assert count(con) == 0
+    assert store.ingest(con, [build_request("s1", [build_entry("a")])]) == [(1, 0)]
+
+
+def test_requests_without_entries_are_heartbeats_only(con, cur):
+    assert store.ingest(con, [build_request("s1", [], instance_id="i1")]) == [(0, 0)]
+    assert count(con) == count(con, "collected_sessions") == 0
+    assert store.list_agents(cur, T0)[0]["trace_count"] == 0
 
 
 def test_counts_outside_64_bits_are_refused_before_writing(con):
@@ -338,7 +364,7 @@ def test_search_orders_by_last_activity_and_honours_limit(con, cur):
 
 
 def test_many_hits_each_get_their_own_snippet(con, cur):
-    count_ = store._LOOKUPS_PER_QUERY + 20  # past the one-by-one lookups
+    count_ = 120
     store.ingest(con, [build_request(f"s{i:03d}", [build_entry("a", text=f"word #{i:03d} here"),
                                                    build_entry("b", text=f"word #{i:03d} again")])
                        for i in range(count_)])
@@ -499,6 +525,8 @@ def test_open_creates_the_directory_and_reopens_with_data(db_path):
     try:
         assert count(con) == 1
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+        threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        assert threshold.endswith("MiB") and float(threshold.split()[0]) > 200  # 256MB
         assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == (
             store.SCHEMA_VERSION)
     finally:
@@ -517,6 +545,7 @@ def test_a_database_held_by_another_process_is_named_locked(db_path):
             store.open_database(db_path)
         message = str(caught.value)
         assert db_path in message and "locked" in message and f"pid {holder.pid}" in message
+        assert caught.value.status == ExitStatus.TEMPFAIL
     finally:
         holder.stdin.close()  # the holder exits when its stdin ends
         holder.wait(timeout=30)

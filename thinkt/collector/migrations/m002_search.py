@@ -16,7 +16,12 @@ _CHUNK = 20000
 
 def apply(con: Any) -> None:
     """Add ``text_lower`` and the sketch columns, then fill them for every stored entry."""
-    con.execute("ALTER TABLE collected_entries ADD COLUMN text_lower VARCHAR")
+    # Uncompressed on purpose: search reads this column only for the few rows the sketch
+    # lets through, and DuckDB fetches such rows from DICT_FSST segments written in the
+    # same process up to 15x slower (58 ms vs 8 ms for 0.1% of 300k rows, measured with
+    # DuckDB 2.0); the cost is ~2.5x the column's size on disk.
+    con.execute("ALTER TABLE collected_entries ADD COLUMN text_lower VARCHAR "
+                "USING COMPRESSION uncompressed")
     # Every bit set: a row whose sketch was never computed can still be found.
     for column in sketch.COLUMNS:
         con.execute(f"ALTER TABLE collected_entries ADD COLUMN {column} BIGINT NOT NULL "
