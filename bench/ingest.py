@@ -67,11 +67,11 @@ def run_clients(url_port: int, clients: int, seconds: float, rng: random.Random)
     latencies: list[float] = []
     counts = [0] * clients
     failures = [0] * clients
-    stop_at = time.monotonic() + seconds
     # Pre-encode every body so the client side costs as little CPU as possible.
-    per_client = max(20, int(seconds * 40))
+    per_client = max(20, int(seconds * 15))
     bodies = [[body(f"bench-{c}-{b // 50}", make_entries(f"c{c}b{b}", 100, rng))
                for b in range(per_client)] for c in range(clients)]
+    stop_at = time.monotonic() + seconds
 
     def worker(c: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=60)
