@@ -147,3 +147,59 @@ def test_status_file_describes_the_exporter(exporter, home, stub):
     assert status["buffer"]["max_bytes"] == 100 * 1024 * 1024
     assert len(stub.registrations) >= 1
     assert stub.registrations[0]["instance_id"] == status["instance_id"]
+
+
+def test_heartbeats_register_again(exporter, stub):
+    proc = exporter("--heartbeat-interval", "0.3")
+    proc.wait_ready()
+    proc.wait_for(lambda: len(stub.registrations) >= 3, what="heartbeats")
+    assert len({r["instance_id"] for r in stub.registrations}) == 1
+    assert len({r["started_at"] for r in stub.registrations}) == 1
+
+
+def test_truncation_and_deletion_while_watching(exporter, home, stub):
+    proc = exporter()
+    proc.wait_ready()
+    first = write_session(home, "t", 5)
+    proc.wait_for(lambda: stub.uuids("t") == set(first), what="the first lines")
+    path = session_file(home, "t")
+    path.write_bytes(claude_line("t-new", "t", "after truncation"))  # truncated, rewritten
+    proc.wait_for(lambda: "t-new" in stub.uuids("t"), what="the line after truncation")
+    offsets = proc.state_dir / "offsets.json"
+    proc.wait_for(lambda: str(path) in offsets.read_text(), what="the saved offset")
+    path.unlink()
+    proc.wait_for(lambda: str(path) not in offsets.read_text(), timeout=15,
+                  what="the deleted file forgotten")
+    assert stub.resent() == {}
+
+
+def test_standalone_exporter_with_watch_dir_and_buffer_dir(home, tmp_path, stub):
+    from tests.harness import REPO, child_env
+    import subprocess
+
+    elsewhere = tmp_path / "sessions"
+    (elsewhere / "-proj").mkdir(parents=True)
+    buffer_dir = tmp_path / "my-buffer"
+    log = open(tmp_path / "standalone.log", "wb")
+    stub.stop()
+    proc = subprocess.Popen([str(REPO / "bin" / "thinkt-exporter"), "--watch-dir",
+                             f"claude={elsewhere}", "--buffer-dir", str(buffer_dir),
+                             "--collector-url", stub.url], stdout=log, stderr=log,
+                            env=child_env(home), cwd=home)
+    log.close()
+    try:
+        runner = Exporter(home, tmp_path / "standalone.log")
+        runner.proc = proc
+        runner.wait_ready()
+        assert runner.status()["watch"]["roots"] == [f"claude={elsewhere}"]
+        (elsewhere / "-proj" / "w1.jsonl").write_bytes(claude_line("w1-0", "w1"))
+        runner.wait_for(lambda: list(buffer_dir.glob("*.json.gz")), what="a buffered payload")
+        stub.start()
+        runner.wait_for(lambda: stub.uuids("w1") == {"w1-0"}, timeout=90,
+                        what="the drained payload")
+        runner.wait_for(lambda: not list(buffer_dir.glob("*.json.gz")), what="an empty buffer")
+        assert runner.terminate() == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -29,9 +29,25 @@ class WatchRoot:
 
     source: Source
     path: Path
+    #: For a --watch-dir: the default directory it stands in for. A source recognises
+    #: its files by their place in its usual layout, which a directory of another name
+    #: keeps only below the root.
+    alias: Path | None = None
 
     def __str__(self) -> str:
         return f"{self.source.name}={self.path}"
+
+    def owns(self, path: Path) -> bool:
+        """Return True when ``path`` (under this root) is a session file of its source."""
+        if self.source.matches(path):
+            return True
+        if self.alias is None or self.alias == self.path:
+            return False
+        try:
+            relative = path.relative_to(self.path)
+        except ValueError:
+            return False
+        return self.source.matches(self.alias / relative)
 
 
 def default_roots(sources: Iterable[Source], home: Path, env: Mapping[str, str],
@@ -62,13 +78,15 @@ def parse_watch_dirs(values: Sequence[str], sources: Sequence[Source], home: Pat
     for value in values:
         name, sep, rest = value.partition("=")
         if sep and name in by_name:
-            roots.append(WatchRoot(by_name[name], _absolute(rest, home)))
+            source = by_name[name]
+            roots.append(WatchRoot(source, _absolute(rest, home), _alias(source, home, env)))
         elif sep and "/" not in name:
             raise ConfigError(f"--watch-dir {value!r}: unknown source {name!r}",
                               hint=f"Sources are: {', '.join(by_name)}.")
         else:
             directory = _absolute(value, home)
-            roots.append(WatchRoot(match_source(directory, sources, home, env), directory))
+            source = match_source(directory, sources, home, env)
+            roots.append(WatchRoot(source, directory, _alias(source, home, env)))
     return dedupe(roots)
 
 
@@ -97,6 +115,11 @@ def match_source(directory: Path, sources: Sequence[Source], home: Path,
         return counts[0][1]
     raise ConfigError(f"cannot tell which assistant's sessions {directory} holds",
                       hint="Name it: --watch-dir SOURCE=DIR (e.g. claude=~/work/claude-projects).")
+
+
+def _alias(source: Source, home: Path, env: Mapping[str, str]) -> Path | None:
+    defaults = source.roots(home, env)
+    return Path(defaults[0]) if defaults else None
 
 
 def _count(paths: Iterator[Path]) -> int:

@@ -53,7 +53,7 @@ def walk_files(root: WatchRoot, directory: Path | None = None) -> Iterable[Path]
     for dirpath, _dirnames, filenames in os.walk(top):
         for name in filenames:
             path = Path(dirpath, name)
-            if root.source.matches(path):
+            if root.owns(path):
                 yield path
 
 
@@ -220,7 +220,7 @@ class Watcher:
                 elif event.mask & flags.MOVED_FROM:
                     changes.rescan = True  # files under it now live elsewhere
                 continue
-            if root is None or not root.source.matches(path):
+            if root is None or not root.owns(path):
                 continue
             if event.mask & (flags.DELETE | flags.MOVED_FROM):
                 changes.gone.add(path)
