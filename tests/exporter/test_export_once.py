@@ -287,3 +287,51 @@ def test_malformed_lines_are_counted_in_the_summary(stub, fake_root, make_option
         fh.write(b"{not json\n")
     _, said = run(make_options(stub.url))
     assert any("skipped records: malformed 1" in line for line in said), said
+
+
+class WholeFileSource:
+    """A JSON array of ``{"id", "text"}`` rewritten in place; state: ids already sent."""
+
+    name = "whole"
+    whole_file = True
+
+    def roots(self, home, env):
+        return []
+
+    def matches(self, path):
+        return path.suffix == ".json"
+
+    def discover(self, root):
+        yield from sorted(root.rglob("*.json"))
+
+    def read(self, path, offset, state):
+        from thinkt.exporter.entry import Entry
+        from thinkt.exporter.sources import ReadResult
+
+        sent = dict((state or {}).get("sent", {}))
+        data = path.read_bytes()
+        result = ReadResult([], len(data), {"sent": sent})
+        for item in json.loads(data):
+            if sent.get(item["id"]) != item["text"]:
+                sent[item["id"]] = item["text"]
+                result.entries.append(Entry("w", item["id"], "user", None, text=item["text"]))
+        return result
+
+
+def test_rewritten_files_are_read_whole_with_their_state(stub, tmp_path, make_options):
+    from thinkt.exporter.roots import WatchRoot
+
+    root = tmp_path / "whole"
+    root.mkdir()
+    path = root / "chat.json"
+    path.write_text(json.dumps([{"id": "m1", "text": "a"}]))
+    options = make_options(stub.url, roots=[WatchRoot(WholeFileSource(), root)])
+    run(options)
+    # Rewritten the way editors and Gemini do: a new file renamed over the old one.
+    tmp = root / "chat.json.tmp"
+    tmp.write_text(json.dumps([{"id": "m1", "text": "a"}, {"id": "m2", "text": "b"}]))
+    os.replace(tmp, path)
+    run(options)
+    run(options)  # unchanged: not read again
+    sent = [e["uuid"] for p in stub.payloads for e in p["entries"]]
+    assert sent == ["m1", "m2"]

@@ -203,3 +203,23 @@ def test_standalone_exporter_with_watch_dir_and_buffer_dir(home, tmp_path, stub)
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_sigterm_stops_a_one_shot_early_and_the_next_run_finishes(home, tmp_path, stub):
+    expected = {f"o{n}": write_session(home, f"o{n}", 100) for n in range(40)}
+
+    def slow(payload):
+        time.sleep(0.2)  # a slow collector: the run takes seconds
+        return None
+
+    stub.responder = slow
+    once = Exporter(home, tmp_path / "once.log", "--collector-url", stub.url).start()
+    once.wait_for(lambda: len(stub.payloads) >= 4, what="the first payloads")
+    once.signal(signal.SIGTERM)
+    assert once.proc.wait(timeout=15) == 75, once.log()
+    assert "Stopped early (signal)" in once.log()
+    assert len(stub.payloads) < 40
+    stub.responder = None
+    again = Exporter(home, tmp_path / "again.log", "--collector-url", stub.url).run()
+    assert again.returncode == 0, again.stderr
+    assert all(stub.uuids(s) == set(u) for s, u in expected.items())

@@ -154,7 +154,15 @@ def export(ctx: click.Context, forward: bool, flush: bool, dry_run: bool, as_jso
         return oneshot.flush(options, say)
     sources = load_sources(params["source"])
     options = build_options(params, find(), resolve_roots(params, sources))
-    return oneshot.export_once(options, say, progress_stream=sys.stderr)
+    from thinkt.exporter.daemon import Signals
+
+    # TERM/INT stop reading; what is in flight finishes and offsets are saved (exit 75).
+    signals = Signals().install()
+    try:
+        return oneshot.export_once(options, say, progress_stream=sys.stderr,
+                                   should_stop=signals.stopping)
+    finally:
+        signals.restore()
 
 
 def dry_run_report(params: dict[str, Any], as_json: bool) -> int:
