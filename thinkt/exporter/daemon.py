@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -99,6 +100,7 @@ class Daemon:
         self._dirty: dict[Path, Source] = {}
         self._dirty_since: float | None = None
         self._paused = False
+        self._heartbeat_thread: threading.Thread | None = None
 
     def run(self) -> ExitStatus:
         """Run until TERM or INT; return the exit status."""
@@ -175,7 +177,7 @@ class Daemon:
                 self._scan(runtime.files())
                 next_rescan = time.monotonic() + options.rescan_interval
             if now >= next_heartbeat:
-                runtime.register()
+                self._heartbeat()
                 next_heartbeat = now + options.heartbeat_interval
             if runtime.dispatcher.held and not self._paused:
                 self._pause()  # a payload found the buffer full: its file was rewound
@@ -183,6 +185,14 @@ class Daemon:
                 runtime.dispatcher.drain()
             runtime.save_offsets()
             runtime.maybe_write_status()
+
+    def _heartbeat(self) -> None:
+        """Register again on a thread: a slow collector must not hold up the loop."""
+        if self._heartbeat_thread is not None and self._heartbeat_thread.is_alive():
+            return
+        self._heartbeat_thread = threading.Thread(target=self.runtime.register,
+                                                  name="thinkt-heartbeat", daemon=True)
+        self._heartbeat_thread.start()
 
     def _handle_signals(self) -> bool:
         """Act on queued signals; return False when the loop must stop."""

@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from thinkt.exporter import payload as payloads
 from thinkt.exporter.buffer import DiskBuffer
@@ -133,11 +133,6 @@ class Job:
         self.outcome: Delivery | None = None
         self.buffer_name = buffer_name  # set for payloads drained from the buffer
 
-    def encoded(self) -> bytes:
-        """Return the gzip body, compressing once."""
-        if self.body is None:
-            self.body = payloads.encode(self.payload)
-        return self.body
 
 
 @dataclasses.dataclass(eq=False)
@@ -179,7 +174,6 @@ class Dispatcher:
         self._down_until = 0.0
         self._probe_delay = PROBE_MIN
         self._probing = False
-        self.committed = threading.Event()  # set whenever an offset moves (for savers)
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -319,6 +313,8 @@ class Dispatcher:
                     self._send(job)
             except Exception:  # a bug must not kill the sender and strand the ticket
                 log.exception("unexpected error delivering a payload; buffering it")
+                with self._lock:
+                    self._probing = False
                 if job.buffer_name is None:
                     self._to_buffer(job)
                 else:
@@ -330,10 +326,13 @@ class Dispatcher:
         if not send:
             self._to_buffer(job)
             return
-        body = job.encoded()
+        contents = self._contents(job)
+        if contents is None:
+            return  # resolved meanwhile (buffered at shutdown)
+        payload, body = contents
         answer = self.shipper.post(body)
         self._note(answer)
-        outcome = self._settle(answer, job.payload, body, job.source)
+        outcome = self._settle(answer, payload, body, job.source)
         if outcome is None:  # transient failure or refusal: it waits in the buffer
             self._to_buffer(job)
         else:
@@ -441,11 +440,27 @@ class Dispatcher:
 
     # -- the buffer ------------------------------------------------------------------
 
-    def _to_buffer(self, job: Job) -> None:
+    def _contents(self, job: Job) -> tuple[dict, bytes] | None:
+        """Return the job's payload and gzip body (compressed once), or None if resolved.
+
+        Shutdown may resolve a job while its sender still holds it; reading the
+        fields under the lock keeps either side from sending or buffering nothing.
+        """
         with self._lock:
             if job.outcome is not None:
-                return
-        body = job.encoded()
+                return None
+            payload, body = job.payload, job.body
+        if body is None:
+            body = payloads.encode(payload)
+            with self._lock:
+                job.body = body if job.outcome is None else None
+        return payload, body
+
+    def _to_buffer(self, job: Job) -> None:
+        contents = self._contents(job)
+        if contents is None:
+            return
+        body = contents[1]
         name = self.buffer.put(body)
         if name is None:
             if not self._held:
@@ -530,17 +545,5 @@ class Dispatcher:
                 tickets.clear()
                 break
             self.offsets.set(path, ticket.record)
-            self.committed.set()
         if tickets is not None and not tickets:
             del self._tickets[path]
-
-    def snapshot(self) -> dict[str, Any]:
-        """Return the collector state and buffer figures for the status file."""
-        return {
-            "collector_status": self.state.value,
-            "refused_reason": self.refused_reason,
-            "in_flight": len(self._outstanding),
-            "buffer_files": self.buffer.files,
-            "buffer_bytes": self.buffer.bytes,
-            "buffer_full": self._held,
-        }

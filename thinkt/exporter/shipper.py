@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 REGISTER_PATH = "/v1/agents/register"
 HEALTH_PATH = "/v1/collector/health"
+#: Registration and health are small and must not hold up a loop: short timeouts.
+QUICK_TIMEOUT = (3.0, 5.0)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses that say the URL or the key is wrong: no payload is at fault.
 ENDPOINT_STATUSES = frozenset({401, 403, 404, 405})
@@ -175,7 +177,7 @@ class Shipper:
 
         try:
             response = self._session().post(self.endpoint.url_for(REGISTER_PATH), json=info,
-                                            timeout=self.timeout)
+                                            timeout=QUICK_TIMEOUT)
         except requests.RequestException as exc:
             return Answer(Result.RETRY, error=_describe_exception(exc))
         status = response.status_code
@@ -191,7 +193,7 @@ class Shipper:
 
         try:
             response = self._session().get(self.endpoint.url_for(HEALTH_PATH),
-                                           timeout=self.timeout)
+                                           timeout=QUICK_TIMEOUT)
         except requests.RequestException:
             return False
         return response.status_code == 200
