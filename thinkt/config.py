@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
             "File with one accepted bearer token per line (keeps tokens off the command line).",
             None, click.Path(dir_okay=False), metavar="PATH"),
     Setting("workers", "collector", ("--workers", "-w"),
-            "Number of gunicorn sync workers (default: 2 x CPU cores, at least 2).",
+            "Number of gunicorn sync workers (default: 4 x CPU cores, at least 4).",
             None, click.IntRange(1, 256)),
     Setting("queue_size", "collector", ("--queue-size",),
             "Batches that may wait for the writer before ingest answers 503.", 256,

@@ -404,6 +404,8 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
             "started_at": started_at.isoformat(timespec="seconds") + "Z",
             "queue_depth": depth,
             "duplicates_suppressed": writer.counters["entries_duplicate"],
+            "commits": writer.counters["commits"],
+            "requests_committed": writer.counters["requests"],
             "writer_pid": os.getpid(),
         }
 
