@@ -40,6 +40,7 @@ sys.path.insert(0, str(BENCH))
 from parse import SAMPLES, renumber  # noqa: E402
 from tests.exporter.corpus import claude_line, session_file  # noqa: E402
 from tests.harness import Collector, child_env, group_pids, thinkt_command  # noqa: E402
+from thinkt.collector.settings import default_workers  # noqa: E402
 from thinkt.exporter.sources import get  # noqa: E402
 
 
@@ -204,9 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus: {megabytes:.1f} MB in {len(paths)} Claude session files\n", flush=True)
 
         parse_s, entries = parse_all(paths)
-        # The collector's own default worker count on this machine (2 x cores).
+        # The collector's own default worker count on this machine.
         collector = Collector(work / "collector.duckdb", work / "collector.log",
-                              workers=2 * (os.cpu_count() or 1)).start()
+                              workers=default_workers()).start()
         export_s, export_cpu, rss, collector_cpu = export_once(home, collector,
                                                                work / "export.log")
         stored = stored_count(collector)

@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
             "does; repeat for several.", ("http://localhost:4318",), multiple=True,
             metavar="URL"),
     Setting("concurrency", "exporter", ("--concurrency",),
-            "How many payloads are sent to the collector at the same time.", 4,
+            "How many payloads are sent to the collector at the same time.", 8,
             click.IntRange(1, 32)),
     Setting("timeout", "exporter", ("--timeout",),
             "How long to wait for the collector to answer one request.", 30.0, DURATION),

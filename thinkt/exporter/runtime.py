@@ -43,7 +43,7 @@ class Options:
     state_dir: Path
     buffer_dir: Path
     buffer_max: int = 100 * 1024 * 1024
-    concurrency: int = 4
+    concurrency: int = 8  # in flight: each POST waits for the collector's group commit
     timeout: float = 30.0
     attempts: int = 4
     quiet: bool = False
