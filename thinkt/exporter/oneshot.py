@@ -10,6 +10,7 @@ full), 78 when the collector refuses the URL or key.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from thinkt.exporter.delivery import Collector
@@ -51,7 +52,10 @@ def export_once(options: Options, say: Say, *, progress_stream=None,
                             enabled=False if options.quiet else None)
         runtime.reader.on_progress = progress.advance
         status = runtime.scan(files)
-        runtime.dispatcher.wait_idle(FINISH_BUDGET)
+        deadline = time.monotonic() + FINISH_BUDGET
+        while not runtime.dispatcher.wait_idle(0.2) and time.monotonic() < deadline:
+            if runtime.should_stop():
+                break  # close() gives the rest a few seconds, then buffers them
         progress.finish()
     finally:
         runtime.close()
