@@ -61,7 +61,8 @@ def test_sigterm_finishes_saves_offsets_and_exits_0(exporter, home, stub):
     proc.wait_for(lambda: stub.uuids("s") == set(uuids), what="the lines")
     started = time.monotonic()
     assert proc.terminate(timeout=10) == 0, proc.log()
-    assert time.monotonic() - started < 5
+    # "within a few seconds" (issue 5); the margin covers a loaded CI machine.
+    assert time.monotonic() - started < 8
     status = proc.status()
     assert status["running"] is False and status["counts"]["entries_shipped"] == 30
     # A new run starts where this one stopped: nothing is sent again.
