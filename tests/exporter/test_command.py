@@ -64,7 +64,7 @@ def test_flag_wins_and_is_named(capsys, home, stub):
     code, out, err = invoke(capsys, "--collector-url", stub.url)
     assert code == 0, err
     assert out.splitlines()[0] == f"Collector {stub.url}/v1/traces (from flag --collector-url)."
-    assert "claude: 1 files, 3 new entries (3 shipped)" in out
+    assert "claude: 1 file, 3 new entries (3 shipped)" in out
     assert out.splitlines()[-1] == "Shipped: every new entry reached the collector."
     assert stub.uuids("s1") == set(uuids)
 

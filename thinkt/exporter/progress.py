@@ -48,7 +48,9 @@ class Progress:
 
 def summary_line(source: str, counts: SourceCounts) -> str:
     """One line saying what a run did for one source."""
-    parts = [f"{source}: {counts.files:,} files, {counts.entries_read:,} new entries"]
+    files = "file" if counts.files == 1 else "files"
+    entries = "entry" if counts.entries_read == 1 else "entries"
+    parts = [f"{source}: {counts.files:,} {files}, {counts.entries_read:,} new {entries}"]
     done = [f"{counts.entries_shipped:,} shipped"]
     if counts.duplicates:
         done.append(f"{counts.duplicates:,} already there")
