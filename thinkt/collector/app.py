@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from thinkt.collector import metrics
 from thinkt.collector.channel import Unavailable, WriterClient
 from thinkt.collector.settings import CollectorSettings
 
@@ -91,6 +93,26 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     def no_store(response):
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    if metrics.available():
+        @app.after_request
+        def count(response):
+            metrics.count_request(request.endpoint, response.status_code)
+            return response
+
+    @app.get("/metrics")
+    def metrics_text():
+        """Prometheus metrics of every worker and the writer (needs the metrics extra)."""
+        if not metrics.available():
+            return error_response(404, "not_found", "Metrics are not enabled on this "
+                                  "collector: install the metrics extra (pip install "
+                                  "'thinkt[metrics]') and restart it.")
+        try:
+            stats = client.query("stats", 10.0, db_path=settings.storage,
+                                 now=datetime.now(timezone.utc).replace(tzinfo=None))
+        except Unavailable:
+            stats = None  # still serve the counters; thinkt_writer_up says why gauges are gone
+        return metrics.render(stats), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
     from thinkt.collector import api
 

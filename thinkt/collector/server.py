@@ -21,11 +21,12 @@ import signal
 import time
 from typing import Any
 
+from gunicorn import systemd
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from thinkt.collector import writer
+from thinkt.collector import metrics, writer
 from thinkt.collector.channel import WriterClient, new_address, new_authkey
 from thinkt.collector.settings import CollectorSettings
 from thinkt.status import ExitStatus, StartupError
@@ -158,6 +159,7 @@ class WriterSupervisor:
         # gunicorn may already have reaped it; either way multiprocessing must forget it,
         # or its exit handler joins a child that is not there.
         multiprocessing.process._children.discard(self.process)
+        metrics.mark_dead(self.process.pid)
 
 
 def _hint_for(message: str) -> str | None:
@@ -182,6 +184,12 @@ class CollectorArbiter(Arbiter):
         if supervisor.died():
             supervisor.restart(self)
         super().manage_workers()
+
+    def halt(self, reason: Any = None, exit_status: int = 0) -> None:
+        # gunicorn says READY=1 itself but not STOPPING=1: systemd then knows the drain
+        # that follows is a shutdown, not a hang.
+        systemd.sd_notify("STOPPING=1", self.log)
+        super().halt(reason, exit_status)
 
 
 class CollectorApplication(BaseApplication):
@@ -212,6 +220,7 @@ class CollectorApplication(BaseApplication):
             "on_starting": lambda server: supervisor.start(),
             "when_ready": _when_ready,
             "post_fork": _post_fork,
+            "child_exit": lambda server, worker: metrics.mark_dead(worker.pid),
             "on_exit": lambda server: supervisor.stop(),
         }
         for key, value in config.items():
@@ -243,4 +252,9 @@ def serve(settings: CollectorSettings) -> None:
     if not settings.tokens:
         log.warning("no --token set: anyone who can reach %s:%d can read and write traces",
                     settings.host, settings.port)
-    CollectorApplication(settings).run()
+    # Before any worker or writer exists: every one of them must see the same directory.
+    metrics_dir, made_here = metrics.prepare_directory()
+    try:
+        CollectorApplication(settings).run()
+    finally:
+        metrics.remove_directory(metrics_dir, made_here)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from multiprocessing.connection import Connection, Listener
 from typing import Any, Callable
 
-from thinkt.collector import registry, store
+from thinkt.collector import metrics, registry, store
 from thinkt.collector.channel import (FAILED, HELLO, INGEST, OK, QUERY, REGISTER, REJECTED,
                                       UNAVAILABLE)
 
@@ -191,21 +191,28 @@ class Writer:
         except _STORAGE_ERRORS as exc:
             log.error("commit of %d requests failed: %s", len(ingests), exc)
             self._fail(ingests, "the database cannot take writes right now")
+            metrics.record_commit({UNAVAILABLE: sum(len(r.entries) for r in requests)}, 0,
+                                  time.monotonic() - started)
             return
         except Exception:  # something in one request's data: find out which
             results = self._isolate(ingests)
         elapsed = time.monotonic() - started
+        outcome = {"accepted": 0, "duplicate": 0, REJECTED: 0, UNAVAILABLE: 0}
         for item, result in zip(ingests, results):
             client_id, req_id = item[1], item[2]
             if isinstance(result[0], str):
                 self.counters["entries_failed"] += len(item[3].entries)
+                outcome[result[0]] = outcome.get(result[0], 0) + len(item[3].entries)
                 self.replies.send(client_id, (FAILED, req_id, result[0], result[1]))
                 continue
             new, duplicates = result
             self.counters["entries_new"] += new
             self.counters["entries_duplicate"] += duplicates
+            outcome["accepted"] += new
+            outcome["duplicate"] += duplicates
             self.replies.send(client_id, (OK, req_id, (new, duplicates)))
         rows = sum(len(r.entries) for r in requests)
+        metrics.record_commit(outcome, rows, elapsed)
         self.counters["commits"] += 1
         self.counters["requests"] += len(requests)
         self.counters["largest_group"] = max(self.counters["largest_group"], rows)

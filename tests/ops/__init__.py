@@ -1,0 +1,1 @@
+"""Operations: systemd units, example configs, config show, metrics, sd_notify."""
