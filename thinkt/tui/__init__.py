@@ -1,0 +1,1 @@
+"""Status pages: ``thinkt tui`` (textual, the ``tui`` extra) and ``thinkt status`` (plain text)."""
