@@ -121,6 +121,10 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="URL"),
     Setting("api_key", "exporter", ("--api-key",), "Bearer token the collector expects.", None,
             secret=True, metavar="KEY"),
+    Setting("api_key_file", "exporter", ("--api-key-file",),
+            "File whose first line is the bearer token (keeps it off the command line); "
+            "used unless --api-key is set at the same or a higher level.", None,
+            click.Path(dir_okay=False), metavar="PATH"),
     Setting("source", "exporter", ("--source",),
             "Only export this assistant's sessions; repeat for several (claude, codex, gemini, "
             "copilot, kimi, qwen). Default: all.", (), multiple=True, metavar="NAME"),

@@ -22,7 +22,7 @@ from thinkt.exporter import discovery, roots as watch_roots
 from thinkt.exporter import sources as registry
 from thinkt.exporter.runtime import Options
 from thinkt.exporter.sources import Source
-from thinkt.status import ThinktError
+from thinkt.status import ConfigError, ThinktError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,42 @@ def resolve_roots(params: dict[str, Any], sources: list[Source]) -> list[watch_r
     return watch_roots.default_roots(sources, home, os.environ)
 
 
+# Where a value was set, most specific first: the api key and its file compete on this.
+_SOURCE_RANK = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT,
+                click.core.ParameterSource.DEFAULT_MAP, click.core.ParameterSource.DEFAULT)
+
+
+def _rank(ctx: click.Context, name: str) -> int:
+    source = ctx.get_parameter_source(name)
+    return _SOURCE_RANK.index(source) if source in _SOURCE_RANK else len(_SOURCE_RANK)
+
+
+def read_api_key(path: str) -> str:
+    """Return the first line of an API key file that is not blank or a ``#`` comment.
+
+    :raises ConfigError: the file cannot be read or holds no key.
+    """
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read API key file {path}: {exc.strerror}") from None
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()
+    raise ConfigError(f"API key file {path} holds no key")
+
+
+def resolve_api_key(ctx: click.Context, params: dict[str, Any]) -> str | None:
+    """Return the API key: ``--api-key``, or the key file when that was set more specifically."""
+    key, path = params.get("api_key") or None, params.get("api_key_file")
+    if path and (key is None or _rank(ctx, "api_key_file") < _rank(ctx, "api_key")):
+        return read_api_key(path)
+    return key
+
+
 def endpoint_finder(ctx: click.Context, params: dict[str, Any]) -> Callable[[], discovery.Endpoint]:
     """Return a function that runs the collector discovery cascade with these settings."""
+    api_key = resolve_api_key(ctx, params)
     source = ctx.get_parameter_source("collector_url")
     if source is click.core.ParameterSource.COMMANDLINE:
         url_from = "flag --collector-url"
@@ -67,7 +101,7 @@ def endpoint_finder(ctx: click.Context, params: dict[str, Any]) -> Callable[[], 
 
     def find() -> discovery.Endpoint:
         return discovery.discover(url=params.get("collector_url"), url_from=url_from,
-                                  api_key=params.get("api_key") or None,
+                                  api_key=api_key,
                                   project_dir=Path.cwd(),
                                   well_known=params.get("discovery_url") or ())
 
