@@ -8,15 +8,8 @@ pytest.importorskip("requests")
 
 from thinkt.cli import cli, run  # noqa: E402
 from thinkt.status import ExitStatus  # noqa: E402
-from tests.exporter.conftest import StubCollector  # noqa: E402
+from tests.exporter.conftest import stub  # noqa: E402,F401 (the exporter tests' collector)
 from tests.exporter.corpus import write_session  # noqa: E402
-
-
-@pytest.fixture
-def stub():
-    collector = StubCollector().start()
-    yield collector
-    collector.stop()
 
 
 @pytest.fixture
