@@ -15,7 +15,7 @@ TOKEN = "tui-test-token"
 #: Agents the collector fixture registers, by instance id.
 AGENTS = {"agent-build": ("build-box", "1.4.0"), "agent-ana": ("laptop-ana", "1.3.2")}
 #: Sessions it stores: more than fit on a 30-line page, so scrolling has something to do.
-SESSION_COUNT = 14
+SESSION_COUNT = 20
 
 
 def seed(collector: Collector) -> None:

@@ -1,0 +1,92 @@
+"""``thinkt status``: the same facts as the pages, as text or JSON, and its exit statuses."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import free_port
+from tests.tui.conftest import SESSION_COUNT, TOKEN, write_status_file
+from thinkt.status import ExitStatus
+from thinkt.tui.command import status
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(status, list(args), env=env, catch_exceptions=False)
+
+
+def test_unreachable_collector_exits_69_and_says_so(home):
+    result = run("--collector-url", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == ExitStatus.UNAVAILABLE, result.output
+    assert "Status: DOWN" in result.output
+    assert "no exporter running (no status file)" in result.output
+
+
+def test_exporter_facts_come_from_the_status_file(home):
+    write_status_file(home / ".thinkt")
+    result = run("--collector-url", f"http://127.0.0.1:{free_port()}", "--json")
+    facts = json.loads(result.output)
+    exporter = facts["exporter"]
+    assert exporter["running"] is True
+    assert exporter["status"]["buffer"]["files"] == 3
+    text = run("--collector-url", f"http://127.0.0.1:{free_port()}").output
+    assert "running (forward mode)" in text
+    assert "http://collector.example:4318/v1/traces" in text
+    assert "env THINKT_COLLECTOR_URL" in text
+    assert "3 files, 3.0 MiB of 100.0 MiB" in text
+    assert "56 payloads, 1,234 entries" in text
+    assert "claude=/home/dev/.claude/projects" in text
+
+
+def test_a_bad_url_is_a_config_error(home):
+    result = CliRunner().invoke(status, ["--collector-url", "collector:4318"])
+    assert result.exit_code != 0
+    assert "not an http:// or https:// URL" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_healthy_collector_exits_0_with_its_totals(collector, home):
+    result = run("--collector-url", collector.url, "--api-key", TOKEN)
+    assert result.exit_code == 0, result.output
+    assert "Status:   up" in result.output
+    assert f"Sessions: {SESSION_COUNT}" in result.output
+    assert "laptop-ana  active  v1.3.2" in result.output
+    assert TOKEN not in result.output
+
+
+@pytest.mark.slow
+def test_json_for_scripts(collector, home):
+    result = run("--collector-url", collector.url + "/v1/traces", "--api-key", TOKEN, "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert facts["healthy"] is True
+    assert facts["collector"]["url"] == collector.url
+    assert facts["collector"]["stats"]["total_traces"] == 2 * SESSION_COUNT
+    assert len(facts["collector"]["sessions"]) == SESSION_COUNT
+    assert facts["exporter"]["running"] is False
+    assert TOKEN not in result.output
+
+
+@pytest.mark.slow
+def test_connection_from_environment(collector, home):
+    env = {"THINKT_COLLECTOR_URL": collector.url + "/v1/traces", "THINKT_API_KEY": TOKEN}
+    result = run(env=env)
+    assert result.exit_code == 0, result.output
+    assert "(from env THINKT_COLLECTOR_URL)" in result.output
+
+
+@pytest.mark.slow
+def test_connection_from_config_file(collector, home):
+    path = home / ".config" / "thinkt" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(f'[exporter]\ncollector_url = "{collector.url}"\napi_key = "{TOKEN}"\n')
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert f"(from config file {path})" in result.output
+
+
+@pytest.mark.slow
+def test_refused_token_exits_78(collector, home):
+    result = run("--collector-url", collector.url, "--api-key", "wrong")
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert "REFUSED: the collector refused the API key" in result.output
