@@ -52,6 +52,17 @@ def collector(tmp_path_factory):
         running.stop()
 
 
+#: What a page or report must show for the status file write_status_file writes.
+STATUS_FILE_FACTS = (
+    "running (forward mode)", "http://collector.example:4318/v1/traces",
+    "env THINKT_COLLECTOR_URL", "connected", "7 directories, 42 files (inotify)",
+    "3 files, 3.0 MiB of 100.0 MiB", "56 payloads, 1,234 entries", "2 payloads (will retry)",
+    "1 payloads, 4 entries", "2.0 KiB",
+)
+#: The watched roots it names.
+STATUS_FILE_ROOTS = ("claude=/home/dev/.claude/projects", "codex=/home/dev/.codex/sessions")
+
+
 def write_status_file(state_dir: Path, **overrides) -> dict:
     """Write an exporter status file as a running exporter (this test process) would."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
