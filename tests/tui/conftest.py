@@ -57,7 +57,7 @@ STATUS_FILE_FACTS = (
     "running (forward mode)", "http://collector.example:4318/v1/traces",
     "env THINKT_COLLECTOR_URL", "connected", "7 directories, 42 files (inotify)",
     "3 files, 3.0 MiB of 100.0 MiB", "56 payloads, 1,234 entries", "2 payloads (will retry)",
-    "1 payloads, 4 entries", "2.0 KiB",
+    "1 payloads, 4 entries", "2.0 KiB", "forward mode, version 0.0.test",
 )
 #: The watched roots it names.
 STATUS_FILE_ROOTS = ("claude=/home/dev/.claude/projects", "codex=/home/dev/.codex/sessions")

@@ -1,6 +1,8 @@
 """``thinkt status``: the same facts as the pages, as text or JSON, and its exit statuses."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -8,8 +10,9 @@ from click.testing import CliRunner
 from tests.conftest import free_port
 from tests.tui.conftest import (
     SESSION_COUNT, STATUS_FILE_FACTS, STATUS_FILE_ROOTS, TOKEN, write_status_file)
-from thinkt.status import ExitStatus
-from thinkt.tui.command import status
+from tests.harness import child_env
+from thinkt.status import ConfigError, ExitStatus
+from thinkt.tui.command import status, tui
 
 
 def run(*args, env=None):
@@ -87,3 +90,16 @@ def test_refused_token_exits_78(collector, home):
     result = run("--collector-url", collector.url, "--api-key", "wrong")
     assert result.exit_code == ExitStatus.CONFIG, result.output
     assert "REFUSED: the collector refused the API key" in result.output
+
+
+def test_tui_rejects_a_bad_url_before_taking_the_screen(home):
+    result = CliRunner().invoke(tui, ["collector", "--collector-url", "ftp://collector"])
+    assert isinstance(result.exception, ConfigError), result.output
+
+
+def test_the_commands_do_not_import_textual():
+    code = ("import sys, thinkt.tui.command, thinkt.tui.report, thinkt.tui.client; "
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=child_env())
+    assert out.stdout.strip() == "False", out.stderr

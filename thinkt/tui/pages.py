@@ -169,8 +169,10 @@ class ExporterPage(Page):
         """Read the status file again (cheap: one small local file)."""
         state = read_exporter(self.state_dir)
         connection = ((state.status or {}).get("collector") or {}).get("status")
+        # An exporter that is gone no longer has a connection: its last one is shown dim.
+        live = "green" if connection == "connected" else "red"
         style = {"Exporter": "bold green" if state.running else "bold red",
-                 "Connection": "green" if connection == "connected" else "red"}
+                 "Connection": live if state.running else "dim"}
         self.query_one("#summary", Static).update(
             facts_table(report.exporter_rows(state), style))
         roots = report.watched_roots(state)

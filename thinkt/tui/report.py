@@ -58,6 +58,8 @@ def exporter_rows(state: ExporterState, now: datetime | None = None) -> Rows:
     if collector.get("last_error"):
         connection += f" ({collector['last_error']})"
     rows += [
+        ("Process", f"pid {status.get('pid')}, {status.get('mode') or '?'} mode, "
+                    f"version {status.get('version') or '?'}"),
         ("Last update", age(status.get("updated_at"), now)),
         ("Collector", collector.get("url") or "none: buffering to disk only"),
         ("Found by", collector.get("found_by") or "-"),
