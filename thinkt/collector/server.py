@@ -254,7 +254,12 @@ def serve(settings: CollectorSettings) -> None:
                     settings.host, settings.port)
     # Before any worker or writer exists: every one of them must see the same directory.
     metrics_dir, made_here = metrics.prepare_directory()
+    arbiter_pid = os.getpid()
     try:
         CollectorApplication(settings).run()
     finally:
-        metrics.remove_directory(metrics_dir, made_here)
+        # gunicorn forks the workers inside run(): a worker leaving (SIGHUP, a writer
+        # restart) unwinds through this block too, and must not delete the directory
+        # the other processes are still writing.
+        if os.getpid() == arbiter_pid:
+            metrics.remove_directory(metrics_dir, made_here)
