@@ -97,12 +97,7 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     if metrics.available():
         @app.after_request
         def count(response):
-            # A metrics failure must never turn an answered (maybe committed) request
-            # into a 500: the client would resend data that is already stored.
-            try:
-                metrics.count_request(request.endpoint, response.status_code)
-            except Exception:
-                log.exception("counting a request for /metrics failed")
+            metrics.count_request(request.endpoint, response.status_code)
             return response
 
     @app.get("/metrics")

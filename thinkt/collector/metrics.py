@@ -12,13 +12,14 @@ Gauges that describe the store (size, agents, queue depth) are read from the wri
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from thinkt import paths
 
@@ -117,6 +118,20 @@ def _get() -> dict[str, Any]:
     return _metrics
 
 
+def _never_raise(func: Callable[..., None]) -> Callable[..., None]:
+    """Recording a metric must never fail a request or stop the writer: log and go on."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            log.exception("recording metrics failed in %s", func.__name__)
+
+    return wrapper
+
+
+@_never_raise
 def count_request(endpoint: str | None, status: int) -> None:
     """Count one answered HTTP request (called after every request in a worker)."""
     metrics = _get()
@@ -124,6 +139,7 @@ def count_request(endpoint: str | None, status: int) -> None:
         metrics["requests"].labels(endpoint or "unmatched", str(status)).inc()
 
 
+@_never_raise
 def record_commit(results: dict[str, int], rows: int, seconds: float) -> None:
     """Count one group commit in the writer: entries per result, its size and duration.
 
