@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -93,3 +95,29 @@ def test_metrics_count_what_a_test_sent_across_workers_and_the_writer(collector,
     assert shown[("thinkt_database_size_bytes", ())] > 0
     # the files live in the runtime directory systemd would wipe
     assert any(name.endswith(".db") for name in os.listdir(tmp_path / "run" / "metrics"))
+
+
+def test_a_private_metrics_dir_outlives_worker_restarts_and_goes_with_the_collector(
+        tmp_path, monkeypatch):
+    # Without RUNTIME_DIRECTORY the arbiter makes its own directory (under TMPDIR here).
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    plain = harness.child_env
+    monkeypatch.setattr(harness, "child_env",
+                        lambda home=None: plain(home, TMPDIR=str(private_tmp)))
+    running = harness.Collector(tmp_path / "collector.duckdb", tmp_path / "collector.log",
+                                workers=2)
+    try:
+        running.start()
+        [made] = list(private_tmp.glob("thinkt-metrics-*"))
+        running.proc.send_signal(signal.SIGHUP)  # every worker is replaced
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Hang up" not in running.log():
+            time.sleep(0.1)
+        running.wait_healthy(timeout=30)
+        assert running.get("/metrics").status_code == 200
+        assert made.is_dir()
+        assert running.terminate() == 0
+        assert not made.exists()
+    finally:
+        running.stop()
