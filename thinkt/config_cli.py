@@ -138,7 +138,8 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def effective(section: str, config_file: str | None) -> tuple[list[tuple[str, Any, str]], str | None]:
+def effective(section: str, config_file: str | None,
+              ) -> tuple[list[tuple[str, Any, str]], str | None]:
     """Resolve one section as its command would; return its described rows and the file read.
 
     :raises ConfigError: the config file is unreadable or names a bad key or value.

@@ -1,4 +1,4 @@
-"""A fresh venv installs each role with plain ``pip install '.[role]'``; an exporter gets no server."""
+"""A fresh venv installs each role with ``pip install '.[role]'``; an exporter gets no server."""
 
 from __future__ import annotations
 

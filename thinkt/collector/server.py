@@ -8,6 +8,9 @@ loop (not with ``is_alive()``: gunicorn reaps every child with ``waitpid(-1)``);
 writer dies it starts a new one on a new queue and replaces the workers, so they
 pick the new queue up. On SIGTERM gunicorn stops the workers first; then the writer
 gets a sentinel, commits what is queued, checkpoints and exits, within a bound.
+gunicorn tells systemd READY=1 once the writer is up and the socket bound; the arbiter
+adds STOPPING=1 when it starts to halt, and owns the Prometheus multiprocess directory
+(prepared before anything forks, cleaned when a child exits and at the end).
 """
 
 from __future__ import annotations
