@@ -40,7 +40,8 @@ def client_factory(ctx: click.Context, params: dict[str, Any]) -> Callable:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("page", required=False, type=click.Choice(["collector", "exporter"]))
+@click.argument("page", required=False, metavar="[PAGE]",
+                type=click.Choice(["collector", "exporter"]))
 @config.options("exporter", ["collector_url", "api_key"])
 @click.pass_context
 def tui(ctx: click.Context, page: str | None, **params: Any) -> int:
