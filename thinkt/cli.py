@@ -27,6 +27,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 COMMANDS = {
     "collect": "thinkt.collector.command:collect",
     "export": "thinkt.exporter.command:export",
+    "status": "thinkt.tui.command:status",
+    "tui": "thinkt.tui.command:tui",
 }
 
 
@@ -48,8 +50,8 @@ def load_command(spec: str) -> click.Command:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = "collector" if ".collector" in module_name else (
-            "exporter" if ".exporter" in module_name else "all")
+        extra = next((name for name in ("collector", "exporter", "tui")
+                      if f".{name}" in module_name), "all")
         raise ThinktError(
             f"this command needs a package that is not installed ({exc.name})",
             hint=f"Install it with: pip install 'thinkt[{extra}]'",
