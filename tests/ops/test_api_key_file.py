@@ -66,3 +66,14 @@ def test_a_missing_or_empty_key_file_exits_78(capsys, home, tmp_path, content):
     assert code == ExitStatus.CONFIG
     assert str(path) in err
     assert "key-from" not in err
+
+
+def test_a_key_file_under_home_may_be_written_with_a_tilde(capsys, home, stub):
+    (home / ".config" / "thinkt").mkdir(parents=True)
+    (home / ".config" / "thinkt" / "api-key").write_text("key-under-home\n")
+    (home / ".config" / "thinkt" / "config.toml").write_text(
+        f'[exporter]\ncollector_url = "{stub.url}"\napi_key_file = "~/.config/thinkt/api-key"\n')
+    write_session(home, "s1", 1)
+    code, _, err = export(capsys)
+    assert code == 0, err
+    assert set(keys_sent(stub)) == {"Bearer key-under-home"}
