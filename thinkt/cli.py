@@ -26,6 +26,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
     "collect": "thinkt.collector.command:collect",
+    "config": "thinkt.config_cli:config",
     "export": "thinkt.exporter.command:export",
     "status": "thinkt.tui.command:status",
     "tui": "thinkt.tui.command:tui",

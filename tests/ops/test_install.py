@@ -53,6 +53,13 @@ def test_exporter_install_has_no_flask_gunicorn_or_duckdb(tmp_path):
     answers_help(bin_dir, "thinkt-exporter")
     answers_help(bin_dir, "thinkt")
     answers_help(bin_dir, "thinkt", "collect")
+    # Running the collector there says what to install, in one line, with exit 69.
+    done = subprocess.run([str(bin_dir / "thinkt"), "collect", "--storage",
+                           str(tmp_path / "c.duckdb")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 69, done.stderr
+    assert done.stderr.startswith("Error: ") and "thinkt[collector]" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_collector_install_runs_check_config(tmp_path):

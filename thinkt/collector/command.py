@@ -14,7 +14,7 @@ from thinkt import config
 from thinkt import log as thinkt_log
 from thinkt.collector.settings import (CollectorSettings, default_storage, default_workers,
                                        read_token_file)
-from thinkt.status import ConfigError
+from thinkt.status import ConfigError, ExitStatus, ThinktError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,12 @@ def collect(check_config: bool, traceback: bool, **params: Any) -> None:
             raise ConfigError(f"storage directory {parent} is not writable")
         click.echo("configuration OK")
         return
+    try:
+        from thinkt.collector import server
+    except ImportError as exc:
+        raise ThinktError(f"the collector needs {exc.name}, which is not installed",
+                          hint="Install it with: pip install 'thinkt[collector]'",
+                          status=ExitStatus.UNAVAILABLE) from None
     thinkt_log.configure(quiet=settings.quiet, log_file=settings.log)
-    from thinkt.collector import server
 
     server.serve(settings)
