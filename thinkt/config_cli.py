@@ -155,6 +155,23 @@ def effective(section: str, config_file: str | None,
         return table.describe(ctx, section), ctx.meta.get("thinkt.config_file")
 
 
+def _computed_default(section: str, key: str, value: Any, where: str) -> Any:
+    """Show the value a default resolves to at start (paths, worker count), not "-"."""
+    if value is not None or where != "default":
+        return value
+    # Light imports only: none of these pulls in Flask, DuckDB or requests.
+    from thinkt import paths
+    from thinkt.collector import settings as collector_settings
+    from thinkt.exporter.command import BUFFER_DIR
+
+    computed = {
+        ("collector", "storage"): collector_settings.default_storage,
+        ("collector", "workers"): collector_settings.default_workers,
+        ("exporter", "buffer_dir"): lambda: str(paths.state_dir() / BUFFER_DIR),
+    }.get((section, key))
+    return computed() if computed else value
+
+
 @click.group(name="config", context_settings=CONTEXT_SETTINGS)
 def config() -> None:
     """Inspect thinkt's settings: what is in effect and where it came from."""
@@ -179,7 +196,8 @@ def show(config_file: str | None, section: tuple[str, ...], as_json: bool) -> No
         described, used = effective(name, config_file)
         if used:
             files.add(used)
-        rows += [(name, key, _human(table.find_setting(name, key), value), where)
+        rows += [(name, key, _human(table.find_setting(name, key),
+                                    _computed_default(name, key, value, where)), where)
                  for key, value, where in described]
     if as_json:
         click.echo(json.dumps({
