@@ -110,6 +110,9 @@ SETTINGS: tuple[Setting, ...] = (
             DURATION),
     Setting("agent_retention", "collector", ("--agent-retention",),
             "Remove agents that have been stale for longer than this.", 7 * 86400.0, DURATION),
+    Setting("allow_unauthenticated", "collector", ("--allow-unauthenticated",),
+            "Serve without a token on an address other than loopback (anyone who can reach "
+            "it can read and write every trace).", False, is_flag=True),
     Setting("quiet", "collector", ("--quiet", "-q"), "Only log warnings and errors.", False,
             is_flag=True),
     Setting("log", "collector", ("--log",), "Also write a debug log to this file.", None,
@@ -125,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
             "File whose first line is the bearer token (keeps it off the command line); "
             "used unless --api-key is set at the same or a higher level.", None,
             click.Path(dir_okay=False), metavar="PATH"),
+    Setting("allow_insecure_http", "exporter", ("--allow-insecure-http",),
+            "Send the API key over plain http:// to a collector that is not on this machine.",
+            False, is_flag=True),
+    Setting("ca_cert", "exporter", ("--ca-cert",),
+            "CA bundle (PEM) to verify the collector's TLS certificate with, for private CAs.",
+            None, click.Path(dir_okay=False), metavar="PATH"),
     Setting("source", "exporter", ("--source",),
             "Only export this assistant's sessions; repeat for several (claude, codex, gemini, "
             "copilot, kimi, qwen). Default: all.", (), multiple=True, metavar="NAME"),
