@@ -103,7 +103,9 @@ def endpoint_finder(ctx: click.Context, params: dict[str, Any]) -> Callable[[], 
         return discovery.discover(url=params.get("collector_url"), url_from=url_from,
                                   api_key=api_key,
                                   project_dir=Path.cwd(),
-                                  well_known=params.get("discovery_url") or ())
+                                  well_known=params.get("discovery_url") or (),
+                                  allow_insecure_http=bool(params.get("allow_insecure_http")),
+                                  ca_cert=params.get("ca_cert"))
 
     return find
 

@@ -15,6 +15,7 @@ a well-known document: anyone on the network could serve one).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import logging
 from pathlib import Path
@@ -39,6 +40,8 @@ class Endpoint:
     url: str | None
     api_key: str | None = None
     found_by: str = "none"
+    #: What requests verifies TLS with: True (the system CAs) or a CA bundle path.
+    verify: bool | str = True
 
     @property
     def base(self) -> str | None:
@@ -127,13 +130,59 @@ def fetch_well_known(base: str) -> str | None:
     return value
 
 
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(endpoint: Endpoint, *, allow_insecure_http: bool = False,
+                    ca_cert: str | None = None) -> Endpoint:
+    """Refuse to send the API key in the clear off this machine; attach the CA bundle.
+
+    :raises ConfigError: the key would go over plain http:// to another host (unless
+        allowed), or the CA bundle does not exist.
+    """
+    if ca_cert:
+        if not Path(ca_cert).expanduser().is_file():
+            raise ConfigError(f"CA bundle {ca_cert} does not exist",
+                              hint="Give --ca-cert the PEM file of your private CA.")
+        endpoint = dataclasses.replace(endpoint, verify=str(Path(ca_cert).expanduser()))
+    if endpoint.url is None or not endpoint.api_key or allow_insecure_http:
+        return endpoint
+    parts = urlsplit(endpoint.url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing to send the API key over plain HTTP to {parts.hostname} "
+            f"(collector from {endpoint.found_by})",
+            hint="Use an https:// collector URL, or pass --allow-insecure-http "
+                 "(THINKT_ALLOW_INSECURE_HTTP=1) if this network is trusted.")
+    return endpoint
+
+
 def discover(*, url: str | None = None, url_from: str = "flag", api_key: str | None = None,
-             project_dir: Path | None = None, well_known: Iterable[str] = ()) -> Endpoint:
+             project_dir: Path | None = None, well_known: Iterable[str] = (),
+             allow_insecure_http: bool = False, ca_cert: str | None = None) -> Endpoint:
     """Run the cascade and return the endpoint (with ``found_by`` naming the winning step).
 
     ``url`` is the value of the ``collector_url`` setting and ``url_from`` where click
-    found it ("flag", "env THINKT_COLLECTOR_URL" or "config file ...").
+    found it ("flag", "env THINKT_COLLECTOR_URL" or "config file ..."). The result has
+    passed :func:`check_transport`.
     """
+    found = _cascade(url=url, url_from=url_from, api_key=api_key, project_dir=project_dir,
+                     well_known=well_known)
+    return check_transport(found, allow_insecure_http=allow_insecure_http, ca_cert=ca_cert)
+
+
+def _cascade(*, url: str | None, url_from: str, api_key: str | None,
+             project_dir: Path | None, well_known: Iterable[str]) -> Endpoint:
     if url:
         return Endpoint(normalize(url), api_key, url_from)
     if project_dir is not None:

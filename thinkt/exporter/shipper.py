@@ -125,6 +125,8 @@ class Shipper:
 
             session = requests.Session()
             session.headers.update(self._headers)
+            # TLS is verified by default; --ca-cert names a private CA's bundle.
+            session.verify = self.endpoint.verify
             self._local.session = session
         return session
 
