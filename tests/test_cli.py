@@ -60,3 +60,22 @@ def test_unreadable_token_file_is_a_config_error(tmp_path):
 @pytest.mark.parametrize("spec", ["thinkt.exporter.command:exporter"] + sorted(COMMANDS.values()))
 def test_command_modules_load(spec):
     assert load_command(spec).name
+
+
+def check_config(*args):
+    return subprocess.run([sys.executable, "-m", "thinkt", "collect", *args, "--check-config"],
+                          capture_output=True, text=True, env=child_env(), timeout=60)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "collector.example"])
+def test_collector_refuses_an_open_address_without_a_token(host):
+    refused = check_config("--host", host)
+    assert refused.returncode == ExitStatus.CONFIG, refused.stderr
+    assert "without a token" in refused.stderr and "--allow-unauthenticated" in refused.stderr
+    assert check_config("--host", host, "--token", "t").returncode == 0
+    assert check_config("--host", host, "--allow-unauthenticated").returncode == 0
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
+def test_collector_on_loopback_may_run_without_a_token(host):
+    assert check_config("--host", host).returncode == 0

@@ -31,6 +31,7 @@ EXAMPLES: dict[str, Any] = {
     "exporter.collector_url": "http://collector.example.com:4318",
     "exporter.api_key": "change-me",
     "exporter.api_key_file": "~/.config/thinkt/api-key",
+    "exporter.ca_cert": "/etc/ssl/private-ca.pem",
     "exporter.source": ["claude", "codex"],
     "exporter.watch_dir": ["claude=/mnt/other-home/.claude/projects"],
     "exporter.buffer_dir": "~/.local/state/thinkt/export-buffer",

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from thinkt import config
+from thinkt.addresses import is_loopback
 from thinkt import log as thinkt_log
 from thinkt.collector.settings import (CollectorSettings, default_storage, default_workers,
                                        read_token_file)
@@ -34,6 +35,12 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         if not from_file:
             raise ConfigError(f"token file {token_file} holds no token")
         tokens.extend(from_file)
+    if not tokens and not params.get("allow_unauthenticated") and not is_loopback(params["host"]):
+        raise ConfigError(
+            f"refusing to listen on {params['host']} without a token: anyone who can reach "
+            "it could read and write every trace",
+            hint="Set --token-file (or --token), or pass --allow-unauthenticated on a "
+                 "trusted network.")
     storage = params.get("storage") or default_storage()
     return CollectorSettings(
         host=params["host"],

@@ -15,13 +15,13 @@ a well-known document: anyone on the network could serve one).
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import logging
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from thinkt.addresses import is_loopback
 from thinkt.status import ConfigError
 
 log = logging.getLogger(__name__)
@@ -128,19 +128,6 @@ def fetch_well_known(base: str) -> str | None:
         # A relative answer ("/v1/traces") is relative to the base that gave it.
         value = base.rstrip("/") + "/" + value.strip().lstrip("/")
     return value
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_transport(endpoint: Endpoint, *, allow_insecure_http: bool = False,
