@@ -113,6 +113,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allow_unauthenticated", "collector", ("--allow-unauthenticated",),
             "Serve without a token on an address other than loopback (anyone who can reach "
             "it can read and write every trace).", False, is_flag=True),
+    Setting("cors_origin", "collector", ("--cors-origin",),
+            "Browser origin allowed to call the API (CORS); repeat for several. "
+            "Default: none, and no CORS headers are sent.", (), multiple=True, metavar="ORIGIN"),
     Setting("quiet", "collector", ("--quiet", "-q"), "Only log warnings and errors.", False,
             is_flag=True),
     Setting("log", "collector", ("--log",), "Also write a debug log to this file.", None,
@@ -170,6 +173,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Print only warnings and errors: no progress, no summary.", False, is_flag=True),
     Setting("log", "exporter", ("--log",), "Also write a debug log to this file.", None,
             click.Path(dir_okay=False), metavar="FILE"),
+    # -- exporter: privacy -----------------------------------------------------------
+    Setting("no_redact", "exporter", ("--no-redact",),
+            "Ship entry text as it is: do not mask secrets (keys, tokens, passwords) first.",
+            False, is_flag=True),
+    Setting("redact_disable", "exporter", ("--redact-disable",),
+            "Turn off one redaction rule; repeat for several (aws_access_key, aws_secret_key, "
+            "github_token, gitlab_token, slack_token, slack_webhook, openai_key, "
+            "anthropic_key, google_api_key, jwt, private_key, url_password, env_secret).",
+            (), multiple=True, metavar="RULE"),
+    Setting("redact_extra", "exporter", ("--redact-extra",),
+            "An extra redaction rule NAME=REGEX (Python syntax; a group named secret, if any, "
+            "is what gets masked); repeat for several.", (), multiple=True,
+            metavar="NAME=REGEX"),
+    Setting("metadata_only", "exporter", ("--metadata-only",),
+            "Ship entries without their text: roles, tools, models, tokens and times only.",
+            False, is_flag=True),
 )
 
 

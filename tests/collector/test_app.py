@@ -254,3 +254,32 @@ def test_register_validates_and_passes_now(client, recorder):
     [registered] = recorder.registered
     assert registered["now"] == datetime(2026, 5, 6, 7, 8, 9)
     assert json.loads(registered["agent"]["metadata"]) == {"a": 1}
+
+
+# -- CORS (issue 9): none unless configured -------------------------------------------------
+def test_no_cors_headers_unless_configured(authed):
+    response = authed.get("/v1/agents", headers={"Origin": "https://evil.example",
+                                                 "Authorization": "Bearer old-token"})
+    assert response.status_code == 200
+    assert not any(h.lower().startswith("access-control-") for h in response.headers.keys())
+    preflight = authed.options("/v1/traces", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_configured_origin_gets_cors_and_others_do_not(recorder):
+    client = make_client(recorder, tokens=("t",), cors_origins=("https://dash.example",))
+    preflight = client.options("/v1/traces", headers={
+        "Origin": "https://dash.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    ok = client.get("/v1/agents", headers={"Origin": "https://dash.example",
+                                           "Authorization": "Bearer t"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    other = client.get("/v1/agents", headers={"Origin": "https://evil.example",
+                                              "Authorization": "Bearer t"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    # The preflight is open; the request itself still needs the token.
+    assert client.get("/v1/agents", headers={"Origin": "https://dash.example"}).status_code == 401

@@ -49,10 +49,21 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     app.extensions["thinkt.client"] = client
     tokens = [t.encode("utf-8") for t in settings.tokens]
 
+    if settings.cors_origins:
+        from flask_cors import CORS
+
+        # Only the configured origins, and no cookies: the API authenticates with a
+        # bearer token, which a browser sends only when the page's script adds it.
+        CORS(app, origins=list(settings.cors_origins), supports_credentials=False,
+             allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+             methods=["GET", "POST", "OPTIONS"], max_age=600)
+
     @app.before_request
     def authenticate():
         if not tokens or request.endpoint in OPEN_ENDPOINTS:
             return None
+        if settings.cors_origins and request.method == "OPTIONS":
+            return None  # a CORS preflight carries no credentials by design
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
         presented_bytes = presented.strip().encode("utf-8")

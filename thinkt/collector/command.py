@@ -47,6 +47,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         port=params["port"],
         storage=os.path.abspath(os.path.expanduser(storage)),
         tokens=tuple(dict.fromkeys(tokens)),
+        cors_origins=tuple(o.strip() for o in params.get("cors_origin") or () if o.strip()),
         workers=params.get("workers") or default_workers(),
         queue_size=params["queue_size"],
         commit_timeout=params["commit_timeout"],

@@ -31,6 +31,7 @@ class CollectorSettings:
     port: int = 4318
     storage: str = ""
     tokens: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
     workers: int = 2
     queue_size: int = 256
     commit_timeout: float = 30.0
