@@ -1,0 +1,214 @@
+"""HTTP API fuzzing in-process: every request gets a JSON 4xx, a 200, or a 503 with
+Retry-After; never a 500, and the collector keeps answering health with 200.
+
+Bodies: valid envelopes with fields of any JSON type, huge numbers, deep nesting, odd
+unicode (lone surrogates, NULs, RTL marks, emoji), NaN and Infinity, raw bytes, truncated
+JSON, gzip that is truncated or a bomb, wrong content types and encodings. Every GET
+endpoint gets arbitrary query strings (percent-encoded arbitrary bytes). Example counts
+are bounded for CI; ``THINKT_FUZZ_EXAMPLES=100000`` runs each test that long by hand.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from urllib.parse import quote_from_bytes
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz.conftest import fuzz_examples
+
+FUZZ = settings(max_examples=fuzz_examples(), deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+GET_ENDPOINTS = ("/v1/traces/search", "/v1/traces/stats", "/v1/usage", "/v1/sessions",
+                 "/v1/agents", "/v1/collector/health", "/v1/openapi.json", "/metrics")
+POST_ENDPOINTS = ("/v1/traces", "/v1/agents/register")
+QUERY_NAMES = ("q", "limit", "offset", "group_by", "since", "until", "source", "project")
+ODD_TEXT = ["\ud800", "\udfff", "a\x00b", "\u202eevil", "\u200f", "\U0001f600" * 3, "\ufeff",
+            "", " ", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:99:99Z",
+            "%", "_", "\\", "' OR 1=1 --", "\n\r\t", "x" * 600]
+HUGE = [2**63 - 1, 2**63, 2**64, -1, -(2**63), 10**400, -(10**400)]
+CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8",
+                 "application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded",
+                 "multipart/form-data; boundary=x", "application/octet-stream", "\u00e9/\u00e9", ""]
+ENCODINGS = [None, "identity", "gzip", "GZIP", "x-gzip", "deflate", "br", "zstd", "gzip, gzip",
+             "", "compress"]
+
+odd_text = st.one_of(st.text(), st.sampled_from(ODD_TEXT),
+                     st.text(st.characters(codec=None, exclude_categories=())))
+numbers = st.one_of(st.integers(), st.sampled_from(HUGE),
+                    st.floats(allow_nan=True, allow_infinity=True))
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), numbers, odd_text),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(odd_text, children, max_size=4)),
+    max_leaves=12)
+
+
+def maybe(valid, wrong=json_values):
+    """A field that is mostly valid, sometimes anything at all."""
+    return st.one_of(valid, valid, wrong)
+
+
+entries = st.fixed_dictionaries(
+    {"uuid": maybe(st.text(min_size=1, max_size=20)),
+     "role": maybe(st.sampled_from(["user", "assistant", "tool", "TOOL_USE", "system", "bot"]))},
+    optional={"timestamp": maybe(st.sampled_from(ODD_TEXT[8:12] + ["2026-01-01T00:00:00+14:00",
+                                                                     "2026-01-01T00:00:00.123456789Z"])),
+              "text": maybe(odd_text), "model": maybe(odd_text), "tool_name": maybe(odd_text),
+              "is_error": maybe(st.booleans()), "has_thinking": maybe(st.booleans()),
+              "input_tokens": maybe(st.sampled_from(HUGE) | st.integers(0, 10**6)),
+              "output_tokens": maybe(st.integers(0, 10**6)),
+              "cache_read_tokens": maybe(st.sampled_from(HUGE)),
+              "message_id": maybe(odd_text), "parent_uuid": maybe(odd_text),
+              "zz_unknown": json_values})
+envelopes = st.fixed_dictionaries(
+    {"source": maybe(st.sampled_from(["claude", " Codex ", "x", ""]) | odd_text),
+     "session_id": maybe(st.text(min_size=1, max_size=30) | st.sampled_from(ODD_TEXT)),
+     "entries": maybe(st.lists(maybe(entries), min_size=0, max_size=5))},
+    optional={"instance_id": maybe(odd_text), "project_path": maybe(odd_text),
+              "machine_id": json_values, "metadata": json_values})
+agents = st.fixed_dictionaries(
+    {"instance_id": maybe(odd_text), "platform": maybe(odd_text)},
+    optional={"hostname": json_values, "version": json_values, "started_at": maybe(odd_text),
+              "metadata": json_values, "project": json_values})
+
+
+def encode_json(value) -> bytes:
+    # ensure_ascii keeps lone surrogates as \ud800 escapes, which is what attackers send
+    return json.dumps(value, allow_nan=True).encode()
+
+
+def deep(depth: int, opener: str) -> bytes:
+    closer = {"[": "]", "{\"a\":": "}"}[opener]
+    return (opener * depth + "1" + closer * depth).encode()
+
+
+raw_bodies = st.one_of(
+    st.binary(max_size=200),
+    envelopes.map(encode_json).flatmap(lambda b: st.integers(0, len(b)).map(lambda n: b[:n])),
+    st.integers(1, 200_000).flatmap(lambda d: st.sampled_from(["[", "{\"a\":"]).map(
+        lambda o: deep(d, o))),
+    envelopes.map(lambda e: encode_json(e).decode().encode("utf-16")),
+    st.sampled_from([b"", b"null", b"[]", b"{}", b"1e999999", b"-" + b"9" * 5000, b"\xef\xbb\xbf{}",
+                     b'{"entries": NaN}', b"\x00" * 10]),
+)
+
+
+def check(response, path: str) -> None:
+    """The promise: a JSON answer, never a 500; 503 only with Retry-After."""
+    assert response.status_code < 500 or response.status_code == 503, (
+        path, response.status_code, response.get_data()[:300])
+    if response.status_code == 503:
+        assert response.headers.get("Retry-After"), path
+    if path == "/metrics" and response.status_code == 200:
+        return  # Prometheus text format
+    assert response.mimetype == "application/json", (path, response.mimetype)
+    body = json.loads(response.get_data())
+    if response.status_code >= 400:
+        assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str), body
+
+
+def post(collector, path, body: bytes, content_type=None, encoding=None):
+    headers = {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    if encoding is not None:
+        headers["Content-Encoding"] = encoding
+    response = collector.http.post(path, data=body, headers=headers)
+    check(response, path)
+    return response
+
+
+def still_serving(collector) -> None:
+    response = collector.http.get("/v1/collector/health")
+    assert response.status_code == 200, response.get_data()
+
+
+@FUZZ
+@given(envelope=envelopes)
+def test_ingest_envelopes(collector, envelope):
+    response = post(collector, "/v1/traces", encode_json(envelope), "application/json")
+    if response.status_code == 200:
+        body = response.get_json()
+        assert body["accepted"] + body.get("rejected", 0) == len(envelope["entries"])
+
+
+@FUZZ
+@given(path=st.sampled_from(POST_ENDPOINTS), body=raw_bodies,
+       content_type=st.sampled_from(CONTENT_TYPES), encoding=st.sampled_from(ENCODINGS),
+       compress=st.sampled_from(["no", "gzip", "zlib", "truncated"]))
+def test_raw_bodies_types_and_encodings(collector, path, body, content_type, encoding, compress):
+    if compress == "gzip":
+        body = gzip.compress(body)
+    elif compress == "zlib":
+        body = zlib.compress(body)
+    elif compress == "truncated":
+        packed = gzip.compress(body)
+        body = packed[: len(packed) // 2]
+    post(collector, path, body, content_type, encoding)
+
+
+@FUZZ
+@given(agent=agents)
+def test_agent_registrations(collector, agent):
+    post(collector, "/v1/agents/register", encode_json(agent), "application/json")
+
+
+query_values = st.one_of(st.binary(max_size=40), st.sampled_from(
+    [s.encode("utf-8", "surrogatepass") for s in ODD_TEXT]
+    + [str(n).encode() for n in HUGE] + [b"source", b"day", b"NaN", b"1e3", b" 5", b"0x10"]))
+
+
+@FUZZ
+@given(path=st.sampled_from(GET_ENDPOINTS) | st.text(max_size=30).map(
+           lambda s: "/v1/sessions/" + quote_from_bytes(s.encode("utf-8", "surrogatepass"))
+           + "/entries"),
+       params=st.lists(st.tuples(st.sampled_from(QUERY_NAMES) | st.text(max_size=5).map(str.encode)
+                                 .map(quote_from_bytes), query_values), max_size=5))
+def test_query_strings_on_every_get(collector, path, params):
+    query = "&".join(f"{name}={quote_from_bytes(value)}" for name, value in params)
+    response = collector.http.get(path, query_string=query)
+    check(response, path)
+
+
+def test_gzip_bomb_is_refused_after_the_limit(collector):
+    # 64 MiB of zeros in ~64 KiB: inflating it whole would blow far past max_body
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    response = post(collector, "/v1/traces", bomb, "application/json", "gzip")
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "payload_too_large"
+    still_serving(collector)
+
+
+def test_nesting_deeper_than_the_recursion_limit(collector):
+    for opener in ("[", "{\"a\":"):
+        response = post(collector, "/v1/traces", deep(40_000, opener), "application/json")
+        assert response.status_code == 400
+    still_serving(collector)
+
+
+def test_nesting_just_under_the_recursion_limit_inside_stored_fields(collector):
+    """metadata is stored as JSON text: deep but parseable nesting must not crash dumping it."""
+    for depth in (100, 400, 700, 850, 950, 990, 2000):
+        for opener in ("[", "{\"a\":"):
+            nested = deep(depth, opener)
+            post(collector, "/v1/traces",
+                 b'{"source": "c", "session_id": "deep", "metadata": ' + nested
+                 + b', "entries": [{"uuid": "u", "role": "user"}]}', "application/json")
+            post(collector, "/v1/agents/register",
+                 b'{"instance_id": "deep", "platform": "x", "metadata": ' + nested + b"}",
+                 "application/json")
+    still_serving(collector)
+
+
+def test_the_collector_still_serves_after_all_of_it(collector):
+    still_serving(collector)
+    good = {"source": "claude", "session_id": "after-fuzz",
+            "entries": [{"uuid": "u1", "role": "user", "text": "still here",
+                         "timestamp": "2026-01-01T00:00:00Z"}]}
+    response = post(collector, "/v1/traces", encode_json(good), "application/json")
+    assert response.get_json() == {"accepted": 1, "duplicates": 0}
