@@ -257,3 +257,38 @@ def test_sighup_replaces_workers_and_keeps_the_writer(fresh):
 def test_warns_when_no_token_is_set(fresh):
     fresh.start()
     assert "no --token set" in fresh.log()
+
+
+def test_no_token_in_logs_or_error_bodies(tmp_path):
+    """Right and wrong tokens, bad bodies, every endpoint: no token ever comes back out."""
+    wrong = "wrong-token-Zq81"
+    debug_log = tmp_path / "debug.log"
+    running = Collector(tmp_path / "c.duckdb", tmp_path / "stderr.log", "--log", str(debug_log),
+                        token=TOKEN)
+    running.start()
+    try:
+        bodies = []
+        for headers in ({"Authorization": f"Bearer {wrong}"}, {"Authorization": wrong},
+                        {"Authorization": f"Basic {TOKEN}"}, running.headers):
+            for method, path, kwargs in (
+                ("post", "/v1/traces", {"data": b"{not json"}),
+                ("post", "/v1/traces", {"json": {"source": "x", "entries": [{"uuid": TOKEN}]}}),
+                ("post", "/v1/traces", {"json": traces("leak", entries("leak", 2))}),
+                ("post", "/v1/agents/register", {"json": {"instance_id": TOKEN}}),
+                ("get", f"/v1/traces/search?q={TOKEN}&limit=x", {}),
+                ("get", "/v1/usage?group_by=" + TOKEN, {}),
+                ("get", f"/v1/sessions/{TOKEN}/entries", {}),
+                ("get", "/v1/nope", {}),
+            ):
+                response = getattr(requests, method)(running.url + path, headers=headers,
+                                                     timeout=30, **kwargs)
+                assert response.status_code < 500, response.text
+                assert response.headers["Content-Type"].startswith("application/json")
+                bodies.append(response.text)
+    finally:
+        assert running.terminate() == 0
+    assert debug_log.read_text()  # the debug log was written...
+    for text in bodies + [debug_log.read_text(), running.log()]:
+        # ...and neither it, stderr nor any response holds a token we were sent as one.
+        assert wrong not in text
+    assert TOKEN not in debug_log.read_text() and TOKEN not in running.log()
