@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from thinkt.collector.app import error_response
 from thinkt.collector.body import parse_json, read_body
 from thinkt.collector.channel import Rejected, Unavailable, WriterClient
+from thinkt.collector.openapi import build_document
 from thinkt.collector.schemas import agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
 from thinkt.collector.store import IngestRequest
@@ -233,3 +234,9 @@ def health():
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     return jsonify({"status": "ok"})
+
+
+@blueprint.get("/v1/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of this API (for clients and API fuzzers)."""
+    return jsonify(build_document(request.host_url.rstrip("/")))

@@ -1,0 +1,82 @@
+"""The OpenAPI document at /v1/openapi.json: it lists every route the app serves, agrees
+with the validation schemas, and what the collector answers matches what it documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from thinkt.collector.openapi import build_document
+from thinkt.collector.schemas import ENTRY_FIELDS, AgentSchema, IngestSchema
+
+
+def route_templates(app) -> set[str]:
+    """The app's routes in OpenAPI spelling (``<path:x>`` becomes ``{x}``)."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule
+        for converter in ("<path:", "<"):
+            path = path.replace(converter, "{")
+        routes.add(path.replace(">", "}"))
+    return routes
+
+
+def test_served_without_a_token_configured(collector):
+    response = collector.http.get("/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    assert document["openapi"].startswith("3.")
+    assert document["servers"] == [{"url": "http://localhost"}]
+
+
+def test_every_route_is_documented(collector):
+    documented = set(build_document()["paths"])
+    assert route_templates(collector.app) - {"/metrics"} == documented
+
+
+def test_fields_match_the_validation_schemas():
+    schemas = build_document()["components"]["schemas"]
+    assert set(schemas["Entry"]["properties"]) == set(ENTRY_FIELDS)
+    assert set(schemas["IngestRequest"]["properties"]) == set(IngestSchema().fields)
+    assert set(schemas["AgentRegistration"]["properties"]) == set(AgentSchema().fields)
+    assert schemas["IngestRequest"]["required"] == ["source", "session_id", "entries"]
+
+
+def test_the_document_is_json_and_its_schemas_are_valid_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    document = json.loads(json.dumps(build_document()))
+    for name, schema in document["components"]["schemas"].items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_answers_match_the_documented_schemas(collector):
+    """A documented request gets a documented status and a body of the documented shape."""
+    jsonschema = pytest.importorskip("jsonschema")
+    document = build_document()
+
+    def validate(instance, schema):
+        # "#/components/schemas/X" resolves against the root: put the components there
+        jsonschema.validate(instance, dict(schema, components=document["components"]))
+
+    body = {"source": "claude", "session_id": "doc-1",
+            "entries": [{"uuid": "a", "role": "user", "text": "hello openapi",
+                         "timestamp": "2026-01-01T00:00:00Z", "input_tokens": 3}]}
+    validate(body, document["paths"]["/v1/traces"]["post"]["requestBody"]["content"]
+             ["application/json"]["schema"])
+    calls = [("post", "/v1/traces", body),
+             ("post", "/v1/agents/register", {"instance_id": "i-doc", "platform": "linux"}),
+             ("get", "/v1/traces/search?q=openapi", None), ("get", "/v1/traces/stats", None),
+             ("get", "/v1/usage?group_by=day", None), ("get", "/v1/sessions", None),
+             ("get", "/v1/sessions/doc-1/entries", None), ("get", "/v1/agents", None),
+             ("get", "/v1/collector/health", None), ("get", "/v1/sessions/none/entries", None),
+             ("get", "/v1/traces/search", None), ("post", "/v1/traces", {"entries": []})]
+    for method, url, payload in calls:
+        response = collector.http.open(url, method=method.upper(), json=payload)
+        template = "/v1/sessions/{session_id}/entries" if "/entries" in url else url.split("?")[0]
+        documented = document["paths"][template][method]["responses"]
+        assert str(response.status_code) in documented, (url, response.status_code)
+        schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
+        validate(response.get_json(), schema)

@@ -1,0 +1,211 @@
+"""The OpenAPI 3 document of the collector's HTTP API (CONTRACT.md §1), built as a dict.
+
+Clients and API fuzzers (schemathesis, hypothesis-jsonschema) read it from
+``GET /v1/openapi.json``. Field names and limits come from :mod:`thinkt.collector.schemas`
+so the document cannot drift from what the collector validates.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from thinkt import __version__
+from thinkt.collector.schemas import MAX_ENTRIES, MAX_INT, ROLES
+
+log = logging.getLogger(__name__)
+
+_GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
+_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
+           "cache_write_tokens", "reasoning_tokens")
+_TEXTS = ("model", "text", "tool_name", "message_id", "agent_id", "parent_uuid", "git_branch",
+          "cwd")
+_FLAGS = ("is_error", "has_thinking", "has_tool_use")
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str, retry_after: bool = False) -> dict:
+    response = _json(_ref("Error"), description)
+    if retry_after:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
+                                               "description": "Seconds to wait before retrying."}}
+    return response
+
+
+def _query(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _entry_schema() -> dict:
+    properties: dict[str, Any] = {
+        "uuid": {"type": "string", "minLength": 1, "maxLength": 512},
+        "role": {"type": "string", "description": "Case-insensitive; `tool` means "
+                 "`tool_result`.", "enum": [*ROLES, "tool"]},
+        "timestamp": _nullable({"type": "string", "format": "date-time"}),
+    }
+    properties.update({name: _nullable({"type": "string"}) for name in _TEXTS})
+    properties.update({name: _nullable({"type": "boolean"}) for name in _FLAGS})
+    properties.update({name: _nullable({"type": "integer", "minimum": 0, "maximum": MAX_INT})
+                       for name in _COUNTS})
+    return {"type": "object", "required": ["uuid", "role"], "properties": properties}
+
+
+def _components() -> dict:
+    # What the collector answers: stored optional fields come back as null when unset.
+    session_summary = {"type": "object", "properties": {
+        name: _nullable({"type": kind}) for name, kind in (
+            ("id", "string"), ("source", "string"), ("project_path", "string"),
+            ("instance_id", "string"), ("model", "string"), ("entry_count", "integer"),
+            ("first_seen", "string"), ("last_updated", "string"), ("match_count", "integer"),
+            ("snippet", "string"))}}
+    usage_row = {"type": "object", "properties": {"key": _nullable({"type": "string"}), **{
+        name: {"type": "integer"} for name in (
+            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+            "reasoning_tokens", "entries", "sessions")}}}
+    agent = {"type": "object", "properties": {
+        "instance_id": {"type": "string"}, "platform": {"type": "string"},
+        **{name: _nullable({"type": "string"}) for name in (
+            "hostname", "version", "started_at", "last_heartbeat", "machine_id", "project",
+            "region")},
+        "trace_count": {"type": "integer"},
+        "status": {"type": "string", "enum": ["active", "stale"]}}}
+    return {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "error": {"type": "string"}, "message": {"type": "string"},
+                "errors": {"type": "object"}}},
+            "Entry": _entry_schema(),
+            "IngestRequest": {
+                "type": "object", "required": ["source", "session_id", "entries"],
+                "properties": {
+                    "source": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "session_id": {"type": "string", "minLength": 1, "maxLength": 512},
+                    "entries": {"type": "array", "minItems": 1, "maxItems": MAX_ENTRIES,
+                                "items": _ref("Entry")},
+                    "instance_id": _nullable({"type": "string", "maxLength": 512}),
+                    "project_path": _nullable({"type": "string"}),
+                    "machine_id": _nullable({"type": "string", "maxLength": 512}),
+                    "metadata": _nullable({"type": "object"})}},
+            "IngestResponse": {
+                "type": "object", "required": ["accepted", "duplicates"], "properties": {
+                    "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+                    "rejected": {"type": "integer"}, "errors": {"type": "object"}}},
+            "AgentRegistration": {
+                "type": "object", "required": ["instance_id", "platform"], "properties": {
+                    "instance_id": {"type": "string", "minLength": 1, "maxLength": 512},
+                    "platform": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "hostname": _nullable({"type": "string", "maxLength": 512}),
+                    "version": _nullable({"type": "string", "maxLength": 128}),
+                    "started_at": _nullable({"type": "string", "format": "date-time"}),
+                    "machine_id": _nullable({"type": "string", "maxLength": 512}),
+                    "project": _nullable({"type": "string"}),
+                    "region": _nullable({"type": "string", "maxLength": 128}),
+                    "metadata": _nullable({"type": "object"})}},
+            "Agent": agent,
+            "SessionSummary": session_summary,
+            "UsageRow": usage_row,
+            "Stats": {"type": "object", "properties": {
+                **{name: {"type": "integer"} for name in (
+                    "total_traces", "total_sessions", "total_agents", "active_agents",
+                    "db_size_bytes")},
+                "uptime_seconds": {"type": "number"}, "started_at": {"type": "string"},
+                "tokens": {"type": "object"}}},
+            "Health": {"type": "object", "required": ["status"], "properties": {
+                "status": {"type": "string", "enum": ["ok", "unavailable"]}}},
+        },
+    }
+
+
+def _array_of(name: str, description: str) -> dict:
+    return _json({"type": "array", "items": _ref(name)}, description)
+
+
+def _paths() -> dict:
+    common = {"401": _error("Missing or wrong bearer token."),
+              "503": _error("The writer is busy or down; retry later.", retry_after=True)}
+    bad = {"400": _error("Invalid body or query parameters."), **common}
+    limit = _query("limit", {"type": "integer", "minimum": 1}, "Capped at the maximum.")
+    return {
+        "/v1/traces": {"post": {
+            "summary": "Ingest a batch of entries of one session; 200 means committed.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("IngestRequest")}}},
+            "parameters": [{"name": "Content-Encoding", "in": "header", "required": False,
+                            "schema": {"type": "string", "enum": ["gzip", "identity"]}}],
+            "responses": {"200": _json(_ref("IngestResponse"), "Stored (new or duplicate)."),
+                          "413": _error("Over 10 MiB after decompression."), **bad}}},
+        "/v1/traces/search": {"get": {
+            "summary": "Sessions containing q (literal, case-insensitive).",
+            "parameters": [_query("q", {"type": "string", "minLength": 1}, "Search term.",
+                                  required=True), limit],
+            "responses": {"200": _array_of("SessionSummary", "Matching sessions."), **bad}}},
+        "/v1/traces/stats": {"get": {
+            "summary": "Totals of the store.",
+            "responses": {"200": _json(_ref("Stats"), "Totals."), **common}}},
+        "/v1/usage": {"get": {
+            "summary": "Token usage, each API response counted once.",
+            "parameters": [
+                _query("group_by", {"type": "string", "enum": _GROUP_BY}, "Grouping."),
+                _query("since", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
+                _query("until", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
+                _query("source", {"type": "string"}, "Only this source.")],
+            "responses": {"200": _array_of("UsageRow", "Usage, largest first."), **bad}}},
+        "/v1/sessions": {"get": {
+            "summary": "The most recently active sessions.",
+            "parameters": [limit, _query("source", {"type": "string"}, "Only this source."),
+                           _query("project", {"type": "string"}, "Only this project path.")],
+            "responses": {"200": _array_of("SessionSummary", "Sessions."), **bad}}},
+        "/v1/sessions/{session_id}/entries": {"get": {
+            "summary": "The stored entries of one session, oldest first.",
+            "parameters": [{"name": "session_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1}}, limit,
+                           _query("offset", {"type": "integer", "minimum": 0}, "Skip.")],
+            "responses": {"200": _array_of("Entry", "Entries."),
+                          "404": _error("No such session."), **bad}}},
+        "/v1/agents/register": {"post": {
+            "summary": "Upsert an exporter agent (a heartbeat).",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("AgentRegistration")}}},
+            "responses": {"200": _json(_ref("Agent"), "The stored agent."), **bad}}},
+        "/v1/agents": {"get": {
+            "summary": "Registered agents with their status.",
+            "responses": {"200": _array_of("Agent", "Agents."), **common}}},
+        "/v1/collector/health": {"get": {
+            "summary": "200 when the writer is alive and the database open.", "security": [],
+            "responses": {"200": _json(_ref("Health"), "Healthy."),
+                          "503": _error("Unhealthy.", retry_after=True)}}},
+        "/v1/openapi.json": {"get": {
+            "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3 document.",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}}}}},
+    }
+
+
+def build_document(server_url: str | None = None) -> dict:
+    """Return the OpenAPI 3.1 document of the collector API."""
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "thinkt collector", "version": __version__,
+                 "description": "Ingest and query AI coding assistant sessions. Every error "
+                                "is a JSON envelope {error, message[, errors]}."},
+        "paths": _paths(),
+        "components": _components(),
+        "security": [{"bearer": []}],
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
