@@ -8,7 +8,8 @@ shrinks to a minimal failing input. The promises checked:
 - ``read`` never raises, its entries are shippable and its state is JSON;
 - an appended (JSONL) file is never consumed past its last newline: the offset is 0 or
   just after a newline, and the entries read are exactly those of the file cut there;
-- a file cut at any point and then completed gives the same entries as reading it whole.
+- a file cut at any point and then completed gives the entries (by uuid) of reading it
+  whole: nothing lost, nothing invented.
 """
 
 from __future__ import annotations
@@ -32,33 +33,28 @@ ODD_BYTES = [b"\n", b"\r\n", b"\r", b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"\xc
              b'{"type": null}\n', "\u202e\U0001f600".encode()]
 
 
-def damage(data: bytes):
-    """A strategy for ``data`` with one to three pieces of damage."""
-    size = len(data)
+# One piece of damage: (kind, where in the file as a fraction, span, junk bytes). Drawn as
+# a small recipe rather than as the damaged bytes, so a failure reports a short input.
+damages = st.lists(st.tuples(
+    st.sampled_from(["insert", "flip", "cut_range", "repeat"]), st.floats(0, 1),
+    st.integers(0, 4096), st.sampled_from(ODD_BYTES) | st.binary(min_size=1, max_size=32)),
+    min_size=1, max_size=3)
 
-    def one(draw_from: st.DataObject, current: bytes) -> bytes:
-        at = draw_from.draw(st.integers(0, len(current)))
-        kind = draw_from.draw(st.sampled_from(["insert", "flip", "cut_range", "repeat"]))
+
+def apply(data: bytes, recipe) -> bytes:
+    """Return ``data`` with every piece of damage of ``recipe`` done in turn."""
+    for kind, where, span, junk in recipe:
+        at = int(where * len(data))
         if kind == "insert":
-            junk = draw_from.draw(st.sampled_from(ODD_BYTES) | st.binary(min_size=1, max_size=32))
-            return current[:at] + junk + current[at:]
-        if kind == "flip" and current:
-            at = min(at, len(current) - 1)
-            return current[:at] + bytes([draw_from.draw(st.integers(0, 255))]) + current[at + 1:]
-        end = draw_from.draw(st.integers(at, min(len(current), at + 4096)))
-        if kind == "repeat":
-            return current[:end] + current[at:end] + current[end:]
-        return current[:at] + current[end:]
-
-    @st.composite
-    def damaged(draw):
-        current = data
-        data_object = draw(st.data())
-        for _ in range(draw(st.integers(1, 3))):
-            current = one(data_object, current)
-        return current
-
-    return damaged() if size else st.just(data)
+            data = data[:at] + junk + data[at:]
+        elif kind == "flip" and data:
+            at = min(at, len(data) - 1)
+            data = data[:at] + junk[:1] + data[at + 1:]
+        elif kind == "repeat":
+            data = data[:at + span] + data[at:at + span] + data[at + span:]
+        else:
+            data = data[:at] + data[at + span:]
+    return data
 
 
 def place(tmp_path: Path, sample: str, data: bytes) -> Path:
@@ -101,7 +97,10 @@ def check_cut_then_completed(source, path: Path, data: bytes, cut: int) -> None:
             break
         entries += more.entries
         result = more
-    assert [e.to_wire() for e in entries] == [e.to_wire() for e in whole]
+    # The same uuids, not the same list: Gemini JSONL re-appends a message as it grows and,
+    # by design, ships each version read in a separate read (the last copy wins only
+    # within one read), so a cut between two copies ships the earlier one too.
+    assert {e.uuid for e in entries} == {e.uuid for e in whole}
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +125,9 @@ def test_damaged_samples_through_their_own_source(samples, sample, sample_bytes,
 
     @settings(max_examples=fuzz_examples(12), deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(damaged=damage(data), where=st.floats(0, 1))
-    def run(damaged, where):
+    @given(recipe=damages, where=st.floats(0, 1))
+    def run(recipe, where):
+        damaged = apply(data, recipe)
         path = place(tmp_path, sample, damaged)
         check_read(source, path, damaged)
         check_cut_then_completed(source, path, damaged, int(where * len(damaged)))
