@@ -1,0 +1,1 @@
+"""The chaos harness: real processes killed at random while sessions grow; nothing lost or doubled."""
