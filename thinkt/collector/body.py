@@ -14,12 +14,28 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 
 _CHUNK = 64 * 1024
 
+try:  # what gunicorn raises from the body stream when the client's framing is broken
+    from gunicorn.http.errors import ParseException as _FramingError
+except ImportError:  # served by something else: only I/O errors come from the stream
+    _FramingError = OSError
+
+#: Reading the body fails this way when the client sent a broken body (bad chunk sizes,
+#: a missing chunk terminator, a connection dropped mid-body): the client's fault, 400.
+_UNREADABLE = (OSError, _FramingError)
+
+
+def _read(stream: Any, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except _UNREADABLE as exc:
+        raise BadRequest(f"The request body could not be read ({type(exc).__name__}).") from None
+
 
 def read_body(stream: Any, encoding: str | None, limit: int) -> bytes:
     """Read a request body, inflating ``Content-Encoding: gzip``; 413 past ``limit`` bytes."""
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
-        data = stream.read(limit + 1)
+        data = _read(stream, limit + 1)
         if len(data) > limit:
             raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
         return data
@@ -30,7 +46,7 @@ def read_body(stream: Any, encoding: str | None, limit: int) -> bytes:
     out = bytearray()
     try:
         while True:
-            chunk = stream.read(_CHUNK)
+            chunk = _read(stream, _CHUNK)
             if not chunk:
                 break
             out += inflater.decompress(chunk, limit + 1 - len(out))

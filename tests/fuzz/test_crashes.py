@@ -1,0 +1,61 @@
+"""Inputs the fuzzers found crashing the collector (500), kept as regression tests."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from thinkt.collector.app import create_app
+from thinkt.collector.settings import CollectorSettings
+
+errors = pytest.importorskip("gunicorn.http.errors")
+
+
+class BrokenStream(io.RawIOBase):
+    """A request body whose reading fails the way gunicorn's does on broken framing."""
+
+    def __init__(self, error: Exception, first: bytes = b""):
+        self.error = error
+        self.first = first
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.first:
+            data, self.first = self.first, b""
+            return data
+        raise self.error
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class NoWriter:
+    """Nothing may reach the writer: the request must be refused before."""
+
+    def ingest(self, request, timeout):
+        raise AssertionError("a broken body reached the writer")
+
+
+@pytest.mark.parametrize("error", [
+    errors.InvalidChunkSize(b"zz"),            # found: "Transfer-Encoding: chunked", size "zz"
+    errors.ChunkMissingTerminator(b"{}"),
+    errors.NoMoreData(b""),
+    ConnectionResetError(104, "Connection reset by peer"),  # werkzeug already made these 400
+], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_an_unreadable_chunked_body_is_a_json_400_not_a_500(error, encoding):
+    app = create_app(CollectorSettings(storage="/nonexistent/collector.duckdb"), NoWriter())
+    headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    # gunicorn marks a chunked body as terminated: the app reads until the stream ends
+    environ = {"wsgi.input": BrokenStream(error), "wsgi.input_terminated": True}
+    response = app.test_client().post("/v1/traces", headers=headers,
+                                      environ_overrides=environ)
+    assert response.status_code == 400, response.get_data()
+    assert response.get_json()["error"] == "bad_request"
