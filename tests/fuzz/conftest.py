@@ -6,6 +6,7 @@ part of the collector shows up as a 500 here, exactly as it would under gunicorn
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -33,6 +34,21 @@ def fuzz_examples(default: int = DEFAULT_EXAMPLES) -> int:
 
 
 _EXAMPLES_FROM_ENV = os.environ.get("THINKT_FUZZ_EXAMPLES", "")
+
+
+def check_answer(path: str, status: int, headers, body: bytes) -> None:
+    """The promise: a JSON answer, never a 500; 503 only with Retry-After."""
+    assert status < 500 or status == 503, (path, status, body[:300])
+    if status == 503:
+        assert headers.get("Retry-After"), path
+    if path == "/metrics" and status == 200:
+        return  # Prometheus text format
+    assert headers.get("Content-Type", "").split(";")[0] == "application/json", (
+        path, status, headers.get("Content-Type"), body[:200])
+    answer = json.loads(body)
+    if status >= 400:
+        assert isinstance(answer.get("error"), str), answer
+        assert isinstance(answer.get("message"), str), answer
 
 
 class InProcessCollector:

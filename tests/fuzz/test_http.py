@@ -18,7 +18,7 @@ from urllib.parse import quote_from_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import fuzz_examples
+from tests.fuzz.conftest import check_answer, fuzz_examples
 
 FUZZ = settings(max_examples=fuzz_examples(), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -32,8 +32,9 @@ ODD_TEXT = ["\ud800", "\udfff", "a\x00b", "\u202eevil", "\u200f", "\U0001f600" *
             "%", "_", "\\", "' OR 1=1 --", "\n\r\t", "x" * 600]
 HUGE = [2**63 - 1, 2**63, 2**64, -1, -(2**63), 10**400, -(10**400)]
 CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8",
-                 "application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded",
-                 "multipart/form-data; boundary=x", "application/octet-stream", "\u00e9/\u00e9", ""]
+                 "application/json; charset=latin-1", "text/plain",
+                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                 "application/octet-stream", "\u00e9/\u00e9", ""]
 ENCODINGS = [None, "identity", "gzip", "GZIP", "x-gzip", "deflate", "br", "zstd", "gzip, gzip",
              "", "compress"]
 
@@ -56,8 +57,8 @@ def maybe(valid, wrong=json_values):
 entries = st.fixed_dictionaries(
     {"uuid": maybe(st.text(min_size=1, max_size=20)),
      "role": maybe(st.sampled_from(["user", "assistant", "tool", "TOOL_USE", "system", "bot"]))},
-    optional={"timestamp": maybe(st.sampled_from(ODD_TEXT[8:12] + ["2026-01-01T00:00:00+14:00",
-                                                                     "2026-01-01T00:00:00.123456789Z"])),
+    optional={"timestamp": maybe(st.sampled_from(
+                  ODD_TEXT[8:12] + ["2026-01-01T00:00:00+14:00", "2026-01-01T00:00:00.123456789Z"])),
               "text": maybe(odd_text), "model": maybe(odd_text), "tool_name": maybe(odd_text),
               "is_error": maybe(st.booleans()), "has_thinking": maybe(st.booleans()),
               "input_tokens": maybe(st.sampled_from(HUGE) | st.integers(0, 10**6)),
@@ -99,17 +100,8 @@ raw_bodies = st.one_of(
 
 
 def check(response, path: str) -> None:
-    """The promise: a JSON answer, never a 500; 503 only with Retry-After."""
-    assert response.status_code < 500 or response.status_code == 503, (
-        path, response.status_code, response.get_data()[:300])
-    if response.status_code == 503:
-        assert response.headers.get("Retry-After"), path
-    if path == "/metrics" and response.status_code == 200:
-        return  # Prometheus text format
-    assert response.mimetype == "application/json", (path, response.mimetype)
-    body = json.loads(response.get_data())
-    if response.status_code >= 400:
-        assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str), body
+    """The promise for a Flask test response (see :func:`check_answer`)."""
+    check_answer(path, response.status_code, response.headers, response.get_data())
 
 
 def post(collector, path, body: bytes, content_type=None, encoding=None):

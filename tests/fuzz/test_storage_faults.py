@@ -119,6 +119,15 @@ def send_until(live, session: str, start: int, count: int, text_size: int,
     raise AssertionError(f"no 200 within {timeout}s: {codes[-5:]}\n{live.log()[-3000:]}")
 
 
+def send_all(live, session: str, starts, text_size: int = 100) -> set[str]:
+    """Send batches of 10 from each start until acknowledged; return the uuids acknowledged."""
+    acked = set()
+    for start in starts:
+        send_until(live, session, start, 10, text_size)
+        acked.update(f"u{n:06d}" for n in range(start, start + 10))
+    return acked
+
+
 def check_stored_once(live, session: str, acked: set[str]) -> None:
     response = live.get(f"/v1/sessions/{session}/entries", params={"limit": 1000})
     rows = stored_uuids(response.json())
@@ -144,8 +153,7 @@ def test_disk_full_answers_503_keeps_what_it_acknowledged_and_recovers(collector
     assert refused is not None, "the disk never filled"
     assert acked, "nothing fitted at all"
     remount(small_disk, "size=64m")  # space returns
-    send_until(live, "full", refused, 10, 4000)
-    acked.update(f"u{n:06d}" for n in range(refused, refused + 10))
+    acked |= send_all(live, "full", [refused], 4000)
     check_stored_once(live, "full", acked)
     # and what was acknowledged survives a crash of everything
     live.kill_group()
@@ -164,9 +172,8 @@ def test_read_only_database_directory_never_fails_a_request(collector_on, small_
     is made immutable: nothing can be created or removed in it (a new WAL, a temp file).
     Whatever DuckDB needs, every answer is a 200 or a 503 with Retry-After, and once the
     directory is writable again everything acknowledged is there, once."""
-    live, acked, codes = collector_on, set(), []
-    send_until(live, "ro", 0, 10, 100)
-    acked.update(f"u{n:06d}" for n in range(10))
+    live, codes = collector_on, []
+    acked = send_all(live, "ro", [0])
     try:
         immutable(small_disk, True)
     except (subprocess.CalledProcessError, FileNotFoundError):
@@ -183,9 +190,7 @@ def test_read_only_database_directory_never_fails_a_request(collector_on, small_
         assert live.get("/v1/traces/stats").status_code in (200, 503)
     finally:
         immutable(small_disk, False)
-    for start in range(0, 70, 10):
-        send_until(live, "ro", start, 10, 100)
-        acked.update(f"u{n:06d}" for n in range(start, start + 10))
+    acked |= send_all(live, "ro", range(0, 70, 10))
     check_stored_once(live, "ro", acked)
     live.kill_group()
     live.start()
