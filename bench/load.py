@@ -41,16 +41,22 @@ QUERIES = ("/v1/traces/search?q=writer&limit=20", "/v1/traces/stats",
 
 def group_rss_bytes(pgid: int) -> int:
     """Sum of VmRSS over the live processes of a process group."""
-    total = 0
+    return sum(process_rss(pgid))
+
+
+def process_rss(pgid: int) -> list[int]:
+    """VmRSS of each live process of a process group, largest first (the writer, whose
+    DuckDB buffer cache grows with the database, then the workers and the arbiter)."""
+    sizes = []
     for pid in group_pids(pgid):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+                    sizes.append(int(line.split()[1]) * 1024)
                     break
         except OSError:
             continue  # a worker that just exited
-    return total
+    return sorted(sizes, reverse=True)
 
 
 class Tally:
@@ -158,23 +164,31 @@ def run(live: Collector, args: argparse.Namespace) -> int:
         thread.start()
     print(f"{args.clients} clients, {args.minutes:g} min, {args.workers} workers, "
           f"batches of {args.batch}; RSS = sum over the collector's process group")
-    print(f"{'t (s)':>6} {'RSS MiB':>8} {'vs base':>8} {'requests':>9} {'req/s':>7} "
-          f"{'entries':>9} {'503':>5} {'unanswered':>10}")
-    print(f"{0:>6} {baseline / 2**20:>8.1f} {'(base)':>8} {0:>9} {'':>7} {0:>9} {0:>5} {0:>10}")
-    samples = [baseline]
+    print(f"{'t (s)':>6} {'RSS MiB':>8} {'vs base':>8} {'writer':>7} {'others':>7} "
+          f"{'DB MiB':>7} {'requests':>9} {'req/s':>7} {'entries':>9} {'503':>5} "
+          f"{'unanswered':>10}")
+    first = process_rss(pgid)
+    print(f"{0:>6} {baseline / 2**20:>8.1f} {'(base)':>8} {first[0] / 2**20:>7.1f} "
+          f"{sum(first[1:]) / 2**20:>7.1f} {'':>7} {0:>9} {'':>7} {0:>9} {0:>5} {0:>10}")
+    samples, others = [baseline], [sum(first[1:])]
     last_requests, last_time = 0, started
     while any(thread.is_alive() for thread in threads):
         time.sleep(min(args.every, max(0.1, stop_at + 130 - time.monotonic())))
         if time.monotonic() > stop_at + 130:
             break  # bounded: clients give up on a batch after at most two minutes
-        now, rss = time.monotonic(), group_rss_bytes(pgid)
+        now, sizes = time.monotonic(), process_rss(pgid)
+        rss = sum(sizes)
         samples.append(rss)
+        others.append(sum(sizes[1:]))
+        db_size = json.loads(call(live.port, "GET", "/v1/traces/stats")[2] or b"{}").get(
+            "db_size_bytes", 0)
         with tally.lock:
             requests, entries, busy = tally.requests, tally.acked_entries, tally.status[503]
             unanswered = tally.unanswered
         rate = (requests - last_requests) / (now - last_time)
         last_requests, last_time = requests, now
         print(f"{now - started:>6.0f} {rss / 2**20:>8.1f} {(rss - baseline) / 2**20:>+8.1f} "
+              f"{sizes[0] / 2**20:>7.1f} {others[-1] / 2**20:>7.1f} {db_size / 2**20:>7.1f} "
               f"{requests:>9} {rate:>7.1f} {entries:>9} {busy:>5} {unanswered:>10}", flush=True)
     for thread in threads:
         thread.join(timeout=1)
@@ -188,7 +202,8 @@ def run(live: Collector, args: argparse.Namespace) -> int:
           f"p99 {percentile(tally.latencies, 0.99) * 1000:.0f} ms")
     print(f"entries acknowledged {tally.acked_entries}, stored {stats.get('total_traces')}")
     print(f"RSS MiB: base {baseline / 2**20:.1f}, peak {max(samples) / 2**20:.1f}, "
-          f"second half min {min(half) / 2**20:.1f} max {max(half) / 2**20:.1f}")
+          f"second half min {min(half) / 2**20:.1f} max {max(half) / 2**20:.1f}; "
+          f"workers+arbiter base {others[0] / 2**20:.1f}, peak {max(others) / 2**20:.1f}")
     ok = (tally.unanswered == 0 and 500 not in tally.status
           and stats.get("total_traces") == tally.acked_entries)
     print("OK" if ok else "FAILED: see the counts above")
