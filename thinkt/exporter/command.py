@@ -20,6 +20,7 @@ from thinkt import __version__, config, paths
 from thinkt import log as thinkt_log
 from thinkt.exporter import discovery, roots as watch_roots
 from thinkt.exporter import sources as registry
+from thinkt.exporter.redact import Redactor
 from thinkt.exporter.runtime import Options
 from thinkt.exporter.sources import Source
 from thinkt.status import ConfigError, ThinktError
@@ -129,7 +130,22 @@ def build_options(params: dict[str, Any], endpoint: discovery.Endpoint,
         poll_interval=params["poll_interval"],
         rescan_interval=params["rescan_interval"],
         heartbeat_interval=params["heartbeat_interval"],
+        redactor=build_redactor(params),
+        metadata_only=params["metadata_only"],
     )
+
+
+def build_redactor(params: dict[str, Any]) -> Redactor | None:
+    """Return the redactor the settings ask for (None with ``--no-redact``).
+
+    :raises ConfigError: an unknown rule to disable or a bad extra rule.
+    """
+    if params["no_redact"]:
+        return None
+    try:
+        return Redactor.from_settings(params["redact_disable"], params["redact_extra"])
+    except ValueError as exc:
+        raise ConfigError(f"redaction: {exc}") from None
 
 
 def run_forward(ctx: click.Context, params: dict[str, Any]) -> int:

@@ -8,6 +8,7 @@ import logging
 from typing import Any, Iterable
 
 from thinkt.exporter.entry import Entry
+from thinkt.exporter.redact import Redactor, redact_entries
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,15 @@ GZIP_LEVEL = 1
 
 
 def build(source: str, entries: Iterable[Entry], *, instance_id: str,
-          machine_id: str | None = None, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
-    """Group ``entries`` by session, in order, into payload dicts of at most ``limit`` entries."""
+          machine_id: str | None = None, limit: int = MAX_ENTRIES,
+          redactor: Redactor | None = None, metadata_only: bool = False,
+          ) -> list[dict[str, Any]]:
+    """Group ``entries`` by session, in order, into payload dicts of at most ``limit`` entries.
+
+    Each entry's text is masked by ``redactor`` (or dropped, ``metadata_only``) here,
+    before the payload can reach the buffer or the network; the counts per rule go in
+    the payload's ``metadata``.
+    """
     sessions: dict[str, list[Entry]] = {}
     for entry in entries:
         sessions.setdefault(entry.session_id, []).append(entry)
@@ -27,12 +35,17 @@ def build(source: str, entries: Iterable[Entry], *, instance_id: str,
     for session_id, group in sessions.items():
         project_path = next((e.project_path for e in group if e.project_path), None)
         for start in range(0, len(group), limit):
+            wires = [e.to_wire() for e in group[start:start + limit]]
+            redactions = redact_entries(wires, redactor, metadata_only)
             payload: dict[str, Any] = {
                 "source": source,
                 "session_id": session_id,
                 "instance_id": instance_id,
-                "entries": [e.to_wire() for e in group[start:start + limit]],
+                "entries": wires,
             }
+            if redactions or metadata_only:
+                payload["metadata"] = ({"redactions": redactions} if redactions
+                                       else {"metadata_only": True})
             if project_path:
                 payload["project_path"] = project_path
             if machine_id:

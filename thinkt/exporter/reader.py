@@ -23,6 +23,7 @@ from thinkt.exporter import payload as payloads
 from thinkt.exporter.delivery import Counters, Dispatcher
 from thinkt.exporter.offsets import (FINGERPRINT_BYTES, Change, FileRecord, OffsetStore, compare,
                                      fingerprint, identify)
+from thinkt.exporter.redact import Redactor
 from thinkt.exporter.sources import Source, is_whole_file
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class Reader:
     def __init__(self, offsets: OffsetStore, dispatcher: Dispatcher, *, instance_id: str,
                  machine_id: str | None = None, counters: Counters | None = None,
                  on_progress: Callable[[str, int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None,
+                 redactor: Redactor | None = None, metadata_only: bool = False):
         self.offsets = offsets
         self.dispatcher = dispatcher
         self.instance_id = instance_id
@@ -51,6 +53,8 @@ class Reader:
         self.counters = counters or dispatcher.counters
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
+        self.redactor = redactor
+        self.metadata_only = metadata_only
         self._failed: set[str] = set()
 
     def read_file(self, source: Source, path: Path) -> ReadStatus:
@@ -89,7 +93,8 @@ class Reader:
             done = self._identity(path, record, st, whole)
             done.offset, done.state = result.offset, result.state
             batch = payloads.build(source.name, result.entries, instance_id=self.instance_id,
-                                   machine_id=self.machine_id)
+                                   machine_id=self.machine_id, redactor=self.redactor,
+                                   metadata_only=self.metadata_only)
             read_bytes = max(0, result.offset - record.offset) if not whole else st.st_size
             self.counters.add(source.name, entries_read=len(result.entries),
                               bytes_read=read_bytes, files=int(first))

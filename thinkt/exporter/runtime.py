@@ -23,6 +23,7 @@ from thinkt.exporter.discovery import Endpoint
 from thinkt.exporter.lock import ExporterLock
 from thinkt.exporter.offsets import OffsetStore
 from thinkt.exporter.reader import Reader, ReadStatus
+from thinkt.exporter.redact import Redactor
 from thinkt.exporter.roots import WatchRoot
 from thinkt.exporter.shipper import Answer, Shipper, registration
 from thinkt.exporter.sources import Source
@@ -54,6 +55,9 @@ class Options:
     status_interval: float = 5.0
     coalesce: float = 0.1
     shutdown_timeout: float = 3.0
+    #: Masks secrets in entry text before payloads are built; None ships text as it is.
+    redactor: Redactor | None = dataclasses.field(default_factory=Redactor)
+    metadata_only: bool = False  # ship entries without their text
 
 
 class Runtime:
@@ -112,7 +116,8 @@ class Runtime:
                                      counters=self.counters).start()
         self.reader = Reader(self.offsets, self.dispatcher, instance_id=self.instance_id,
                              machine_id=self.machine_id, counters=self.counters,
-                             should_stop=self.should_stop)
+                             should_stop=self.should_stop, redactor=self.options.redactor,
+                             metadata_only=self.options.metadata_only)
 
     def close(self) -> None:
         """Finish in-flight payloads (bounded), save offsets and status, release the lock."""
@@ -244,6 +249,7 @@ class Runtime:
                 "payloads_failed": total.payloads_failed,
                 "payloads_rejected": total.payloads_rejected,
                 "entries_rejected": total.entries_rejected,
+                "redactions": self.options.redactor.totals() if self.options.redactor else {},
             },
             "last_ship_at": statusfile.rfc3339(self.counters.last_ship_at),
             "lag_bytes": self.lag(max_age=self.options.status_interval),

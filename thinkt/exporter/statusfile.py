@@ -14,7 +14,8 @@ of a one-shot run) for the ``thinkt`` status pages. Keys (all always present):
   (payloads in ``rejected/``);
 - ``counts``: ``entries_read``, ``entries_shipped``, ``duplicates``,
   ``payloads_shipped``, ``payloads_buffered``, ``payloads_failed`` (transient failures),
-  ``payloads_rejected``, ``entries_rejected``;
+  ``payloads_rejected``, ``entries_rejected``, ``redactions`` (secrets masked per
+  redaction rule, e.g. ``{"aws_access_key": 2}``; empty with ``--no-redact``);
 - ``last_ship_at`` (RFC 3339 or null), ``lag_bytes`` (bytes of session files not yet
   shipped or buffered), ``paused`` (why reading is paused, or null).
 """
