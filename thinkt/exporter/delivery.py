@@ -172,6 +172,7 @@ class Dispatcher:
         self.state = Collector.NONE if shipper is None else Collector.UNKNOWN
         self.refused_reason: str | None = None
         self._down_until = 0.0
+        self._down_since = 0.0  # when the current outage was first noticed
         self._probe_delay = PROBE_MIN
         self._probing = False
 
@@ -330,8 +331,9 @@ class Dispatcher:
         if contents is None:
             return  # resolved meanwhile (buffered at shutdown)
         payload, body = contents
+        started = self._clock()
         answer = self.shipper.post(body)
-        self._note(answer)
+        self._note(answer, started)
         outcome = self._settle(answer, payload, body, job.source)
         if outcome is None:  # transient failure or refusal: it waits in the buffer
             self._to_buffer(job)
@@ -379,8 +381,9 @@ class Dispatcher:
             self._resolve(job, Delivery.SHIPPED)
             return
         # One try: the drain comes back to it; a retry loop here would only delay the others.
+        started = self._clock()
         answer = self.shipper.post(body, attempts=1)
-        self._note(answer)
+        self._note(answer, started)
         if answer.result is Result.REJECTED:
             self._reject(job.source, None, answer, name=name)
         elif answer.result in (Result.SHIPPED, Result.TOO_LARGE):
@@ -406,8 +409,8 @@ class Dispatcher:
         log.warning("collector rejected a %s payload (%s); kept in %s", source,
                     answer.describe(), path)
 
-    def _note(self, answer: Answer) -> None:
-        """Update what we know about the collector from one answer."""
+    def _note(self, answer: Answer, started: float | None = None) -> None:
+        """Update what we know about the collector from one answer (sent at ``started``)."""
         with self._lock:
             self._probing = False
             if answer.result in (Result.SHIPPED, Result.TOO_LARGE, Result.REJECTED):
@@ -428,10 +431,16 @@ class Dispatcher:
                 self.refused_reason = reason
                 self._down_until = self._clock() + PROBE_MAX
                 return
+            now = self._clock()
             if self.state is not Collector.DOWN:
                 log.warning("collector unreachable (%s): buffering payloads to disk", reason)
+                self._down_since = now
+            elif started is not None and started < self._down_since:
+                # Sent before the outage was noticed: the same outage seen again, not a
+                # failed probe. Doubling here turned a 4 s restart into a minute's stall.
+                return
             self.state = Collector.DOWN
-            self._down_until = self._clock() + self._probe_delay
+            self._down_until = now + self._probe_delay
             self._probe_delay = min(PROBE_MAX, self._probe_delay * 2)
 
     def note_answer(self, answer: Answer) -> None:
