@@ -340,6 +340,51 @@ def expected_counts() -> dict[str, int]:
     return counts
 
 
+def buffered(home) -> list[str]:
+    """Every payload in the disk buffer, decompressed: the JSON text of each."""
+    paths = sorted((home / ".thinkt" / "export-buffer").glob("*.json.gz"))
+    assert paths
+    return [gzip.decompress(path.read_bytes()).decode() for path in paths]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [(), ("--no-redact",), ("--metadata-only",),
+                                   ("--redact-disable", "jwt", "--redact-disable",
+                                    "env_secret")])
+def test_the_export_command_applies_the_privacy_settings(home, tmp_path, flags):
+    from tests.conftest import free_port
+    from tests.exporter.corpus import session_file
+    from tests.exporter.running import Exporter
+
+    session_file(home, "sess-flags").write_bytes(secret_session("sess-flags"))
+    down = f"http://127.0.0.1:{free_port()}"  # no collector: payloads wait in the buffer
+    done = Exporter(home, tmp_path / "e.log", "--collector-url", down, *flags).run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    raws = buffered(home)
+    text = "\n".join(raws)
+    payloads_ = [json.loads(raw) for raw in raws]
+    entries = [e for p in payloads_ for e in p["entries"]]
+    assert len(entries) == len(SECRETS)
+    status = json.loads((home / ".thinkt" / "exporter-status.json").read_text())
+    off = {"jwt", "env_secret"} if "--redact-disable" in flags else set()
+    if flags == ("--metadata-only",):
+        assert not any("text" in e for e in entries)
+        assert all(e["role"] and e["timestamp"] for e in entries)
+        assert {e.get("tool_name") for e in entries} >= {"Write"}
+        assert status["counts"]["redactions"] == {}
+    elif flags == ("--no-redact",):
+        assert all(fake.secret.split("\n")[0] in text for fake in SECRETS)
+        assert "[REDACTED:" not in text
+        assert status["counts"]["redactions"] == {}
+    else:
+        for fake in SECRETS:
+            assert leaked(fake, text) == (fake.kind in off), fake.kind
+        expected = {k: v for k, v in expected_counts().items() if k not in off}
+        assert status["counts"]["redactions"] == expected
+        assert sum(sum(p.get("metadata", {}).get("redactions", {}).values())
+                   for p in payloads_) == sum(expected.values())
+
+
 @pytest.mark.slow
 def test_exported_secrets_reach_neither_the_buffer_nor_the_collector(home, tmp_path):
     from tests.conftest import free_port
@@ -354,10 +399,7 @@ def test_exported_secrets_reach_neither_the_buffer_nor_the_collector(home, tmp_p
     done = Exporter(home, tmp_path / "e1.log", "--collector-url", down).run()
     outputs = done.stdout + done.stderr
     assert done.returncode == 0, outputs
-    buffered = sorted((home / ".thinkt" / "export-buffer").glob("*.json.gz"))
-    assert buffered
-    raw = b"".join(gzip.decompress(path.read_bytes()) for path in buffered)
-    text = raw.decode()
+    text = "\n".join(buffered(home))
     for fake in SECRETS:
         assert not leaked(fake, text)
         assert json.dumps(fake.secret)[1:-1] not in text  # nor JSON-escaped
@@ -397,3 +439,13 @@ def test_exported_secrets_reach_neither_the_buffer_nor_the_collector(home, tmp_p
             assert piece.encode() not in database
     logged = outputs + collector.log()
     assert not any(leaked(fake, logged) for fake in SECRETS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["sk-", "sk-ant-", "AKIA", "AIza", "KEY", "PRIVATE KEY", "x",
+                                 " ", "ghp_", "gh", "://", "TOKEN", "PASS", "ECRET", "S"]),
+                max_size=12))
+def test_the_trigger_scan_sees_a_text_with_any_trigger(parts: list[str]):
+    text = "".join(parts)
+    found = Redactor()._triggers.search(text) is not None
+    assert found == any(t in text for rule in Redactor().rules for t in rule.triggers)
