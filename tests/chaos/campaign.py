@@ -34,7 +34,8 @@ FAULTS = ("writer", "worker", "collector", "exporter", "stop")
 WRITER_KILLS_PER_MINUTE = 4
 #: Bounds on every wait of a round and of the final audit.
 RECOVERY_TIMEOUT = 120.0
-SETTLE_TIMEOUT = 180.0
+STALL_TIMEOUT = 90.0
+SETTLE_TIMEOUT = 1800.0
 #: Environment a developer may have set that would point the exporter at real sessions.
 _FOREIGN_ENV = ("CODEX_HOME", "CLAUDE_CONFIG_DIR", "KIMI_SHARE_DIR", "QWEN_HOME",
                 "GEMINI_CLI_HOME")
@@ -55,6 +56,9 @@ class Report:
     longest_recovery: float = 0.0
     longest_kind: str = ""
     self_exits: int = 0  # times the collector exited without being told to
+    settle_seconds: float = 0.0  # from the last round until everything was shipped
+    stalled: bool = False  # the final drain stopped moving before it was done
+    left_buffered: int | None = None  # payloads still in the exporter's buffer at the audit
     tokens_expected: dict = field(default_factory=dict)
     tokens_stored: dict = field(default_factory=dict)
     usage_mismatch: list = field(default_factory=list)
@@ -64,7 +68,7 @@ class Report:
     def ok(self) -> bool:
         """True when every entry is stored exactly once and the tokens match."""
         return (self.lost == 0 and self.doubled == 0 and self.unexpected == 0
-                and self.entries > 0 and self.tokens_expected == self.tokens_stored
+                and self.entries > 0 and not self.stalled and self.tokens_expected == self.tokens_stored
                 and not self.usage_mismatch)
 
     def table(self) -> str:
@@ -76,6 +80,8 @@ class Report:
             ("lost", self.lost), ("doubled", self.doubled), ("unexpected", self.unexpected),
             ("longest recovery", f"{self.longest_recovery:.2f} s ({self.longest_kind})"),
             ("collector self-exits", self.self_exits),
+            ("final drain", f"{self.settle_seconds:.1f} s" + (" STALLED" if self.stalled else "")
+             + f", {self.left_buffered} payloads left in the buffer"),
             ("tokens written", _tokens(self.tokens_expected)),
             ("tokens stored", _tokens(self.tokens_stored)),
             ("usage by source", "matches" if not self.usage_mismatch
@@ -287,23 +293,35 @@ class Campaign:
         return pairs, sessions
 
     def settle(self) -> None:
-        """Wait until the exporter has shipped everything and the stored count is stable."""
+        """Wait until the exporter has shipped everything and the stored count is stable.
+
+        A backlog drains at its own pace: the wait ends when nothing is left (or nothing
+        moved for STALL_TIMEOUT seconds, reported as a stall), bounded by SETTLE_TIMEOUT.
+        """
         expected = len(self.generator.written)
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        stable_since, last = time.monotonic(), None
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        progress_at, last = started, None
+        while True:
             self.ensure_running()
             stats = self.stats()
             status = self.exporter.status() or {}
-            total = stats["total_traces"] if stats else None
-            if total != last:
-                stable_since, last = time.monotonic(), total
-            idle = (status.get("lag_bytes") == 0 and not status.get("buffer", {}).get("files"))
-            if total is not None and idle and (total >= expected or
-                                               time.monotonic() - stable_since > 15):
-                return
+            buffered = status.get("buffer", {}).get("files")
+            now = time.monotonic()
+            seen = (stats and stats["total_traces"], buffered, status.get("lag_bytes"))
+            if seen != last:
+                progress_at, last = now, seen
+            idle = status.get("lag_bytes") == 0 and buffered == 0
+            if stats is not None and idle and (stats["total_traces"] >= expected
+                                               or now - progress_at > 15):
+                break
+            if now - progress_at > STALL_TIMEOUT or now - started > SETTLE_TIMEOUT:
+                self.report.stalled = True
+                self.out(f"not settled: nothing moved for {now - progress_at:.0f} s "
+                         f"({buffered} payloads buffered); auditing what is there")
+                break
             time.sleep(0.2)
-        self.out(f"not settled within {SETTLE_TIMEOUT}s; auditing what is there")
+        self.report.settle_seconds = time.monotonic() - started
+        self.report.left_buffered = (self.exporter.status() or {}).get("buffer", {}).get("files")
 
     def audit(self) -> Report:
         """Compare what is stored with what was written, identity by identity."""
