@@ -2,8 +2,9 @@
 
 Every rule is high precision (a key's own shape, or a secret-looking name beside the
 value) and replaces what it finds with ``[REDACTED:<rule>]``. A rule's regex only
-runs when one of its cheap substring triggers is in the text, so ordinary text costs
-a few ``in`` scans. Only counts per rule are kept: the secret is never logged or stored.
+runs when one of its substring triggers is in the text, and one scan finds whether any
+is, so ordinary text costs that one pass. Only counts per rule are kept: the secret is
+never logged or stored.
 """
 
 from __future__ import annotations
