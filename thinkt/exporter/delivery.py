@@ -412,6 +412,14 @@ class Dispatcher:
     def _note(self, answer: Answer, started: float | None = None) -> None:
         """Update what we know about the collector from one answer (sent at ``started``)."""
         with self._lock:
+            if (answer.result is Result.RETRY and self.state is Collector.DOWN
+                    and started is not None and started < self._down_since):
+                # Sent before the outage was noticed: the same outage seen again, not the
+                # probe's answer. It must neither free the probe's place (a second probe
+                # would go out) nor lengthen the wait (doubling on every payload that was
+                # in flight turned a 4 s restart into a minute's stall).
+                self.counters.last_error = answer.describe()
+                return
             self._probing = False
             if answer.result in (Result.SHIPPED, Result.TOO_LARGE, Result.REJECTED):
                 if self.state is not Collector.UP:
@@ -435,10 +443,6 @@ class Dispatcher:
             if self.state is not Collector.DOWN:
                 log.warning("collector unreachable (%s): buffering payloads to disk", reason)
                 self._down_since = now
-            elif started is not None and started < self._down_since:
-                # Sent before the outage was noticed: the same outage seen again, not a
-                # failed probe. Doubling here turned a 4 s restart into a minute's stall.
-                return
             self.state = Collector.DOWN
             self._down_until = now + self._probe_delay
             self._probe_delay = min(PROBE_MAX, self._probe_delay * 2)
