@@ -1,1 +1,1 @@
-"""The chaos harness: real processes killed at random while sessions grow; nothing lost or doubled."""
+"""The chaos harness: processes killed at random as sessions grow; nothing lost, nothing twice."""

@@ -68,7 +68,8 @@ class Report:
     def ok(self) -> bool:
         """True when every entry is stored exactly once and the tokens match."""
         return (self.lost == 0 and self.doubled == 0 and self.unexpected == 0
-                and self.entries > 0 and not self.stalled and self.tokens_expected == self.tokens_stored
+                and self.entries > 0 and not self.stalled
+                and self.tokens_expected == self.tokens_stored
                 and not self.usage_mismatch)
 
     def table(self) -> str:

@@ -80,7 +80,8 @@ class Generator:
             path = (self.home / ".codex" / "sessions" / stamp.strftime("%Y/%m/%d")
                     / f"rollout-{stamp.strftime('%Y-%m-%dT%H-%M-%S')}-{session_id}.jsonl")
         else:
-            path = self.home / ".qwen" / "projects" / "-work-chaos" / "chats" / f"{session_id}.jsonl"
+            chats = self.home / ".qwen" / "projects" / "-work-chaos" / "chats"
+            path = chats / f"{session_id}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         session = Session(source, session_id, path)
         if source == "codex":
