@@ -59,3 +59,41 @@ def test_an_unreadable_chunked_body_is_a_json_400_not_a_500(error, encoding):
                                       environ_overrides=environ)
     assert response.status_code == 400, response.get_data()
     assert response.get_json()["error"] == "bad_request"
+
+
+@pytest.fixture
+def live(tmp_path):
+    from tests.fuzz.conftest import InProcessCollector
+
+    collector = InProcessCollector(str(tmp_path / "collector.duckdb"))
+    yield collector
+    collector.close()
+
+
+# found by test_query_strings_on_every_get at 25,000 examples: converting these to UTC
+# leaves the years datetime can hold (OverflowError, not ValueError)
+OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE)
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_usage_times_that_overflow_in_utc_are_a_400(live, name, moment):
+    response = live.http.get("/v1/usage", query_string={name: moment})
+    assert response.status_code == 400, response.get_data()
+    assert name in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE)
+def test_entry_and_agent_times_that_overflow_in_utc_are_validation_errors(live, moment):
+    response = live.http.post("/v1/traces", json={
+        "source": "claude", "session_id": "s",
+        "entries": [{"uuid": "bad", "role": "user", "timestamp": moment},
+                    {"uuid": "good", "role": "user", "timestamp": "2026-01-01T00:00:00Z"}]})
+    assert response.status_code == 200, response.get_data()
+    body = response.get_json()
+    assert (body["accepted"], body["rejected"]) == (1, 1)
+    assert "timestamp" in body["errors"]["entries"]["0"]
+    response = live.http.post("/v1/agents/register", json={
+        "instance_id": "i", "platform": "linux", "started_at": moment})
+    assert response.status_code == 400
+    assert "started_at" in response.get_json()["errors"]

@@ -120,7 +120,10 @@ def _time_arg(name: str) -> datetime | None:
     except ValueError:
         raise BadArgument(name, "Must be an RFC 3339 time or a YYYY-MM-DD date.") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # year 1 east of UTC, or year 9999 west of it
+            raise BadArgument(name, "Must be a time between years 1 and 9999 in UTC.") from None
     return moment
 
 
