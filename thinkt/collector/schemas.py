@@ -54,7 +54,10 @@ class Timestamp(fields.Field):
             raise self.make_error("invalid") from None
         if moment.tzinfo is None:
             raise ValidationError("Timestamp needs a UTC offset (Z or +hh:mm).")
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # year 1 east of UTC, or year 9999 west of it
+            raise self.make_error("invalid") from None
 
 
 class Role(fields.String):
