@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from tests.fuzz.test_http import OUT_OF_RANGE
 from thinkt.collector.app import create_app
 from thinkt.collector.settings import CollectorSettings
 
@@ -72,7 +73,6 @@ def live(tmp_path):
 
 # found by test_query_strings_on_every_get at 25,000 examples: converting these to UTC
 # leaves the years datetime can hold (OverflowError, not ValueError)
-OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 
 
 @pytest.mark.parametrize("moment", OUT_OF_RANGE)
@@ -97,3 +97,15 @@ def test_entry_and_agent_times_that_overflow_in_utc_are_validation_errors(live, 
         "instance_id": "i", "platform": "linux", "started_at": moment})
     assert response.status_code == 400
     assert "started_at" in response.get_json()["errors"]
+
+
+def test_a_session_id_with_double_slashes_is_looked_up_not_redirected(live):
+    # found by test_query_strings_on_every_get: "/v1/sessions//0/entries" answered a 308
+    # redirect with an HTML body to /v1/sessions/0/entries, another session
+    live.http.post("/v1/traces", json={"source": "claude", "session_id": "a//b", "entries": [
+        {"uuid": "u", "role": "user", "timestamp": "2026-01-01T00:00:00Z"}]})
+    response = live.http.get("/v1/sessions/a//b/entries")
+    assert response.status_code == 200
+    assert [e["uuid"] for e in response.get_json()] == ["u"]
+    response = live.http.get("/v1/sessions//0/entries")
+    assert response.status_code == 404 and response.get_json()["error"] == "not_found"

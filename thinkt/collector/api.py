@@ -194,7 +194,9 @@ def sessions():
                                    source=source, project=project))
 
 
-@blueprint.get("/v1/sessions/<path:session_id>/entries")
+# merge_slashes=False: a session id may hold "//"; merging would answer a 308 redirect
+# (an HTML body) to another session's URL.
+@blueprint.get("/v1/sessions/<path:session_id>/entries", merge_slashes=False)
 def session_entries(session_id: str):
     """The stored entries of one session, oldest first."""
     limit = _int_arg("limit", 100, 1, 1000, clamp=True)
