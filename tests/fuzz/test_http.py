@@ -30,6 +30,8 @@ QUERY_NAMES = ("q", "limit", "offset", "group_by", "since", "until", "source", "
 ODD_TEXT = ["\ud800", "\udfff", "a\x00b", "\u202eevil", "\u200f", "\U0001f600" * 3, "\ufeff",
             "", " ", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-13-45T99:99:99Z",
             "%", "_", "\\", "' OR 1=1 --", "\n\r\t", "x" * 600]
+# Valid RFC 3339 times that leave datetime's range once converted to UTC.
+OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 HUGE = [2**63 - 1, 2**63, 2**64, -1, -(2**63), 10**400, -(10**400)]
 CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8",
                  "application/json; charset=latin-1", "text/plain",
@@ -58,7 +60,8 @@ entries = st.fixed_dictionaries(
     {"uuid": maybe(st.text(min_size=1, max_size=20)),
      "role": maybe(st.sampled_from(["user", "assistant", "tool", "TOOL_USE", "system", "bot"]))},
     optional={"timestamp": maybe(st.sampled_from(
-                  ODD_TEXT[8:12] + ["2026-01-01T00:00:00+14:00", "2026-01-01T00:00:00.123456789Z"])),
+                  ODD_TEXT[8:12] + OUT_OF_RANGE + ["2026-01-01T00:00:00+14:00",
+                                                   "2026-01-01T00:00:00.123456789Z"])),
               "text": maybe(odd_text), "model": maybe(odd_text), "tool_name": maybe(odd_text),
               "is_error": maybe(st.booleans()), "has_thinking": maybe(st.booleans()),
               "input_tokens": maybe(st.sampled_from(HUGE) | st.integers(0, 10**6)),
@@ -152,7 +155,8 @@ def test_agent_registrations(collector, agent):
 
 query_values = st.one_of(st.binary(max_size=40), st.sampled_from(
     [s.encode("utf-8", "surrogatepass") for s in ODD_TEXT]
-    + [str(n).encode() for n in HUGE] + [b"source", b"day", b"NaN", b"1e3", b" 5", b"0x10"]))
+    + [str(n).encode() for n in HUGE] + [t.encode() for t in OUT_OF_RANGE]
+    + [b"source", b"day", b"NaN", b"1e3", b" 5", b"0x10"]))
 
 
 @FUZZ
