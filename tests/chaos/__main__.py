@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="thinkt-chaos-"))
     print(f"chaos campaign: seed {seed}, {args.rounds} rounds, work directory {workdir}",
           flush=True)
+    # SIGTERM (timeout, CI cancelling) unwinds like Ctrl-C, so that the collector and
+    # exporter, each in its own session, are stopped rather than left running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     campaign = Campaign(workdir, seed, rate=args.rate,
                         out=lambda line: print(line, flush=True))
     started = time.monotonic()
