@@ -133,3 +133,27 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
     finally:
         shipper.open(*range(20))
         dispatcher.close(timeout=1)
+
+
+def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
+    clock, shipper = Clock(), GatedShipper()
+    dispatcher = dispatcher_for(tmp_path, clock, shipper)
+    shipper.open(*range(20))
+    record = FileRecord("claude", 1, 2, "ab", 2, 0)
+    try:
+        dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))
+        dispatcher.submit("/a", record, [payload(0)], "claude")  # buffered: collector down
+        (name,) = dispatcher.buffer.names()
+        # Shipped and removed by another send after drain listed the names.
+        (dispatcher.buffer.directory / name).unlink()
+        clock.now += PROBE_MIN + 0.1
+        assert dispatcher.drain() == 1  # the probe: a payload that is no longer there
+        assert settled(dispatcher)
+
+        shipper.result = Result.SHIPPED
+        dispatcher.submit("/b", record, [payload(1)], "claude")
+        assert settled(dispatcher)
+        assert shipper.posts == 1, "no probe went out: the gone payload kept the probe's place"
+        assert dispatcher.state is Collector.UP
+    finally:
+        dispatcher.close(timeout=1)

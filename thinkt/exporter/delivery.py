@@ -378,6 +378,12 @@ class Dispatcher:
         try:
             body = self.buffer.read(name)
         except FileNotFoundError:
+            # Taken by an earlier send meanwhile (drain works from a snapshot of names).
+            # Nothing was asked: while the collector is down this job was the probe, and
+            # keeping its place would stop every probe until the next heartbeat.
+            with self._lock:
+                if self.state in (Collector.DOWN, Collector.REFUSED):
+                    self._probing = False
             self._resolve(job, Delivery.SHIPPED)
             return
         # One try: the drain comes back to it; a retry loop here would only delay the others.
