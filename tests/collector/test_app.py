@@ -283,3 +283,10 @@ def test_configured_origin_gets_cors_and_others_do_not(recorder):
     assert "Access-Control-Allow-Origin" not in other.headers
     # The preflight is open; the request itself still needs the token.
     assert client.get("/v1/agents", headers={"Origin": "https://dash.example"}).status_code == 401
+
+
+def test_openapi_document_is_open_and_double_slashes_do_not_redirect(authed, recorder):
+    document = authed.get("/v1/openapi.json")
+    assert document.status_code == 200 and "/v1/traces" in document.get_json()["paths"]
+    response = authed.get("/v1//traces/stats", headers={"Authorization": "Bearer old-token"})
+    assert response.status_code == 404 and response.get_json()["error"] == "not_found"

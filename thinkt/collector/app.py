@@ -21,7 +21,7 @@ from thinkt.collector.settings import CollectorSettings
 log = logging.getLogger(__name__)
 
 #: Endpoints that answer without a token (load balancers and systemd probes use them).
-OPEN_ENDPOINTS = frozenset({"api.health"})
+OPEN_ENDPOINTS = frozenset({"api.health", "api.openapi"})
 
 _ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -43,6 +43,8 @@ def error_response(status: int, error: str, message: str, **extra: Any):
 def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     """Build the collector's WSGI app around one worker's writer client."""
     app = Flask("thinkt.collector")
+    # "//" in a path is data (session ids may hold it), never a reason to redirect.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json.sort_keys = False
     app.extensions["thinkt.settings"] = settings
