@@ -633,3 +633,12 @@ def test_a_version_1_database_is_upgraded_in_place(db_path):
         assert len(con.execute("SELECT * FROM schema_version").fetchall()) == store.SCHEMA_VERSION
     finally:
         con.close()
+
+
+def test_memory_limit_caps_duckdb(tmp_path):
+    con = store.open_database(str(tmp_path / "m.duckdb"), memory_limit=256 * 1024 * 1024)
+    try:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert limit in ("256.0 MiB", "256 MiB", "268.4 MB"), limit
+    finally:
+        con.close()

@@ -53,6 +53,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         commit_timeout=params["commit_timeout"],
         request_timeout=params["request_timeout"],
         agent_retention=params["agent_retention"],
+        memory_limit=params["memory_limit"],
         quiet=params["quiet"],
         log=params.get("log"),
         started_at=datetime.now(timezone.utc).replace(tzinfo=None),

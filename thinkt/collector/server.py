@@ -75,6 +75,7 @@ class WriterSupervisor:
             "agent_retention": self.settings.agent_retention,
             "started_at": self.settings.started_at,
             "threads": 1,  # leave the other core to the workers (ARCHITECTURE.md)
+            "memory_limit": self.settings.memory_limit,
         }
         self.process = self.ctx.Process(
             target=writer.main, name="thinkt-writer",

@@ -37,6 +37,7 @@ class CollectorSettings:
     commit_timeout: float = 30.0
     request_timeout: float = 60.0
     agent_retention: float = 7 * 86400.0
+    memory_limit: int = 1024**3
     quiet: bool = False
     log: str | None = None
     max_body: int = MAX_BODY

@@ -72,8 +72,12 @@ class IngestRequest(NamedTuple):
 
 # -- opening and migrating ------------------------------------------------------------
 
-def open_database(path: str, *, threads: int = 1) -> duckdb.DuckDBPyConnection:
+def open_database(path: str, *, threads: int = 1,
+                  memory_limit: int | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating it if needed) and migrate the database at ``path``.
+
+    ``memory_limit`` (bytes) caps DuckDB's buffer cache; without it DuckDB takes up to
+    80% of the machine's memory as the database grows.
 
     :raises StoreError: the file is locked by another process, cannot be created or
         written, is not a DuckDB database, or has a newer schema than this code.
@@ -91,6 +95,8 @@ def open_database(path: str, *, threads: int = 1) -> duckdb.DuckDBPyConnection:
         raise _open_error(path, exc) from None
     try:
         con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{int(memory_limit) // (1024 * 1024)}MiB'")
         con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         migrate(con)
     except duckdb.Error as exc:

@@ -385,7 +385,8 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
     parent = os.getppid()
 
     try:
-        con = store.open_database(path, threads=options.get("threads", 1))
+        con = store.open_database(path, threads=options.get("threads", 1),
+                                  memory_limit=options.get("memory_limit"))
     except store.StoreError as exc:
         ready.send(("failed", str(exc)))
         sys.exit(EXIT_OPEN_FAILED)
