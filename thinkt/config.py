@@ -208,6 +208,24 @@ def find_setting(section: str, name: str) -> Setting | None:
     return None
 
 
+def read_secret_file(path: str, what: str, noun: str) -> list[str]:
+    """Return the secrets of a file: one per line, blank lines and ``#`` comments ignored.
+
+    ``what`` names the file and ``noun`` one secret in messages ("token file", "token").
+
+    :raises ConfigError: the file cannot be read or holds no secret.
+    """
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    secrets = [line.strip() for line in text.splitlines()
+               if line.strip() and not line.lstrip().startswith("#")]
+    if not secrets:
+        raise ConfigError(f"{what} {path} holds no {noun}")
+    return secrets
+
+
 def default_config_paths(env: Mapping[str, str] | None = None) -> list[Path]:
     """Return the usual config file locations, most specific first."""
     env = os.environ if env is None else env

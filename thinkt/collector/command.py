@@ -13,8 +13,7 @@ import click
 from thinkt import config
 from thinkt.addresses import is_loopback
 from thinkt import log as thinkt_log
-from thinkt.collector.settings import (CollectorSettings, default_storage, default_workers,
-                                       read_token_file)
+from thinkt.collector.settings import CollectorSettings, default_storage, default_workers
 from thinkt.status import ConfigError, ExitStatus, ThinktError
 
 log = logging.getLogger(__name__)
@@ -28,13 +27,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
     tokens = [t.strip() for t in params.get("token") or () if t and t.strip()]
     token_file = params.get("token_file")
     if token_file:
-        try:
-            from_file = read_token_file(token_file)
-        except OSError as exc:
-            raise ConfigError(f"cannot read token file {token_file}: {exc.strerror}") from None
-        if not from_file:
-            raise ConfigError(f"token file {token_file} holds no token")
-        tokens.extend(from_file)
+        tokens.extend(config.read_secret_file(token_file, "token file", "token"))
     if not tokens and not params.get("allow_unauthenticated") and not is_loopback(params["host"]):
         raise ConfigError(
             f"refusing to listen on {params['host']} without a token: anyone who can reach "

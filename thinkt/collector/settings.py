@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from datetime import datetime
-from pathlib import Path
 
 from thinkt import paths
 
@@ -52,13 +51,3 @@ class CollectorSettings:
 def default_storage() -> str:
     """Return the default database path: collector.duckdb in the state directory."""
     return str(paths.state_dir() / "collector.duckdb")
-
-
-def read_token_file(path: str) -> list[str]:
-    """Return the tokens of a token file: one per line, blank lines and # comments ignored."""
-    tokens = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            tokens.append(line)
-    return tokens

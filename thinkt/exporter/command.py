@@ -66,26 +66,12 @@ def _rank(ctx: click.Context, name: str) -> int:
     return _SOURCE_RANK.index(source) if source in _SOURCE_RANK else len(_SOURCE_RANK)
 
 
-def read_api_key(path: str) -> str:
-    """Return the first line of an API key file that is not blank or a ``#`` comment.
-
-    :raises ConfigError: the file cannot be read or holds no key.
-    """
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read API key file {path}: {exc.strerror}") from None
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()
-    raise ConfigError(f"API key file {path} holds no key")
-
-
 def resolve_api_key(ctx: click.Context, params: dict[str, Any]) -> str | None:
     """Return the API key: ``--api-key``, or the key file when that was set more specifically."""
     key, path = params.get("api_key") or None, params.get("api_key_file")
     if path and (key is None or _rank(ctx, "api_key_file") < _rank(ctx, "api_key")):
-        return read_api_key(path)
+        # The first secret of the file is the key (a rotated-out one may follow).
+        return config.read_secret_file(path, "API key file", "key")[0]
     return key
 
 
