@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -199,6 +200,34 @@ def test_second_collector_on_the_same_database_refuses_to_start(fresh, tmp_path)
     assert code not in (0, 3, 4)
     assert "Error:" in other.log() and str(fresh.storage) in other.log()
     assert fresh.get("/v1/collector/health").status_code == 200
+
+
+def test_a_taken_port_fails_at_once_with_75(tmp_path):
+    """gunicorn alone retries five times, then hangs joining the writer it started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = Collector(tmp_path / "collector.duckdb", tmp_path / "other.log", port=port)
+        other.start(wait=False)
+        assert other.proc.wait(timeout=30) == 75
+    assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in other.log()
+    assert "choose another --port" in other.log()
+    # Bound before the writer started: no database was created.
+    assert not (tmp_path / "collector.duckdb").exists()
+
+
+@pytest.mark.parametrize("host, reason", [
+    ("no-such-host.invalid", "does not resolve"),
+    ("192.0.2.1", "not an address of this machine"),  # TEST-NET-1: never local
+])
+def test_a_host_it_cannot_listen_on_is_a_config_error(tmp_path, host, reason):
+    other = Collector(tmp_path / "collector.duckdb", tmp_path / "other.log", "--host", host,
+                      token=TOKEN)
+    other.start(wait=False)
+    assert other.proc.wait(timeout=30) == 78
+    assert f"Error: cannot listen on {host}:{other.port}: " in other.log()
+    assert reason in other.log()
 
 
 def test_writer_death_is_survived(fresh):

@@ -15,12 +15,14 @@ adds STOPPING=1 when it starts to halt, and owns the Prometheus multiprocess dir
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import os
 import signal
+import socket
 import time
 from typing import Any
 
@@ -28,11 +30,13 @@ from gunicorn import systemd
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
+from gunicorn.sock import TCP6Socket, TCPSocket
+from gunicorn.util import is_ipv6
 
 from thinkt.collector import metrics, writer
 from thinkt.collector.channel import WriterClient, new_address, new_authkey
 from thinkt.collector.settings import CollectorSettings
-from thinkt.status import ExitStatus, StartupError
+from thinkt.status import ConfigError, ExitStatus, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +184,62 @@ def _status_for(message: str) -> ExitStatus:
     return ExitStatus.CANTCREAT
 
 
+def listen(cfg: Any, logger: Any) -> list[Any]:
+    """Bind the configured addresses once each, or say plainly why not.
+
+    gunicorn's own binding retries five times and then calls ``sys.exit(1)`` from
+    inside the arbiter; with the writer already started that exit hangs, joining it.
+    Binding first, and failing with a reason and a sysexits status, is what an operator
+    (and systemd's RestartPreventExitStatus=) can act on.
+
+    :raises StartupError: the port is taken (75: try again once it is free).
+    :raises ConfigError: the host does not resolve or is not an address of this machine.
+    """
+    listeners = []
+    for address in cfg.address:
+        host, port = address
+        kind = TCP6Socket if is_ipv6(host) else TCPSocket
+        where = f"{host}:{port}"
+        try:
+            listeners.append(kind(address, cfg, logger))
+        except socket.gaierror as exc:
+            raise ConfigError(f"cannot listen on {where}: {host} does not resolve "
+                              f"({exc.strerror})",
+                              hint="Give --host an IP address (127.0.0.1, 0.0.0.0), or add the "
+                                   "name to /etc/hosts.") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(f"cannot listen on {where}: the port is already in use",
+                                   hint=f"Stop what listens there (ss -ltnp 'sport = :{port}'), "
+                                        "or choose another --port.",
+                                   status=ExitStatus.TEMPFAIL) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"cannot listen on {where}: not an address of this machine",
+                                  hint="Use one of its addresses (ip -brief address), or "
+                                       "0.0.0.0 for all.") from None
+            if exc.errno == errno.EACCES:
+                raise StartupError(f"cannot listen on {where}: permission denied",
+                                   hint="Ports below 1024 need privileges: choose --port 1024 "
+                                        "or above.", status=ExitStatus.CONFIG) from None
+            raise StartupError(f"cannot listen on {where}: {exc.strerror}") from None
+    return listeners
+
+
 class CollectorArbiter(Arbiter):
     """gunicorn's arbiter, also checking the writer on every turn of its loop."""
+
+    def start(self) -> None:
+        # Bind before on_starting starts the writer: a taken port then fails at once,
+        # with nothing to clean up. Sockets handed over by systemd are gunicorn's to use.
+        if not self.LISTENERS and not os.environ.get("LISTEN_FDS"):
+            self.LISTENERS = listen(self.cfg, self.log)
+        try:
+            super().start()
+        except BaseException:
+            # Whatever stops start-up after the writer exists must not leave it running
+            # (multiprocessing would join it at exit: a hang, not an error).
+            self.app.supervisor.stop()
+            raise
 
     def manage_workers(self) -> None:
         supervisor: WriterSupervisor = self.app.supervisor
