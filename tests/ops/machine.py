@@ -1,0 +1,224 @@
+"""A Debian machine booted by systemd-nspawn, for trying the systemd units under a real systemd.
+
+The units' sandboxing can only be judged by starting them under the systemd that
+enforces it. This builds a minimal Debian (debootstrap, cached between runs), installs
+thinkt into it from wheels made on the host (the guest has no network), boots it with
+``systemd-nspawn --boot`` on a private network, and runs commands inside it with
+``nsenter``. It needs root, debootstrap and systemd-nspawn (Debian's packages
+``debootstrap`` and ``systemd-container``); :func:`missing_requirements` says what is
+missing so the tests can skip with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = "bookworm"  # Debian 12: systemd 252, Python 3.11
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "libpam-systemd", "python3", "python3-venv",
+            "curl", "ca-certificates", "procps")
+EXTRAS = "collector,metrics,exporter"
+#: Built once per machine; a rebuild is `rm -rf` of this directory.
+CACHE = Path(os.environ.get("THINKT_TEST_ROOTFS_CACHE", "/var/tmp/thinkt-test-rootfs"))
+
+
+def missing_requirements() -> str | None:
+    """Why a machine cannot be booted here, or None when it can."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return "booting a container needs root on Linux"
+    for tool, package in (("debootstrap", "debootstrap"), ("systemd-nspawn", "systemd-container"),
+                          ("nsenter", "util-linux")):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install {package})"
+    return None
+
+
+def base_root() -> Path:
+    """Return a minimal Debian tree with systemd and Python, building it on first use.
+
+    :raises RuntimeError: debootstrap failed (its log tail is in the message).
+    """
+    done = CACHE / SUITE
+    if (done / "etc" / "os-release").exists():
+        return done
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = CACHE / f"{SUITE}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    built = subprocess.run(
+        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+         str(partial), MIRROR], capture_output=True, text=True, timeout=1200)
+    if built.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise RuntimeError("debootstrap failed: " + (built.stdout + built.stderr)[-2000:])
+    try:
+        partial.rename(done)  # atomic: a half-built tree is never taken for a cached one
+    except OSError:  # built meanwhile by someone else
+        shutil.rmtree(partial, ignore_errors=True)
+    return done
+
+
+def _guest_python(root: Path) -> str:
+    done = subprocess.run(["chroot", str(root), "python3", "-c",
+                           "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.strip()
+
+
+def _guest_glibc(root: Path) -> str:
+    done = subprocess.run(["chroot", str(root), "python3", "-c",
+                           "import platform; print(platform.libc_ver()[1])"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.strip()
+
+
+def _platform_options(glibc: str) -> list[str]:
+    """pip's --platform for every manylinux tag the guest's glibc can load.
+
+    pip takes the tags literally: manylinux_2_36 alone would not match a
+    manylinux_2_28 wheel.
+    """
+    major, minor = (int(part) for part in glibc.split(".")[:2])
+    arch = platform.machine()
+    tags = [f"manylinux_{major}_{y}_{arch}" for y in range(minor, 4, -1)]
+    tags += [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]
+    return [option for tag in tags for option in ("--platform", tag)]
+
+
+def install_thinkt(root: Path, wheels: Path) -> None:
+    """Install this checkout, with the server and laptop extras, into /opt/thinkt of ``root``.
+
+    The wheels are fetched on the host for the guest's Python and glibc (the host may
+    run another Python), so the guest installs offline.
+    """
+    wheels.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(REPO)],
+                   check=True, capture_output=True, timeout=600)
+    wheel = next(wheels.glob("thinkt-*.whl"))
+    subprocess.run([*pip, "download", "-d", str(wheels), "--only-binary=:all:",
+                    "--implementation", "cp", "--python-version", _guest_python(root),
+                    *_platform_options(_guest_glibc(root)), f"{wheel}[{EXTRAS}]"],
+                   check=True, capture_output=True, timeout=600)
+    shutil.copytree(wheels, root / "opt" / "wheels")
+    subprocess.run(["chroot", str(root), "python3", "-m", "venv", "/opt/thinkt"],
+                   check=True, capture_output=True, timeout=300)
+    subprocess.run(["chroot", str(root), "/opt/thinkt/bin/pip", "install", "-q", "--no-index",
+                    "--find-links", "/opt/wheels", f"thinkt[{EXTRAS}]"],
+                   check=True, capture_output=True, timeout=600)
+
+
+class Machine:
+    """A booted container: run commands in it as root or as a user, query its collector."""
+
+    def __init__(self, root: Path, console_log: Path, name: str = "thinkt-test"):
+        self.root = root
+        self.console_log = console_log
+        self.name = name
+        self.proc: subprocess.Popen | None = None
+        self.leader = 0
+
+    def boot(self, timeout: float = 180.0) -> "Machine":
+        """Start systemd in the container; return once it has finished booting."""
+        with open(self.console_log, "wb") as console:
+            # --keep-unit/--register=no: the host need not run systemd itself.
+            self.proc = subprocess.Popen(
+                ["systemd-nspawn", "--boot", "--quiet", "--register=no", "--keep-unit",
+                 "--private-network", f"--machine={self.name}", "-D", str(self.root)],
+                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self.leader:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the container did not start:\n" + self.console())
+            self.leader = _child_of(self.proc.pid)
+            time.sleep(0.2)
+        state = self.run("systemctl", "is-system-running", "--wait", check=False,
+                         timeout=max(1.0, deadline - time.monotonic())).stdout.strip()
+        if state not in ("running", "degraded"):
+            raise RuntimeError(f"the container did not finish booting ({state}):\n"
+                               + self.console())
+        return self
+
+    def console(self) -> str:
+        return self.console_log.read_text(errors="replace")[-4000:]
+
+    def run(self, *args: str, user: str | None = None, check: bool = True,
+            timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """Run a command inside the container (as root, or as ``user`` with its manager)."""
+        command = list(args)
+        if user is not None:
+            uid = self.run("id", "-u", user).stdout.strip()
+            command = ["runuser", "-u", user, "--", "env", f"XDG_RUNTIME_DIR=/run/user/{uid}",
+                       f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", *command]
+        done = subprocess.run(["nsenter", "-t", str(self.leader), "-a", *command],
+                              capture_output=True, text=True, timeout=timeout)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{shlex.join(args)} exited {done.returncode}:\n"
+                                 f"{done.stdout}{done.stderr}")
+        return done
+
+    def show(self, unit: str, *properties: str, user: str | None = None) -> dict[str, str]:
+        """``systemctl show`` of a unit as a dict."""
+        prefix = ("systemctl", "--user") if user else ("systemctl",)
+        out = self.run(*prefix, "show", unit, "-p", ",".join(properties), user=user).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_for(self, unit: str, state: str, user: str | None = None,
+                 timeout: float = 60.0) -> dict[str, str]:
+        """Wait until ``unit`` has ActiveState ``state``; return its last ``show``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.show(unit, "ActiveState", "SubState", "MainPID", "NRestarts",
+                              "Result", "ExecMainStatus", user=user)
+            if shown["ActiveState"] == state or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.3)
+
+    def http(self, method: str, path: str, body: object = None,
+             token: str | None = None) -> tuple[int, object]:
+        """One request to the collector inside the container; return (status, parsed body)."""
+        args = ["curl", "-sS", "-X", method, "-w", "\n%{http_code}", f"http://localhost:4318{path}"]
+        if token:
+            args += ["-H", f"Authorization: Bearer {token}"]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        text, _, status = self.run(*args).stdout.rpartition("\n")
+        try:
+            return int(status), json.loads(text)
+        except ValueError:
+            return int(status), text
+
+    def journal(self, unit: str, user: bool = False) -> str:
+        """What the unit's processes and its manager logged about it."""
+        return self.run("journalctl", "--no-pager", "-o", "cat",
+                        "--user-unit" if user else "--unit", unit, check=False).stdout
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Power the container off; kill it if it does not go within ``timeout``."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if self.leader:
+            self.run("systemctl", "poweroff", "--no-block", check=False)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(10)
+
+
+def _child_of(pid: int) -> int:
+    """The first child of ``pid`` (nspawn's child is the container's PID 1), or 0."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return int(children[0]) if children else 0
