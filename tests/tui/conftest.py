@@ -63,8 +63,12 @@ STATUS_FILE_FACTS = (
 STATUS_FILE_ROOTS = ("claude=/home/dev/.claude/projects", "codex=/home/dev/.codex/sessions")
 
 
-def write_status_file(state_dir: Path, **overrides) -> dict:
-    """Write an exporter status file as a running exporter (this test process) would."""
+def write_status_file(state_dir: Path, redactions: dict | None = None, **overrides) -> dict:
+    """Write an exporter status file as a running exporter (this test process) would.
+
+    ``redactions`` is ``counts.redactions`` (secrets masked per rule, none by default);
+    ``overrides`` replace top-level keys (``redaction="off"`` for ``--no-redact``).
+    """
     now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     status = {
         "pid": os.getpid(), "mode": "forward", "version": "0.0.test", "instance_id": "inst-1",
@@ -79,8 +83,9 @@ def write_status_file(state_dir: Path, **overrides) -> dict:
                    "max_bytes": 100 * 1024 * 1024, "full": False, "rejected": 1},
         "counts": {"entries_read": 1500, "entries_shipped": 1234, "duplicates": 0,
                    "payloads_shipped": 56, "payloads_buffered": 3, "payloads_failed": 2,
-                   "payloads_rejected": 1, "entries_rejected": 4},
-        "last_ship_at": now, "lag_bytes": 2048, "paused": None,
+                   "payloads_rejected": 1, "entries_rejected": 4,
+                   "redactions": dict(redactions or {})},
+        "redaction": "on", "last_ship_at": now, "lag_bytes": 2048, "paused": None,
     }
     status.update(overrides)
     state_dir.mkdir(parents=True, exist_ok=True)

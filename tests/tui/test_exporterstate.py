@@ -5,6 +5,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from tests.tui.conftest import write_status_file
+from thinkt.exporter.statusfile import redaction_mode
 from thinkt.tui.exporterstate import STALE_AFTER, read_exporter
 
 
@@ -47,3 +48,11 @@ def test_dead_pid_is_not_running(tmp_path):
 def test_garbage_file_is_treated_as_missing(tmp_path):
     (tmp_path / "exporter-status.json").write_text("{not json")
     assert not read_exporter(tmp_path).found
+
+
+def test_redaction_mode_names_what_leaves_the_machine():
+    assert redaction_mode(redacting=True, metadata_only=False) == "on"
+    assert redaction_mode(redacting=False, metadata_only=False) == "off"
+    # No text at all: nothing to mask, whether or not a redactor was built.
+    assert redaction_mode(redacting=True, metadata_only=True) == "metadata-only"
+    assert redaction_mode(redacting=False, metadata_only=True) == "metadata-only"

@@ -213,3 +213,42 @@ def test_exporter_page_shows_the_status_file(tmp_path):
             assert isinstance(app.screen, MenuPage)
 
     asyncio.run(scenario())
+
+
+def fact(text: str, label: str) -> str:
+    """The value beside ``label`` in a rendered facts table (one line per fact)."""
+    found = [line for line in text.splitlines() if line.startswith(label + " ")]
+    assert len(found) == 1, (label, text)
+    return found[0][len(label):].strip()
+
+
+@pytest.mark.parametrize("redactions, overrides, shown", [
+    ({"aws_access_key": 3, "github_token": 9}, {},
+     "12 secrets: github_token 9, aws_access_key 3"),
+    ({"private_key": 1}, {}, "1 secret: private_key 1"),
+    ({}, {}, "none"),
+    ({}, {"redaction": "off"}, "redaction off (--no-redact): text is shipped as it is"),
+    ({}, {"redaction": "metadata-only"}, "none: no text is shipped (--metadata-only)"),
+])
+def test_exporter_page_shows_what_was_redacted(tmp_path, redactions, overrides, shown):
+    write_status_file(tmp_path, redactions=redactions, **overrides)
+
+    async def scenario():
+        app = StatusApp(lambda: CollectorClient("http://c:4318"), tmp_path, start="exporter")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            summary = app.screen.query_one("#summary", Static)
+            assert fact(text_of(summary), "Redacted") == shown
+            # The page still fits at 100x30 with the extra fact: nothing to scroll.
+            assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
+            return summary.content
+
+    content = asyncio.run(scenario())
+    console = Console(width=SIZE[0], force_terminal=True, color_system="standard",
+                      file=open("/dev/null", "w"))
+    with console.capture() as captured:
+        console.print(content)
+    console.file.close()
+    line = next(line for line in captured.get().splitlines() if "Redacted" in line)
+    # Unmasked secrets leaving the machine stand out; counts are ordinary facts.
+    assert ("\x1b[1;33m" in line) == (overrides.get("redaction") == "off"), repr(line)

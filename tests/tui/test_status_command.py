@@ -103,3 +103,55 @@ def test_the_commands_do_not_import_textual():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env=child_env())
     assert out.stdout.strip() == "False", out.stderr
+
+
+def redacted_line(text: str) -> str:
+    found = [line.strip() for line in text.splitlines() if line.strip().startswith("Redacted:")]
+    assert len(found) == 1, text
+    return found[0][len("Redacted:"):].strip()
+
+
+def test_redaction_counts_as_text_and_json(home):
+    write_status_file(home / ".thinkt", redactions={"aws_access_key": 3, "github_token": 9})
+    url = f"http://127.0.0.1:{free_port()}"
+    text = run("--collector-url", url).output
+    assert redacted_line(text) == "12 secrets: github_token 9, aws_access_key 3"
+    facts = json.loads(run("--collector-url", url, "--json").output)["exporter"]
+    assert facts["redaction"] == {"mode": "on", "total": 12,
+                                  "by_rule": {"github_token": 9, "aws_access_key": 3}}
+    assert list(facts["redaction"]["by_rule"]) == ["github_token", "aws_access_key"]
+
+
+def test_no_redactions_say_none_and_no_redact_says_off(home):
+    write_status_file(home / ".thinkt")
+    url = f"http://127.0.0.1:{free_port()}"
+    assert redacted_line(run("--collector-url", url).output) == "none"
+    assert json.loads(run("--collector-url", url, "--json").output)["exporter"][
+        "redaction"] == {"mode": "on", "total": 0, "by_rule": {}}
+    write_status_file(home / ".thinkt", redaction="off")
+    assert redacted_line(run("--collector-url", url).output) == \
+        "redaction off (--no-redact): text is shipped as it is"
+    assert json.loads(run("--collector-url", url, "--json").output)["exporter"][
+        "redaction"]["mode"] == "off"
+
+
+def test_redaction_facts_from_an_older_or_damaged_status_file(home):
+    # An exporter from before the ``redaction`` key still shows its counts; nonsense
+    # counts (not numbers, booleans, zero) are not secrets.
+    write_status_file(home / ".thinkt", redactions={"jwt": 2, "bogus": "7", "flag": True,
+                                                    "zero": 0})
+    status = json.loads((home / ".thinkt" / "exporter-status.json").read_text())
+    del status["redaction"]
+    (home / ".thinkt" / "exporter-status.json").write_text(json.dumps(status))
+    url = f"http://127.0.0.1:{free_port()}"
+    assert redacted_line(run("--collector-url", url).output) == "2 secrets: jwt 2"
+    assert json.loads(run("--collector-url", url, "--json").output)["exporter"][
+        "redaction"] == {"mode": None, "total": 2, "by_rule": {"jwt": 2}}
+    write_status_file(home / ".thinkt", counts=[])
+    assert redacted_line(run("--collector-url", url).output) == "none"
+
+
+def test_no_status_file_has_no_redaction_facts(home):
+    result = run("--collector-url", f"http://127.0.0.1:{free_port()}", "--json")
+    assert json.loads(result.output)["exporter"]["redaction"] is None
+    assert "Redacted" not in run("--collector-url", f"http://127.0.0.1:{free_port()}").output

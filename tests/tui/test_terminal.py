@@ -81,7 +81,7 @@ def line_with(lines: list[str], *words: str) -> str:
 
 def test_pages_render_in_a_real_terminal(collector, terminal, tmp_path):
     home = tmp_path / "home"
-    write_status_file(home / ".thinkt")
+    write_status_file(home / ".thinkt", redactions={"aws_access_key": 3, "github_token": 9})
     env = child_env(home, LANG="C.UTF-8")
     command = [sys.executable, "-c", "from thinkt.tui.command import tui; tui()",
                "collector", "--collector-url", collector.url, "--api-key", TOKEN]
@@ -113,8 +113,10 @@ def test_pages_render_in_a_real_terminal(collector, terminal, tmp_path):
     terminal.keys("e")
     exporter = terminal.wait_for("Watched directories")
     for label in ("Exporter", "Collector", "Found by", "Connection", "Watching", "Buffer",
-                  "Shipped", "Failed", "Rejected", "Last ship", "Lag"):
+                  "Shipped", "Failed", "Rejected", "Redacted", "Last ship", "Lag"):
         assert any(line.lstrip().startswith(label + " ") for line in exporter), label
+    assert len(exporter) <= HEIGHT and all(len(line) <= WIDTH for line in exporter)
+    line_with(exporter, "Redacted", "12 secrets: github_token 9, aws_access_key 3")
     line_with(exporter, "claude=/home/dev/.claude/projects")
     terminal.keys("q")
     deadline = time.monotonic() + 15

@@ -16,6 +16,10 @@ of a one-shot run) for the ``thinkt`` status pages. Keys (all always present):
   ``payloads_shipped``, ``payloads_buffered``, ``payloads_failed`` (transient failures),
   ``payloads_rejected``, ``entries_rejected``, ``redactions`` (secrets masked per
   redaction rule, e.g. ``{"aws_access_key": 2}``; empty with ``--no-redact``);
+- ``redaction``: what happens to entry text before it leaves the machine: ``on``
+  (secrets masked, counted in ``counts.redactions``), ``off`` (``--no-redact``: text
+  shipped as it is) or ``metadata-only`` (``--metadata-only``: no text shipped); see
+  :func:`redaction_mode`. A file written before this key existed lacks it;
 - ``last_ship_at`` (RFC 3339 or null), ``lag_bytes`` (bytes of session files not yet
   shipped or buffered), ``paused`` (why reading is paused, or null).
 """
@@ -33,6 +37,19 @@ from thinkt.exporter.atomicfile import write_atomic
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "exporter-status.json"
+
+#: The values of the ``redaction`` key.
+REDACTION_ON = "on"
+REDACTION_OFF = "off"
+METADATA_ONLY = "metadata-only"
+
+
+def redaction_mode(redacting: bool, metadata_only: bool) -> str:
+    """The ``redaction`` value for an exporter that masks secrets or not, ships text or not."""
+    # Without text there is nothing to mask: that matters more than whether a redactor exists.
+    if metadata_only:
+        return METADATA_ONLY
+    return REDACTION_ON if redacting else REDACTION_OFF
 
 
 def rfc3339(timestamp: float | None) -> str | None:

@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static
 
+from thinkt.exporter import statusfile
 from thinkt.tui import report
 from thinkt.tui.client import CollectorClient, CollectorSnapshot
 from thinkt.tui.exporterstate import read_exporter
@@ -173,6 +174,8 @@ class ExporterPage(Page):
         live = "green" if connection == "connected" else "red"
         style = {"Exporter": "bold green" if state.running else "bold red",
                  "Connection": live if state.running else "dim"}
+        if (state.status or {}).get("redaction") == statusfile.REDACTION_OFF:
+            style["Redacted"] = "bold yellow"  # secrets leave the machine unmasked
         self.query_one("#summary", Static).update(
             facts_table(report.exporter_rows(state), style))
         roots = report.watched_roots(state)

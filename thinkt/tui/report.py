@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from thinkt.exporter import statusfile
 from thinkt.status import ExitStatus
 from thinkt.tui import client
 from thinkt.tui.client import CollectorSnapshot
@@ -73,12 +74,43 @@ def exporter_rows(state: ExporterState, now: datetime | None = None) -> Rows:
         ("Failed", f"{number(counts.get('payloads_failed'))} payloads (will retry)"),
         ("Rejected", f"{number(counts.get('payloads_rejected'))} payloads, "
                      f"{number(counts.get('entries_rejected'))} entries"),
+        ("Redacted", redaction_text(redaction_facts(status))),
         ("Last ship", age(status.get("last_ship_at"), now)),
         ("Lag", size(status.get("lag_bytes"))),
     ]
     if status.get("paused"):
         rows.append(("Paused", str(status["paused"])))
     return rows
+
+
+def redaction_facts(status: dict[str, Any]) -> dict[str, Any]:
+    """What the exporter did to secrets: ``mode``, ``total`` masked and ``by_rule``.
+
+    ``mode`` is the status file's ``redaction`` (``on``, ``off``, ``metadata-only``), or
+    None when the file does not say (an exporter from before that key); ``by_rule`` is
+    ordered most masked first.
+    """
+    mode = status.get("redaction")
+    known = (statusfile.REDACTION_ON, statusfile.REDACTION_OFF, statusfile.METADATA_ONLY)
+    counts = (status.get("counts") or {}).get("redactions")
+    by_rule = {str(rule): n for rule, n in (counts.items() if isinstance(counts, dict) else ())
+               if isinstance(n, int) and not isinstance(n, bool) and n > 0}
+    ordered = dict(sorted(by_rule.items(), key=lambda item: (-item[1], item[0])))
+    return {"mode": mode if mode in known else None, "total": sum(ordered.values()),
+            "by_rule": ordered}
+
+
+def redaction_text(facts: dict[str, Any]) -> str:
+    """``12 secrets: github_token 9, aws_access_key 3``, ``none``, or why nothing is masked."""
+    if facts["mode"] == statusfile.REDACTION_OFF:
+        return "redaction off (--no-redact): text is shipped as it is"
+    if facts["mode"] == statusfile.METADATA_ONLY:
+        return "none: no text is shipped (--metadata-only)"
+    if not facts["total"]:
+        return "none"
+    noun = "secret" if facts["total"] == 1 else "secrets"
+    rules = ", ".join(f"{rule} {number(n)}" for rule, n in facts["by_rule"].items())
+    return f"{number(facts['total'])} {noun}: {rules}"
 
 
 def watched_roots(state: ExporterState) -> list[str]:
@@ -107,6 +139,7 @@ def as_json(snap: CollectorSnapshot, state: ExporterState) -> dict[str, Any]:
         },
         "exporter": {
             "running": state.running, "reason": state.reason, "status_file": str(state.path),
+            "redaction": None if state.status is None else redaction_facts(state.status),
             "status": state.status,
         },
     }
