@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = "bookworm"  # Debian 12: systemd 252, Python 3.11
+#: Debian 12 (systemd 252, Python 3.11) and Debian 13 (systemd 257, Python 3.13): the
+#: systemd releases before and after user units started implying PrivateUsers= (253)
+#: and moving their StateDirectory= to ~/.local/state (254).
+SUITES = ("bookworm", "trixie")
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "libpam-systemd", "python3", "python3-venv",
             "curl", "ca-certificates", "procps")
@@ -42,19 +45,19 @@ def missing_requirements() -> str | None:
     return None
 
 
-def base_root() -> Path:
-    """Return a minimal Debian tree with systemd and Python, building it on first use.
+def base_root(suite: str) -> Path:
+    """Return a minimal Debian ``suite`` tree with systemd and Python, built on first use.
 
     :raises RuntimeError: debootstrap failed (its log tail is in the message).
     """
-    done = CACHE / SUITE
+    done = CACHE / suite
     if (done / "etc" / "os-release").exists():
         return done
     CACHE.mkdir(parents=True, exist_ok=True)
-    partial = CACHE / f"{SUITE}.partial-{os.getpid()}"
+    partial = CACHE / f"{suite}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     built = subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite,
          str(partial), MIRROR], capture_output=True, text=True, timeout=1200)
     if built.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
@@ -64,6 +67,13 @@ def base_root() -> Path:
     except OSError:  # built meanwhile by someone else
         shutil.rmtree(partial, ignore_errors=True)
     return done
+
+
+def systemd_version(root: Path) -> int:
+    """The major version of the systemd installed in ``root``."""
+    done = subprocess.run(["chroot", str(root), "systemctl", "--version"], capture_output=True,
+                          text=True, check=True, timeout=60)
+    return int(done.stdout.split()[1])
 
 
 def _guest_python(root: Path) -> str:
@@ -125,6 +135,7 @@ class Machine:
         self.name = name
         self.proc: subprocess.Popen | None = None
         self.leader = 0
+        self.systemd = 0  # major version, set by whoever built the tree
 
     def boot(self, timeout: float = 180.0) -> "Machine":
         """Start systemd in the container; return once it has finished booting."""

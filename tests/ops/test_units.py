@@ -100,7 +100,11 @@ def test_user_units_run_in_the_background_with_a_read_only_home():
     exporter = read_unit(USER_UNITS[0])
     assert value(exporter, "Service", "Type") == "notify"
     assert value(exporter, "Service", "ProtectHome") == "read-only"
-    assert value(exporter, "Service", "StateDirectory") == "thinkt"
+    # The state a shell's `thinkt status` / `thinkt export` use too (paths.state_dir()).
+    for unit in (exporter, read_unit(USER_UNITS[1])):
+        assert value(unit, "Service", "ReadWritePaths") == "%h/.thinkt"
+        assert value(unit, "Service", "ExecStartPre") == "+/bin/mkdir -p -m 0700 %h/.thinkt"
+        assert not unit.has_option("Service", "StateDirectory")
     assert int(value(exporter, "Service", "Nice")) > 0
     assert value(exporter, "Service", "RestartPreventExitStatus") == "78"
     oneshot = read_unit(USER_UNITS[1])

@@ -1,4 +1,4 @@
-"""The systemd units, started for real under systemd 252 in a booted Debian container.
+"""The systemd units, started for real under systemd 252 and 257 in booted Debian containers.
 
 `systemd-analyze verify` only says a unit parses. These tests start each unit under the
 systemd that enforces its sandbox, as the README tells an operator to install it, and
@@ -10,6 +10,7 @@ the one-shot export and its timer.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -19,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.exporter.corpus import write_session
-from tests.ops.machine import REPO, Machine, base_root, install_thinkt, missing_requirements
+from thinkt.collector.settings import default_workers
+from tests.ops.machine import (REPO, SUITES, Machine, base_root, install_thinkt,
+                               missing_requirements, systemd_version)
 
 _missing = missing_requirements()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
@@ -29,6 +32,8 @@ COLLECTOR = "thinkt-collector.service"
 EXPORTER = "thinkt-exporter.service"
 USER, UID = "dev", 1000
 SESSION = "live-unit-session"
+#: The collector's default --workers (the container sees the host's cores).
+WORKERS = default_workers()
 #: DynamicUser= picks its uids from this range (systemd's docs).
 DYNAMIC_UIDS = range(61184, 65520)
 
@@ -72,10 +77,10 @@ def prepare(root: Path) -> None:
     subprocess.run(["chown", "-R", f"{UID}:{UID}", str(home)], check=True, timeout=60)
 
 
-@pytest.fixture(scope="module")
-def machine(tmp_path_factory):
+@pytest.fixture(scope="module", params=SUITES)
+def machine(request, tmp_path_factory):
     try:
-        base = base_root()
+        base = base_root(request.param)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"no Debian tree to boot (deb.debian.org unreachable?): {exc}")
     work = tmp_path_factory.mktemp("machine")
@@ -83,6 +88,7 @@ def machine(tmp_path_factory):
     subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(root)], check=True,
                    timeout=600)
     booted = Machine(root, work / "console.log")
+    booted.systemd = systemd_version(root)
     try:
         install_thinkt(root, work / "wheels")
         prepare(root)
@@ -121,10 +127,16 @@ def batch(session: str, prefix: str, n: int) -> dict:
          "model": "claude-test", "input_tokens": 3, "output_tokens": 5} for i in range(n)]}
 
 
-def workers(machine: Machine, main_pid: str) -> set[str]:
-    """gunicorn workers: the arbiter's children that share its command line."""
-    out = machine.run("ps", "-o", "pid=,args=", "--ppid", main_pid).stdout
-    return {line.split()[0] for line in out.splitlines() if "thinkt-collector" in line}
+def workers(machine: Machine, main_pid: str, timeout: float = 60.0) -> set[str]:
+    """gunicorn workers (the arbiter's children that share its command line), once all
+    WORKERS are up: systemd hears READY=1 before gunicorn forks them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = machine.run("ps", "-o", "pid=,args=", "--ppid", main_pid).stdout
+        found = {line.split()[0] for line in out.splitlines() if "thinkt-collector" in line}
+        if len(found) == WORKERS or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
 
 
 def session_entries(machine: Machine, session: str) -> int:
@@ -193,15 +205,15 @@ def test_collector_ingests_and_answers_behind_its_token(machine):
 def test_reload_replaces_the_workers_and_keeps_the_writer(machine):
     main_pid = machine.show(COLLECTOR, "MainPID")["MainPID"]
     before, writer = workers(machine, main_pid), stats(machine)["writer_pid"]
-    assert before
+    assert len(before) == WORKERS
     machine.run("systemctl", "reload", COLLECTOR)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         after = workers(machine, main_pid)
-        if len(after) == len(before) and not after & before:
+        if not after & before:
             break
         time.sleep(0.3)
-    assert len(after) == len(before) and not after & before
+    assert len(after) == WORKERS and not after & before
     assert machine.show(COLLECTOR, "MainPID")["MainPID"] == main_pid
     assert stats(machine)["writer_pid"] == writer
     assert machine.http("POST", "/v1/traces", batch("unit-reload", "reload", 4),
@@ -251,18 +263,23 @@ def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine):
     assert machine.run("cat", f"/proc/{pid}/uid_map").stdout.split() == [str(UID), str(UID), "1"]
     seen = mounts(machine, pid)
     assert seen["/"].split()[1].startswith("ro")  # ProtectSystem=strict, ProtectHome=read-only
-    # StateDirectory= of a systemd 252 user unit is ~/.config/thinkt: the one writable place.
-    assert seen[f"/home/{USER}/.config/thinkt"].split()[1].startswith("rw")
+    assert seen[f"/home/{USER}/.thinkt"].split()[1].startswith("rw")  # the one writable place
     assert "systemd-private" in seen["/tmp"]
     assert process_status(machine, pid)["Seccomp"] == "2"
     assert wait_entries(machine, SESSION, 10) == 10
     home = machine.root / "home" / USER
     write_session(home, SESSION, 6, start=10)  # appended while it watches
     assert wait_entries(machine, SESSION, 16) == 16
+    # From the user's shell, the status command finds this exporter (its state is in
+    # ~/.thinkt, where the shell looks) and a second exporter finds the lock taken.
+    shown = json.loads(machine.run("thinkt", "status", "--json", user=USER, check=False).stdout)
+    assert shown["exporter"]["running"] and shown["exporter"]["status"]["pid"] == int(pid)
+    second = machine.run("thinkt", "export", user=USER, check=False)
+    assert second.returncode == 75, second.stderr
     machine.run("systemctl", "--user", "stop", EXPORTER, user=USER)
     shown = machine.show(EXPORTER, "ActiveState", "Result", "ExecMainStatus", user=USER)
     assert shown == {"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"}
-    offsets = home / ".config" / "thinkt" / "offsets.json"
+    offsets = home / ".thinkt" / "offsets.json"
     assert offsets.exists() and offsets.stat().st_uid == UID
 
 
