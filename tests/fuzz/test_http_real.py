@@ -2,7 +2,8 @@
 for what a test client cannot send (slow, stalled and truncated bodies, lying
 Content-Length, broken chunking), gzip at the real 10 MiB limit, and a burst of
 hypothesis requests over real connections. Every answer is a JSON 4xx, a 200 or a 503
-with Retry-After; the collector keeps serving."""
+with Retry-After, even for HTTP that gunicorn refuses before the app runs; the collector
+keeps serving."""
 
 from __future__ import annotations
 
@@ -97,12 +98,9 @@ def request_bytes(body: bytes, *, path: str = "/v1/traces", length: int | None =
 
 
 def answered(live, path: str, status, headers, body) -> None:
-    """The promise, except for what gunicorn refuses itself before the app runs (HTTP it
-    cannot parse: bad request lines, duplicate Content-Length, bad chunk framing), which
-    it answers with its own 4xx text page."""
+    """The promise, also for what gunicorn refuses itself before the app runs (HTTP it
+    cannot parse): its answer is the JSON envelope too, never its HTML page."""
     if status is None:  # closing without an answer is allowed for a broken request
-        return
-    if headers.get("Content-Type", "").startswith("text/html") and 400 <= status < 500:
         return
     check_answer(path, status, headers, body)
 
@@ -165,13 +163,20 @@ def test_a_stalled_body_costs_one_worker_for_a_bounded_time(real):
         time.sleep(0.5)
         healthy(real)  # another worker answers meanwhile
         sock.settimeout(REQUEST_TIMEOUT * 5)
+        leftover = b""
         try:
-            leftover = sock.recv(65536)  # gunicorn gives up on the stalled request
+            while chunk := sock.recv(65536):  # gunicorn gives up on the stalled request
+                leftover += chunk
         except (ConnectionResetError, socket.timeout):
-            leftover = b""
-        assert not leftover or leftover.startswith(b"HTTP/1.1 "), leftover[:100]
+            pass
     finally:
         sock.close()
+    if leftover:  # the aborted request is answered as the app's own 500 would be
+        head, _, body = leftover.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 500 "), leftover[:300]
+        assert b"\r\nContent-Type: application/json\r\n" in head + b"\r\n", head
+        assert json.loads(body) == {"error": "internal_error",
+                                    "message": "The collector failed on this request."}
     healthy(real)
     response = requests.post(real.url + "/v1/traces", data=GOOD, timeout=30,
                              headers={"Content-Type": "application/json"})
@@ -186,6 +191,37 @@ def test_odd_request_lines_and_headers(real):
                 b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):  # a TLS hello on plain HTTP
         answered(real, "/", *exchange(real, raw))
     healthy(real)
+
+
+#: Requests gunicorn refuses before the app runs, the status it chooses, and a secret the
+#: request carries that must appear neither in the answer nor in the log.
+UNPARSABLE = [
+    ("a garbage request line", b"GARBAGE\r\n\r\n", 400),
+    ("a header without a colon",
+     b"GET /v1/traces/stats HTTP/1.1\r\nHost: x\r\nAuthorization Bearer tok-6b1e77d\r\n\r\n",
+     400),
+    ("a 10 KiB header line",
+     b"GET /v1/traces/stats HTTP/1.1\r\nHost: x\r\nX-Tok: tok-6b1e77d" + b"a" * 10240
+     + b"\r\n\r\n", 431),
+    ("a request line over gunicorn's limit",
+     b"GET /v1/traces/search?q=tok-6b1e77d" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+     414),
+    ("HTTP/9.9", b"GET /v1/traces/stats HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize("raw, status", [case[1:] for case in UNPARSABLE],
+                         ids=[case[0] for case in UNPARSABLE])
+def test_http_gunicorn_cannot_parse_gets_the_json_envelope(real, raw, status):
+    got, headers, body = exchange(real, raw)
+    assert got == status, body[:300]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Connection"] == "close"
+    answer = json.loads(body)
+    assert answer["error"] == "bad_request" and set(answer) == {"error", "message"}
+    assert b"tok-6b1e77d" not in body and b"<html" not in body.lower()
+    healthy(real)
+    assert "tok-6b1e77d" not in real.log()
 
 
 @settings(max_examples=fuzz_examples(60), deadline=None, database=None,

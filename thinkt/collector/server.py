@@ -269,7 +269,7 @@ class CollectorApplication(BaseApplication):
         config = {
             "bind": [f"{host}:{settings.port}"],
             "workers": settings.workers,
-            "worker_class": "sync",
+            "worker_class": "thinkt.collector.worker.EnvelopeSyncWorker",
             "timeout": int(settings.request_timeout),
             "graceful_timeout": 30,
             "keepalive": 5,
