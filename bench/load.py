@@ -9,6 +9,12 @@ answer, and the store must hold exactly the entries acknowledged (identity-level
 ``total_traces`` equals the distinct uuids that got a 200).
 
     python bench/load.py [--clients 32] [--minutes 3] [--workers 8] [--batch 50]
+                         [--memory-limit 256MB]
+
+``--memory-limit`` is passed to ``thinkt collect`` (the cap on the writer's DuckDB
+cache); without it the collector's default applies. The summary gives the writer's RSS
+and that of the rest of the group (workers, arbiter, multiprocessing's resource
+tracker) from start to end.
 
 Not run in CI (it takes minutes and both cores).
 """
@@ -39,24 +45,30 @@ QUERIES = ("/v1/traces/search?q=writer&limit=20", "/v1/traces/stats",
            "/v1/usage?group_by=model", "/v1/sessions?limit=20")
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Sum of VmRSS over the live processes of a process group."""
-    return sum(process_rss(pgid))
+#: In the writer's command line: it is the one process started with multiprocessing's spawn.
+WRITER_MARK = b"spawn_main"
 
 
-def process_rss(pgid: int) -> list[int]:
-    """VmRSS of each live process of a process group, largest first (the writer, whose
-    DuckDB buffer cache grows with the database, then the workers and the arbiter)."""
-    sizes = []
+def process_rss(pgid: int) -> tuple[int, int]:
+    """VmRSS of a process group as (writer, every other live process) in bytes.
+
+    The writer (whose DuckDB buffer cache grows with the database) is found by its
+    command line; the rest are gunicorn's arbiter and workers and the resource tracker.
+    """
+    writer = others = 0
     for pid in group_pids(pgid):
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) * 1024)
-                    break
-        except OSError:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            rss = next(int(line.split()[1]) * 1024
+                       for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
             continue  # a worker that just exited
-    return sorted(sizes, reverse=True)
+        if WRITER_MARK in cmdline:
+            writer += rss
+        else:
+            others += rss
+    return writer, others
 
 
 class Tally:
@@ -139,11 +151,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--batch", type=int, default=50, help="entries per POST")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between RSS samples")
+    parser.add_argument("--memory-limit", metavar="SIZE",
+                        help="passed to thinkt collect (default: the collector's own)")
     args = parser.parse_args()
 
+    extra = ["--memory-limit", args.memory_limit] if args.memory_limit else []
     with tempfile.TemporaryDirectory(prefix="thinkt-load-") as tmp:
         live = Collector(Path(tmp) / "collector.duckdb", Path(tmp) / "collector.log",
-                         workers=args.workers)
+                         *extra, workers=args.workers)
         live.start()
         try:
             return run(live, args)
@@ -154,23 +169,24 @@ def main() -> int:
 def run(live: Collector, args: argparse.Namespace) -> int:
     tally = Tally()
     pgid = live.proc.pid
-    baseline = group_rss_bytes(pgid)
     started = time.monotonic()
     stop_at = started + args.minutes * 60
     threads = [threading.Thread(target=client_loop, daemon=True,
                                 args=(live.port, c, args.batch, stop_at, tally))
                for c in range(args.clients)]
+    first = process_rss(pgid)
     for thread in threads:
         thread.start()
     print(f"{args.clients} clients, {args.minutes:g} min, {args.workers} workers, "
-          f"batches of {args.batch}; RSS = sum over the collector's process group")
+          f"batches of {args.batch}, memory limit {args.memory_limit or 'collector default'}; "
+          f"RSS = sum over the collector's process group")
     print(f"{'t (s)':>6} {'RSS MiB':>8} {'vs base':>8} {'writer':>7} {'others':>7} "
           f"{'DB MiB':>7} {'requests':>9} {'req/s':>7} {'entries':>9} {'503':>5} "
           f"{'unanswered':>10}")
-    first = process_rss(pgid)
+    baseline = sum(first)
     print(f"{0:>6} {baseline / 2**20:>8.1f} {'(base)':>8} {first[0] / 2**20:>7.1f} "
-          f"{sum(first[1:]) / 2**20:>7.1f} {'':>7} {0:>9} {'':>7} {0:>9} {0:>5} {0:>10}")
-    samples, others = [baseline], [sum(first[1:])]
+          f"{first[1] / 2**20:>7.1f} {'':>7} {0:>9} {'':>7} {0:>9} {0:>5} {0:>10}")
+    samples = [first]
     last_requests, last_time = 0, started
     while any(thread.is_alive() for thread in threads):
         time.sleep(min(args.every, max(0.1, stop_at + 130 - time.monotonic())))
@@ -178,8 +194,7 @@ def run(live: Collector, args: argparse.Namespace) -> int:
             break  # bounded: clients give up on a batch after at most two minutes
         now, sizes = time.monotonic(), process_rss(pgid)
         rss = sum(sizes)
-        samples.append(rss)
-        others.append(sum(sizes[1:]))
+        samples.append(sizes)
         db_size = json.loads(call(live.port, "GET", "/v1/traces/stats")[2] or b"{}").get(
             "db_size_bytes", 0)
         with tally.lock:
@@ -188,22 +203,24 @@ def run(live: Collector, args: argparse.Namespace) -> int:
         rate = (requests - last_requests) / (now - last_time)
         last_requests, last_time = requests, now
         print(f"{now - started:>6.0f} {rss / 2**20:>8.1f} {(rss - baseline) / 2**20:>+8.1f} "
-              f"{sizes[0] / 2**20:>7.1f} {others[-1] / 2**20:>7.1f} {db_size / 2**20:>7.1f} "
+              f"{sizes[0] / 2**20:>7.1f} {sizes[1] / 2**20:>7.1f} {db_size / 2**20:>7.1f} "
               f"{requests:>9} {rate:>7.1f} {entries:>9} {busy:>5} {unanswered:>10}", flush=True)
     for thread in threads:
         thread.join(timeout=1)
 
     stats = json.loads(call(live.port, "GET", "/v1/traces/stats")[2] or b"{}")
-    half = samples[len(samples) // 2:]
     print()
     print(f"requests {tally.requests}, answered by status {dict(sorted(tally.status.items()))}, "
           f"unanswered {tally.unanswered}")
     print(f"latency p50 {percentile(tally.latencies, 0.5) * 1000:.0f} ms, "
           f"p99 {percentile(tally.latencies, 0.99) * 1000:.0f} ms")
-    print(f"entries acknowledged {tally.acked_entries}, stored {stats.get('total_traces')}")
-    print(f"RSS MiB: base {baseline / 2**20:.1f}, peak {max(samples) / 2**20:.1f}, "
-          f"second half min {min(half) / 2**20:.1f} max {max(half) / 2**20:.1f}; "
-          f"workers+arbiter base {others[0] / 2**20:.1f}, peak {max(others) / 2**20:.1f}")
+    print(f"entries acknowledged {tally.acked_entries}, stored {stats.get('total_traces')}, "
+          f"database {stats.get('db_size_bytes', 0) / 2**20:.1f} MiB")
+    for name, index in (("writer", 0), ("workers+arbiter", 1)):
+        series = [sample[index] / 2**20 for sample in samples]
+        half = series[len(series) // 2:]
+        print(f"{name} RSS MiB: start {series[0]:.1f} -> end {series[-1]:.1f}, "
+              f"peak {max(series):.1f}, second half {min(half):.1f}..{max(half):.1f}")
     ok = (tally.unanswered == 0 and 500 not in tally.status
           and stats.get("total_traces") == tally.acked_entries)
     print("OK" if ok else "FAILED: see the counts above")
