@@ -372,15 +372,18 @@ def test_the_export_command_applies_the_privacy_settings(home, tmp_path, flags):
         assert all(e["role"] and e["timestamp"] for e in entries)
         assert {e.get("tool_name") for e in entries} >= {"Write"}
         assert status["counts"]["redactions"] == {}
+        assert status["redaction"] == "metadata-only"
     elif flags == ("--no-redact",):
         assert all(fake.secret.split("\n")[0] in text for fake in SECRETS)
         assert "[REDACTED:" not in text
         assert status["counts"]["redactions"] == {}
+        assert status["redaction"] == "off"
     else:
         for fake in SECRETS:
             assert leaked(fake, text) == (fake.kind in off), fake.kind
         expected = {k: v for k, v in expected_counts().items() if k not in off}
         assert status["counts"]["redactions"] == expected
+        assert status["redaction"] == "on"
         assert sum(sum(p.get("metadata", {}).get("redactions", {}).values())
                    for p in payloads_) == sum(expected.values())
 

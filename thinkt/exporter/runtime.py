@@ -251,6 +251,8 @@ class Runtime:
                 "entries_rejected": total.entries_rejected,
                 "redactions": self.options.redactor.totals() if self.options.redactor else {},
             },
+            "redaction": statusfile.redaction_mode(self.options.redactor is not None,
+                                                   self.options.metadata_only),
             "last_ship_at": statusfile.rfc3339(self.counters.last_ship_at),
             "lag_bytes": self.lag(max_age=self.options.status_interval),
             "paused": self.paused,
