@@ -86,6 +86,19 @@ def test_connection_from_config_file(collector, home):
 
 
 @pytest.mark.slow
+def test_the_key_file_of_the_exporter_config_is_used(collector, home):
+    """As the exporter's user service is set up: the key in a file named by the config."""
+    key = home / ".config" / "thinkt" / "api-key"
+    key.parent.mkdir(parents=True)
+    key.write_text(TOKEN + "\n")
+    (key.parent / "config.toml").write_text(
+        f'[exporter]\ncollector_url = "{collector.url}"\napi_key_file = "{key}"\n')
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "Status:   up" in result.output
+
+
+@pytest.mark.slow
 def test_refused_token_exits_78(collector, home):
     result = run("--collector-url", collector.url, "--api-key", "wrong")
     assert result.exit_code == ExitStatus.CONFIG, result.output

@@ -58,12 +58,14 @@ def base_url(url: str) -> str:
 class CollectorClient:
     """A small client of the collector's read endpoints, with bounded timeouts."""
 
-    def __init__(self, url: str, api_key: str | None = None, found_by: str = "flag"):
+    def __init__(self, url: str, api_key: str | None = None, found_by: str = "flag",
+                 verify: bool | str = True):
         import requests
 
         self.base = base_url(url)
         self.found_by = found_by
         self._session = requests.Session()
+        self._session.verify = verify  # True (the system CAs) or a CA bundle path
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
 

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEFAULT_URL = "http://localhost:4318"
+#: The exporter's settings that say how to reach the collector: the pages connect as the
+#: exporter on this machine does (its key file, its CA bundle), from the same config.
+CONNECTION = ["collector_url", "api_key", "api_key_file", "ca_cert", "allow_insecure_http"]
 
 
 def client_factory(ctx: click.Context, params: dict[str, Any]) -> Callable:
@@ -33,8 +36,9 @@ def client_factory(ctx: click.Context, params: dict[str, Any]) -> Callable:
     def make() -> CollectorClient:
         endpoint = find()
         if endpoint.url is None:
-            return CollectorClient(DEFAULT_URL, endpoint.api_key, "default")
-        return CollectorClient(endpoint.url, endpoint.api_key, endpoint.found_by)
+            return CollectorClient(DEFAULT_URL, endpoint.api_key, "default", endpoint.verify)
+        return CollectorClient(endpoint.url, endpoint.api_key, endpoint.found_by,
+                               endpoint.verify)
 
     return make
 
@@ -42,7 +46,7 @@ def client_factory(ctx: click.Context, params: dict[str, Any]) -> Callable:
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("page", required=False, metavar="[PAGE]",
                 type=click.Choice(["collector", "exporter"]))
-@config.options("exporter", ["collector_url", "api_key"])
+@config.options("exporter", CONNECTION)
 @click.pass_context
 def tui(ctx: click.Context, page: str | None, **params: Any) -> int:
     """Status pages in the terminal: PAGE is collector or exporter (default: a menu).
@@ -64,7 +68,7 @@ def tui(ctx: click.Context, page: str | None, **params: Any) -> int:
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON, for scripts.")
-@config.options("exporter", ["collector_url", "api_key"])
+@config.options("exporter", CONNECTION)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, **params: Any) -> None:
     """Print the collector's and this machine's exporter's state.
