@@ -165,11 +165,20 @@ class Machine:
     def run(self, *args: str, user: str | None = None, check: bool = True,
             timeout: float = 60.0) -> subprocess.CompletedProcess:
         """Run a command inside the container (as root, or as ``user`` with its manager)."""
-        command = list(args)
-        if user is not None:
+        # A clean environment, as a login would give: nothing of the test process's
+        # (its HOME, XDG_* or THINKT_* variables) may leak into the machine.
+        environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                       "LANG=C.UTF-8"]
+        if user is None:
+            environment.append("HOME=/root")
+        else:
             uid = self.run("id", "-u", user).stdout.strip()
-            command = ["runuser", "-u", user, "--", "env", f"XDG_RUNTIME_DIR=/run/user/{uid}",
-                       f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus", *command]
+            environment += [f"HOME=/home/{user}", f"USER={user}", f"LOGNAME={user}",
+                            f"XDG_RUNTIME_DIR=/run/user/{uid}",
+                            f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus"]
+        command = ["env", "-i", *environment, *args]
+        if user is not None:
+            command = ["runuser", "-u", user, "--", *command]
         done = subprocess.run(["nsenter", "-t", str(self.leader), "-a", *command],
                               capture_output=True, text=True, timeout=timeout)
         if check and done.returncode != 0:

@@ -271,8 +271,10 @@ def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine):
     write_session(home, SESSION, 6, start=10)  # appended while it watches
     assert wait_entries(machine, SESSION, 16) == 16
     # From the user's shell, the status command finds this exporter (its state is in
-    # ~/.thinkt, where the shell looks) and a second exporter finds the lock taken.
-    shown = json.loads(machine.run("thinkt", "status", "--json", user=USER, check=False).stdout)
+    # ~/.thinkt, where the shell looks) and the collector (with the exporter's key file),
+    # and a second exporter finds the lock taken.
+    shown = json.loads(machine.run("thinkt", "status", "--json", user=USER).stdout)
+    assert shown["healthy"] and shown["collector"]["state"] == "up"
     assert shown["exporter"]["running"] and shown["exporter"]["status"]["pid"] == int(pid)
     second = machine.run("thinkt", "export", user=USER, check=False)
     assert second.returncode == 75, second.stderr
