@@ -96,6 +96,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("token_file", "collector", ("--token-file",),
             "File with one accepted bearer token per line (keeps tokens off the command line).",
             None, click.Path(dir_okay=False), metavar="PATH"),
+    Setting("tls_cert", "collector", ("--tls-cert",),
+            "Serve HTTPS with this certificate (PEM, the server's first, then its CA chain); "
+            "needs --tls-key. Default: plain HTTP.", None, click.Path(dir_okay=False),
+            metavar="FILE"),
+    Setting("tls_key", "collector", ("--tls-key",),
+            "Private key (PEM, without a passphrase) of --tls-cert; readable by this service "
+            "only.", None, click.Path(dir_okay=False), metavar="FILE"),
     Setting("workers", "collector", ("--workers", "-w"),
             "Number of gunicorn sync workers (default: 4 x CPU cores, at least 4).",
             None, click.IntRange(1, 256)),

@@ -13,7 +13,8 @@ import click
 from thinkt import config
 from thinkt.addresses import is_loopback
 from thinkt import log as thinkt_log
-from thinkt.collector.settings import CollectorSettings, default_storage, default_workers
+from thinkt.collector.settings import (CollectorSettings, check_tls, default_storage,
+                                       default_workers)
 from thinkt.status import ConfigError, ExitStatus, ThinktError
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 def build_settings(params: dict[str, Any]) -> CollectorSettings:
     """Turn the resolved command-line parameters into collector settings.
 
-    :raises ConfigError: a token file cannot be read or holds no token.
+    :raises ConfigError: a token file cannot be read or holds no token, or the TLS
+        certificate and key are not a pair that loads (or only one is set).
     """
     tokens = [t.strip() for t in params.get("token") or () if t and t.strip()]
     token_file = params.get("token_file")
@@ -34,12 +36,15 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
             "it could read and write every trace",
             hint="Set --token-file (or --token), or pass --allow-unauthenticated on a "
                  "trusted network.")
+    tls = check_tls(params.get("tls_cert"), params.get("tls_key"))
     storage = params.get("storage") or default_storage()
     return CollectorSettings(
         host=params["host"],
         port=params["port"],
         storage=os.path.abspath(os.path.expanduser(storage)),
         tokens=tuple(dict.fromkeys(tokens)),
+        tls_cert=tls[0] if tls else None,
+        tls_key=tls[1] if tls else None,
         cors_origins=tuple(o.strip() for o in params.get("cors_origin") or () if o.strip()),
         workers=params.get("workers") or default_workers(),
         queue_size=params["queue_size"],

@@ -279,6 +279,9 @@ class CollectorApplication(BaseApplication):
             "loglevel": "warning" if settings.quiet else "info",
             "preload_app": False,
             "control_socket_disable": True,
+            # gunicorn's own TLS: each sync worker wraps the connections it accepts.
+            "certfile": settings.tls_cert,
+            "keyfile": settings.tls_key,
             "on_starting": lambda server: supervisor.start(),
             "when_ready": _when_ready,
             "post_fork": _post_fork,

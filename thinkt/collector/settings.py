@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 from datetime import datetime
 
 from thinkt import paths
+from thinkt.status import ConfigError
 
 #: Largest request body, after gzip decompression (CONTRACT.md §1).
 MAX_BODY = 10 * 1024 * 1024
@@ -30,6 +32,8 @@ class CollectorSettings:
     port: int = 4318
     storage: str = ""
     tokens: tuple[str, ...] = ()
+    tls_cert: str | None = None
+    tls_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 2
     queue_size: int = 256
@@ -47,7 +51,75 @@ class CollectorSettings:
         """True when clients must present a bearer token."""
         return bool(self.tokens)
 
+    @property
+    def scheme(self) -> str:
+        """``https`` when the collector serves TLS, else ``http``."""
+        return "https" if self.tls_cert else "http"
+
 
 def default_storage() -> str:
     """Return the default database path: collector.duckdb in the state directory."""
     return str(paths.state_dir() / "collector.duckdb")
+
+
+class _Passphrase(Exception):
+    """The key asked for a passphrase (raised by the password callback instead of a prompt)."""
+
+
+def _ask_nobody() -> bytes:
+    # Without a callback OpenSSL would prompt on the terminal, and a worker would hang.
+    raise _Passphrase
+
+
+def check_tls(cert: str | None, key: str | None) -> tuple[str, str] | None:
+    """Return the absolute (certificate, key) paths of a pair that loads, or None for no TLS.
+
+    Every worker loads the pair again for each connection (gunicorn's sync worker), so
+    a pair that does not load here would fail every request later instead.
+
+    :raises ConfigError: only one of the two is set, a file is missing or unreadable,
+        the certificate is not PEM, the key is not a PEM key without a passphrase, or
+        the key does not belong to the certificate.
+    """
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        given, missing = ("key", "cert") if key else ("cert", "key")
+        raise ConfigError(f"--tls-{given} is set but --tls-{missing} is not: HTTPS needs both",
+                          hint=f"Set --tls-{missing} too (THINKT_TLS_{missing.upper()}, or "
+                               f"tls_{missing} in [collector]), or neither to serve plain "
+                               "HTTP.")
+    cert, key = (os.path.abspath(os.path.expanduser(p)) for p in (cert, key))
+    for path, what in ((cert, "TLS certificate"), (key, "TLS key")):
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what} {path}: {exc.strerror}",
+                              hint="Check the path, and that this service's user may read it "
+                                   "(under systemd: LoadCredential=, see the unit file)."
+                              ) from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_verify_locations(cafile=cert)
+    except ssl.SSLError:
+        raise ConfigError(f"TLS certificate {cert} holds no PEM certificate",
+                          hint="Give --tls-cert the file that starts with "
+                               "-----BEGIN CERTIFICATE-----.") from None
+    try:
+        context.load_cert_chain(cert, key, password=_ask_nobody)
+    except _Passphrase:
+        raise ConfigError(f"TLS key {key} is protected by a passphrase, which nobody can type "
+                          "in for a service",
+                          hint=f"Remove it: (umask 077; openssl pkey -in {key} -out "
+                               "key-plain.pem), and keep that file readable by this service "
+                               "only.") from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigError(f"TLS key {key} does not belong to the certificate {cert}",
+                              hint="Give --tls-key the key the certificate was made for.") from None
+        why = f" (OpenSSL: {exc.reason})" if exc.reason else ""
+        raise ConfigError(f"TLS key {key} holds no usable PEM private key{why}",
+                          hint="Give --tls-key the file that starts with -----BEGIN PRIVATE "
+                               "KEY----- (or BEGIN EC/RSA PRIVATE KEY).") from None
+    return cert, key
