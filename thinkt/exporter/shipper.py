@@ -242,7 +242,27 @@ def _describe_exception(exc: Exception) -> str:
 
     if isinstance(exc, requests.Timeout):
         return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _describe_tls(exc)
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return exc.__class__.__name__
+
+
+def _describe_tls(exc: Exception) -> str:
+    """Say why TLS failed in one line, with the fix, instead of urllib3's nested repr."""
+    import ssl
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        why = str(cause.verify_message or cause.reason).rstrip(".")
+        if "mismatch" in why.lower():
+            return (f"TLS certificate rejected: {why}; use the host name the collector's "
+                    "certificate names in the collector URL")
+        return (f"TLS certificate rejected: {why}; for a private or self-signed CA pass "
+                "--ca-cert with its PEM bundle")
+    why = getattr(cause, "reason", None) or "no detail"
+    return f"TLS handshake failed ({why}); is the collector serving https:// on that port?"
 
