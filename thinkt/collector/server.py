@@ -328,3 +328,34 @@ def serve(settings: CollectorSettings) -> None:
         # the other processes are still writing.
         if os.getpid() == arbiter_pid:
             metrics.remove_directory(metrics_dir, made_here)
+            stop_resource_tracker()
+
+
+#: How long the arbiter waits, at exit, for multiprocessing's resource tracker to go.
+TRACKER_STOP_TIMEOUT = 5.0
+
+
+def stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker (started for the writer's queue), bounded.
+
+    Left alone it goes only once it notices the arbiter's exit, and by then systemd has
+    sent SIGKILL to whatever is left of the unit (KillMode=mixed): seen on every clean
+    stop under systemd. Closing its pipe ends it; the attributes are CPython's own.
+    """
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if fd is None or pid is None:
+        return
+    os.close(fd)
+    tracker._fd = tracker._pid = None
+    deadline = time.monotonic() + TRACKER_STOP_TIMEOUT
+    try:
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                log.warning("multiprocessing's resource tracker (pid %d) did not stop", pid)
+                return
+            time.sleep(0.02)
+    except ChildProcessError:  # gunicorn's reaping loop got to it first
+        pass
