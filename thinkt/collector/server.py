@@ -302,8 +302,12 @@ class CollectorApplication(BaseApplication):
 
 
 def _when_ready(server: Arbiter) -> None:
+    # Not str(listener): gunicorn labels an IPv6 listener http:// even with TLS on.
+    scheme = "https" if server.cfg.is_ssl else "http"
     for listener in server.LISTENERS:
-        log.info("collector listening on %s", listener)
+        host, port = listener.sock.getsockname()[:2]
+        log.info("collector listening on %s://%s:%d", scheme,
+                 f"[{host}]" if ":" in host else host, port)
 
 
 def _post_fork(server: Arbiter, worker: Any) -> None:

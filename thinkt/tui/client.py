@@ -65,7 +65,9 @@ class CollectorClient:
         self.base = base_url(url)
         self.found_by = found_by
         self._session = requests.Session()
-        self._session.verify = verify  # True (the system CAs) or a CA bundle path
+        # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE or
+        # CURL_CA_BUNDLE override a session's verify (psf/requests#3829), not a request's.
+        self._verify = verify  # True (the system CAs) or a CA bundle path
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
 
@@ -79,6 +81,7 @@ class CollectorClient:
 
         try:
             response = self._session.get(self.base + path, params=params or None,
+                                         verify=self._verify,
                                          timeout=TIMEOUT)
         except requests.Timeout:
             raise CollectorError(DOWN, f"no answer within {TIMEOUT[1]:g} s") from None
