@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.exporter.corpus import write_session
-from thinkt.collector.settings import default_workers
 from tests.ops.machine import (REPO, SUITES, Machine, base_root, install_thinkt,
                                missing_requirements, systemd_version)
+from tests.tls import make_pair, needs_openssl
+from thinkt.collector.settings import default_workers
 
 _missing = missing_requirements()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
@@ -32,6 +33,8 @@ COLLECTOR = "thinkt-collector.service"
 EXPORTER = "thinkt-exporter.service"
 USER, UID = "dev", 1000
 SESSION = "live-unit-session"
+#: The collector's name on the network, which its certificate names.
+PUBLIC_NAME = "collector.example.com"
 #: The collector's default --workers (the container sees the host's cores).
 WORKERS = default_workers()
 #: DynamicUser= picks its uids from this range (systemd's docs).
@@ -313,3 +316,55 @@ def test_stop_drains_and_exits_0(machine):
     assert "SIGKILL" not in journal.split("Stopping thinkt-collector")[-1], journal
     machine.run("systemctl", "start", COLLECTOR)
     assert stats(machine)["total_traces"] == stored
+
+
+# -- across machines: TLS, as the README's server and laptop steps set it up ------------
+@needs_openssl
+def test_https_with_the_readme_drop_in_and_the_exporter_shipping_over_it(machine):
+    etc = machine.root / "etc"
+    make_pair(etc / "thinkt" / "tls", PUBLIC_NAME, (f"DNS:{PUBLIC_NAME}",))
+    (etc / "thinkt" / "tls").chmod(0o700)
+    (etc / "thinkt" / "config.toml").write_text('[collector]\nhost = "0.0.0.0"\n')
+    dropin = etc / "systemd" / "system" / f"{COLLECTOR}.d"
+    dropin.mkdir()
+    (dropin / "tls.conf").write_text(
+        "[Service]\nLoadCredential=tls-cert:/etc/thinkt/tls/cert.pem\n"
+        "LoadCredential=tls-key:/etc/thinkt/tls/key.pem\n"
+        "Environment=THINKT_TLS_CERT=%d/tls-cert THINKT_TLS_KEY=%d/tls-key\n")
+    with open(etc / "hosts", "a") as hosts:  # the laptop's DNS, on this one machine
+        hosts.write(f"127.0.0.1\t{PUBLIC_NAME}\n")
+    machine.run("systemctl", "daemon-reload")
+    machine.run("systemctl", "restart", COLLECTOR)
+    assert machine.wait_for(COLLECTOR, "active")["ActiveState"] == "active"
+    health = machine.run("curl", "-sS", "--cacert", "/etc/thinkt/tls/cert.pem",
+                         f"https://{PUBLIC_NAME}:4318/v1/collector/health").stdout
+    assert json.loads(health) == {"status": "ok"}
+    assert machine.run("curl", "-sS", "http://localhost:4318/v1/collector/health",
+                       check=False).returncode != 0  # TLS only
+    # The key never left root's directory: the service read systemd's copy.
+    assert (etc / "thinkt" / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    # The laptop: https:// and the certificate as its CA, as the README's printf writes.
+    home = machine.root / "home" / USER
+    settings = home / ".config" / "thinkt"
+    shutil.copy(etc / "thinkt" / "tls" / "cert.pem", settings / "collector-ca.pem")
+    (settings / "config.toml").write_text(
+        f'[exporter]\ncollector_url = "https://{PUBLIC_NAME}:4318"\n'
+        'api_key_file = "~/.config/thinkt/api-key"\n'
+        'ca_cert = "~/.config/thinkt/collector-ca.pem"\n')
+    subprocess.run(["chown", "-R", f"{UID}:{UID}", str(settings)], check=True, timeout=60)
+    write_session(home, SESSION, 5, start=20)
+    machine.run("systemctl", "--user", "start", EXPORTER, user=USER)
+    assert machine.wait_for(EXPORTER, "active", user=USER)["SubState"] == "running"
+
+    def shipped() -> int:
+        out = machine.run("curl", "-sS", "--cacert", "/etc/thinkt/tls/cert.pem", "-H",
+                          f"Authorization: Bearer {TOKEN}",
+                          f"https://{PUBLIC_NAME}:4318/v1/sessions/{SESSION}/entries?limit=1000")
+        found = json.loads(out.stdout)
+        return len(found) if isinstance(found, list) else 0  # 404 before the first entry
+
+    deadline = time.monotonic() + 30
+    while shipped() < 25 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert shipped() == 25, machine.journal(EXPORTER, user=True)
+    machine.run("systemctl", "--user", "stop", EXPORTER, user=USER)
