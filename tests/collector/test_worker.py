@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import logging
 import socket
 from unittest import mock
@@ -33,6 +34,7 @@ REFUSALS = [
     (errors.InvalidChunkSize(SECRET.encode()), 400, "bad_request"),
     (errors.ChunkMissingTerminator(SECRET.encode()), 400, "bad_request"),
     (errors.ExpectationFailed(SECRET), 417, "bad_request"),
+    (ssl.SSLError(1, "[SSL: HTTP_REQUEST] http request"), 403, "bad_request"),
     (errors.ConfigurationProblem(SECRET), 500, "internal_error"),
     (RuntimeError(SECRET), 500, "internal_error"),
     (SystemExit(1), 500, "internal_error"),  # a timed-out worker aborting its request
@@ -100,6 +102,7 @@ def test_messages_name_the_kind_of_error(make_worker):
     assert "header" in messages["InvalidHeader"]
     assert "chunked" in messages["InvalidChunkSize"]
     assert messages["RuntimeError"] == "The collector failed on this request."
+    assert "serves https://" in messages["SSLError"]
 
 
 def test_the_warning_names_the_kind_not_the_request(make_worker):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from typing import Any
 
 from gunicorn import util
@@ -40,6 +41,8 @@ MESSAGES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str
     ((errors.InvalidProxyLine, errors.ForbiddenProxyRequest), "The PROXY line is not accepted."),
     (errors.InvalidH2CPreface, "HTTP/2 is not supported; use HTTP/1.1."),
     (errors.ParseException, "The request is not valid HTTP."),
+    # gunicorn answers 403 when the TLS handshake fails, e.g. plain http:// to a TLS port.
+    (ssl.SSLError, "The TLS handshake failed: this collector serves https://."),
 )
 #: The answer when gunicorn itself failed (its generic 500 path), as app.py words it.
 INTERNAL = ("internal_error", "The collector failed on this request.")
