@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import ssl
 import logging
 import socket
+import ssl
 from unittest import mock
 
 import pytest
