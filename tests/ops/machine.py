@@ -34,6 +34,10 @@ EXTRAS = "collector,metrics,exporter"
 CACHE = Path(os.environ.get("THINKT_TEST_ROOTFS_CACHE", "/var/tmp/thinkt-test-rootfs"))
 
 
+class BootError(RuntimeError):
+    """The container could not be started or did not finish booting (this host's limits)."""
+
+
 def missing_requirements() -> str | None:
     """Why a machine cannot be booted here, or None when it can."""
     if sys.platform != "linux" or os.geteuid() != 0:
@@ -149,14 +153,14 @@ class Machine:
         deadline = time.monotonic() + timeout
         while not self.leader:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the container did not start:\n" + self.console())
+                raise BootError("the container did not start:\n" + self.console())
             self.leader = _child_of(self.proc.pid)
             time.sleep(0.2)
         state = self.run("systemctl", "is-system-running", "--wait", check=False,
                          timeout=max(1.0, deadline - time.monotonic())).stdout.strip()
         if state not in ("running", "degraded"):
-            raise RuntimeError(f"the container did not finish booting ({state}):\n"
-                               + self.console())
+            raise BootError(f"the container did not finish booting ({state}):\n"
+                            + self.console())
         return self
 
     def console(self) -> str:
