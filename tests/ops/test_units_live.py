@@ -321,6 +321,24 @@ def test_stop_drains_and_exits_0(machine):
     assert stats(machine)["total_traces"] == stored
 
 
+def test_backup_and_restore_as_the_readme_says(machine):
+    """Stop, copy, start: the exporters buffer meanwhile. A restored copy is served
+    again, whatever uid the dynamic user gets this time."""
+    database = "/var/lib/private/thinkt/collector.duckdb"
+    machine.run("systemctl", "stop", COLLECTOR, timeout=150)
+    machine.run("cp", database, "/root/collector-backup.duckdb")
+    machine.run("systemctl", "start", COLLECTOR)
+    backed_up = stats(machine)["total_traces"]
+    assert machine.http("POST", "/v1/traces", batch("after-backup", "later", 3),
+                        token=TOKEN)[0] == 200
+    assert stats(machine)["total_traces"] == backed_up + 3
+    machine.run("systemctl", "stop", COLLECTOR, timeout=150)
+    machine.run("cp", "/root/collector-backup.duckdb", database)
+    machine.run("systemctl", "start", COLLECTOR)
+    assert stats(machine)["total_traces"] == backed_up
+    assert session_entries(machine, "after-backup") == 0
+
+
 # -- across machines: TLS, as the README's server and laptop steps set it up ------------
 @needs_openssl
 def test_https_with_the_readme_drop_in_and_the_exporter_shipping_over_it(machine):
