@@ -50,6 +50,14 @@ def test_transient_statuses_are_retried_until_they_pass(stub):
     assert len(stub.payloads) == 1
 
 
+def test_a_single_try_reports_how_long_retry_after_asked_to_wait(stub):
+    stub.responder = lambda payload: (503, {"error": "unavailable"}, {"Retry-After": "7"})
+    answer = shipper_for(stub.url).post(body(), attempts=1)
+    assert answer.result is Result.RETRY and answer.retry_after == 7.0
+    stub.responder = lambda payload: (503, {"error": "unavailable"})
+    assert shipper_for(stub.url).post(body(), attempts=1).retry_after is None
+
+
 def test_transient_failures_give_retry_after_the_last_attempt(stub):
     stub.responder = lambda payload: (504, {"error": "timeout"})
     answer = shipper_for(stub.url, attempts=3).post(body())

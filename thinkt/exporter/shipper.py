@@ -58,6 +58,7 @@ class Answer:
     body: Any = None  # the parsed JSON body (or text) of the response
     error: str | None = None  # why a transient failure failed, for logs
     attempts: int = 0
+    retry_after: float | None = None  # seconds the last response's Retry-After asked for
 
     def describe(self) -> str:
         """A short reason for logs and the status file (never the payload)."""
@@ -135,18 +136,18 @@ class Shipper:
         attempts = self.attempts if attempts is None else max(1, attempts)
         answer = Answer(Result.RETRY)
         for attempt in range(attempts):
-            answer, retry_after = self._post_once(body)
+            answer = self._post_once(body)
             answer.attempts = attempt + 1
             if answer.result is not Result.RETRY or attempt == attempts - 1:
                 break
-            delay = backoff(attempt, retry_after, base=self.base_delay, cap=self.max_delay,
-                            rng=self._rng)
+            delay = backoff(attempt, answer.retry_after, base=self.base_delay,
+                            cap=self.max_delay, rng=self._rng)
             log.debug("POST failed (%s); retrying in %.2fs", answer.describe(), delay)
             if self.stop.wait(delay):
                 break
         return answer
 
-    def _post_once(self, body: bytes) -> tuple[Answer, float | None]:
+    def _post_once(self, body: bytes) -> Answer:
         import requests
 
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
@@ -154,24 +155,24 @@ class Shipper:
             response = self._session().post(self.endpoint.url, data=body, headers=headers,
                                             timeout=self.timeout)
         except requests.RequestException as exc:
-            return Answer(Result.RETRY, error=_describe_exception(exc)), None
+            return Answer(Result.RETRY, error=_describe_exception(exc))
         status = response.status_code
         parsed = _parse_body(response)
         if 200 <= status < 300:
             data = parsed if isinstance(parsed, dict) else {}
             return Answer(Result.SHIPPED, status, accepted=_int(data.get("accepted")),
                           duplicates=_int(data.get("duplicates")),
-                          rejected_entries=_int(data.get("rejected")), body=parsed), None
+                          rejected_entries=_int(data.get("rejected")), body=parsed)
         if status in RETRY_STATUSES:
-            return (Answer(Result.RETRY, status, body=parsed),
-                    retry_after_seconds(response.headers.get("Retry-After")))
+            return Answer(Result.RETRY, status, body=parsed,
+                          retry_after=retry_after_seconds(response.headers.get("Retry-After")))
         if status == 413:
-            return Answer(Result.TOO_LARGE, status, body=parsed), None
+            return Answer(Result.TOO_LARGE, status, body=parsed)
         if status in ENDPOINT_STATUSES:
-            return Answer(Result.REFUSED, status, body=parsed), None
+            return Answer(Result.REFUSED, status, body=parsed)
         if 400 <= status < 500:
-            return Answer(Result.REJECTED, status, body=parsed), None
-        return Answer(Result.RETRY, status, body=parsed), None
+            return Answer(Result.REJECTED, status, body=parsed)
+        return Answer(Result.RETRY, status, body=parsed)
 
     def register(self, info: dict[str, Any]) -> Answer:
         """POST the agent registration (also the heartbeat); one try, no retries."""
