@@ -41,6 +41,21 @@ def test_order_survives_reopening(tmp_path):
     assert reopened.names() == [first, second]
 
 
+def test_oldest_gives_the_first_names_not_skipped_even_after_reopening(tmp_path):
+    buffer = DiskBuffer(tmp_path / "buf", 1000).open()
+    with freeze_time("2025-01-01T00:00:00Z"):
+        names = [buffer.put(bytes([i])) for i in range(6)]
+    # Reopened, the names come from the directory in whatever order it lists them.
+    reopened = DiskBuffer(tmp_path / "buf", 1000).open()
+    newer = reopened.put(b"n")
+    assert reopened.oldest(3) == names[:3]
+    assert reopened.oldest(3, {names[0], names[2]}) == [names[1], names[3], names[4]]
+    assert reopened.oldest(10, set(names[:5])) == [names[5], newer]
+    assert reopened.oldest(0) == []
+    reopened.remove(names[1])
+    assert reopened.oldest(2) == [names[0], names[2]]
+
+
 def test_the_bound_refuses_what_does_not_fit(buffer):
     assert buffer.put(b"x" * 600)
     assert buffer.put(b"y" * 500) is None

@@ -56,7 +56,9 @@ class DiskBuffer:
             elif entry.name.endswith(SUFFIX) and entry.is_file():
                 sizes[entry.name] = entry.stat().st_size
         with self._lock:
-            self._sizes = sizes
+            # Kept in name order: puts only ever add a newer name, so the dict's own order
+            # stays the drain order and :meth:`oldest` never sorts.
+            self._sizes = dict(sorted(sizes.items()))
             self._bytes = sum(sizes.values())
             if sizes:
                 self._last_stamp = max(self._last_stamp, _stamp_of(max(sizes)))
@@ -108,6 +110,23 @@ class DiskBuffer:
         """Return the waiting payloads' names, oldest first."""
         with self._lock:
             return sorted(self._sizes)
+
+    def oldest(self, count: int, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Return up to ``count`` of the oldest waiting names that are not in ``skip``.
+
+        Costs O(count + len(skip)), not a sort of the whole buffer: the drain asks after
+        every payload it sends, and a full buffer holds tens of thousands.
+        """
+        found: list[str] = []
+        if count <= 0:
+            return found
+        with self._lock:
+            for name in self._sizes:
+                if name not in skip:
+                    found.append(name)
+                    if len(found) >= count:
+                        break
+        return found
 
     def read(self, name: str) -> bytes:
         """Return the gzip body of one waiting payload."""
