@@ -15,8 +15,11 @@ in the session file.
 
 The collector's state (up, down, refused, none) decides where new payloads go:
 while it is down they go straight to the buffer, and one payload at a time probes
-it again after a growing delay; :meth:`Dispatcher.drain` sends buffered payloads,
-oldest first, whenever it is up.
+it again after a growing delay (at least what its last ``Retry-After`` asked);
+:meth:`Dispatcher.drain` sends buffered payloads, oldest first, whenever it is up.
+Once started, a drain keeps itself going: each buffered payload the collector takes
+queues the next, so the backlog goes out with every sender busy instead of at the pace
+of whoever calls :meth:`~Dispatcher.drain`.
 """
 
 from __future__ import annotations
@@ -121,10 +124,12 @@ class Counters:
 class Job:
     """One payload on its way; resolved exactly once."""
 
-    __slots__ = ("payload", "body", "entries", "source", "ticket", "outcome", "buffer_name")
+    __slots__ = ("payload", "body", "entries", "source", "ticket", "outcome", "buffer_name",
+                 "probe")
 
     def __init__(self, payload: dict | None, source: str, ticket: "Ticket | None" = None,
-                 body: bytes | None = None, buffer_name: str | None = None):
+                 body: bytes | None = None, buffer_name: str | None = None,
+                 probe: bool = False):
         self.payload = payload
         self.body = body
         self.entries = len(payload["entries"]) if payload is not None else 0
@@ -132,6 +137,7 @@ class Job:
         self.ticket = ticket
         self.outcome: Delivery | None = None
         self.buffer_name = buffer_name  # set for payloads drained from the buffer
+        self.probe = probe  # a buffered payload queued as the probe of a down collector
 
 
 
@@ -375,16 +381,27 @@ class Dispatcher:
 
     def _send_buffered(self, job: Job) -> None:
         name = job.buffer_name
+        with self._lock:
+            # Queued while the collector was up, taken after it went down: it stays in the
+            # buffer unasked. Each such POST would count as a failed probe and double the
+            # wait; a drain keeps 2 x workers queued, so that was a minute's stall.
+            send = job.probe or self._may_send()
+        if not send:
+            self._resolve(job, Delivery.BUFFERED)
+            return
         try:
             body = self.buffer.read(name)
         except FileNotFoundError:
-            # Taken by an earlier send meanwhile (drain works from a snapshot of names).
-            # Nothing was asked: while the collector is down this job was the probe, and
-            # keeping its place would stop every probe until the next heartbeat.
+            # Taken by an earlier send meanwhile (drain works from a snapshot of names),
+            # or deleted by hand. Nothing was asked: while the collector is down this job
+            # was the probe, and keeping its place would stop every probe until the next
+            # heartbeat.
             with self._lock:
                 if self.state in (Collector.DOWN, Collector.REFUSED):
                     self._probing = False
+            self.buffer.remove(name)  # forget the name, or every drain would pick it again
             self._resolve(job, Delivery.SHIPPED)
+            self._refill()
             return
         # One try: the drain comes back to it; a retry loop here would only delay the others.
         started = self._clock()
@@ -397,6 +414,7 @@ class Dispatcher:
                 self.buffer.remove(name)
                 with self._lock:
                     self.counters.buffer_shipped += 1
+                    self._server_errors.pop(name, None)
         elif answer.status is not None and answer.status >= 500:
             errors = self._server_errors[name] = self._server_errors.get(name, 0) + 1
             if errors >= MAX_SERVER_ERRORS:
@@ -404,6 +422,23 @@ class Dispatcher:
                             "rejected/", name, answer.describe(), errors)
                 self._reject(job.source, None, answer, name=name)
         self._resolve(job, Delivery.BUFFERED)
+        self._refill()
+
+    def _refill(self) -> None:
+        """Queue the next buffered payloads while the collector takes them.
+
+        Called by a sender when a buffered payload is done: waiting for the owner's
+        next :meth:`drain` (the daemon's is once a second) capped the drain at
+        2 x workers payloads per tick. Only while the collector is up: after a
+        failure the probe logic decides when to send again, and a failure never
+        refills, so nothing here can spin without progress.
+        """
+        if self.shipper.stop.is_set() or not self.buffer.files:
+            return
+        with self._lock:
+            if self.state is not Collector.UP:
+                return
+        self.drain()
 
     def _reject(self, source: str, body: bytes | None, answer: Answer, *, entries: int = 0,
                 name: str | None = None) -> None:
@@ -450,7 +485,11 @@ class Dispatcher:
                 log.warning("collector unreachable (%s): buffering payloads to disk", reason)
                 self._down_since = now
             self.state = Collector.DOWN
-            self._down_until = now + self._probe_delay
+            # A busy collector says how long to stay away (503 + Retry-After): a
+            # buffered payload gets one try only, so the wait before the probe is where
+            # that is honoured (capped like every probe wait).
+            wait = max(self._probe_delay, min(answer.retry_after or 0.0, PROBE_MAX))
+            self._down_until = now + wait
             self._probe_delay = min(PROBE_MAX, self._probe_delay * 2)
 
     def note_answer(self, answer: Answer) -> None:
@@ -504,18 +543,21 @@ class Dispatcher:
             return 0
         limit = self._workers * 2 if limit is None else limit
         queued = 0
-        for name in self.buffer.names():
+        with self._lock:
+            names = self.buffer.oldest(limit - len(self._draining), self._draining)
+        for name in names:
             with self._lock:
                 if len(self._draining) >= limit:
                     break
                 if name in self._draining:
                     continue
-                if self.state in (Collector.DOWN, Collector.REFUSED):
+                probe = self.state in (Collector.DOWN, Collector.REFUSED)
+                if probe:
                     if not self._may_send():
                         break
                     limit = len(self._draining) + 1  # just the probe
                 self._draining.add(name)
-                job = Job(None, "buffer", buffer_name=name)
+                job = Job(None, "buffer", buffer_name=name, probe=probe)
                 self._outstanding.add(job)
             try:
                 self._queue.put_nowait(job)
@@ -523,7 +565,8 @@ class Dispatcher:
                 with self._lock:
                     self._draining.discard(name)
                     self._outstanding.discard(job)
-                    self._probing = False
+                    if probe:
+                        self._probing = False
                 break
             queued += 1
         return queued
