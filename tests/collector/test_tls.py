@@ -330,10 +330,6 @@ def test_export_says_an_untrusted_certificate_is_the_problem_then_ships_with_ca_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override Session.verify "
-    "(psf/requests#3829), so --ca-cert is ignored where either is set; shipper.py must pass "
-    "verify= on each request (owned by another engineer; see the TLS report)"))
 def test_ca_cert_wins_over_a_ca_bundle_in_the_environment(tls_collector, pair, stranger,
                                                           monkeypatch):
     from thinkt.exporter.discovery import Endpoint

@@ -119,10 +119,23 @@ def test_a_private_ca_bundle_is_used_for_verification(tmp_path):
         discover(url="https://c.example", ca_cert=str(tmp_path / "missing.pem"))
 
 
-def test_the_shipper_verifies_with_the_endpoint_bundle(tmp_path):
+def test_the_shipper_verifies_with_the_endpoint_bundle(tmp_path, monkeypatch):
+    """On every request: a session's own verify loses to REQUESTS_CA_BUNDLE."""
+    import requests
+
     from thinkt.exporter.shipper import Shipper
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("x")
     endpoint = discover(url="https://c.example", ca_cert=str(bundle))
-    assert Shipper(endpoint)._session().verify == str(bundle)
+    sent = []
+
+    def request(session, method, url, **kwargs):
+        sent.append((method, kwargs.get("verify")))
+        raise requests.ConnectionError("not really sent")
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    shipper = Shipper(endpoint, attempts=1)
+    shipper.healthy()
+    shipper.post(b"{}")
+    assert sent == [("GET", str(bundle)), ("POST", str(bundle))]

@@ -119,6 +119,12 @@ class Shipper:
             headers["Authorization"] = f"Bearer {endpoint.api_key}"
         self._headers = headers
 
+    def _send(self, method: str, url: str, **kwargs: Any):
+        # TLS is verified by default, --ca-cert names a private CA's bundle: given on each
+        # request, because requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override a
+        # session's verify (psf/requests#3829).
+        return self._session().request(method, url, verify=self.endpoint.verify, **kwargs)
+
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
@@ -126,8 +132,6 @@ class Shipper:
 
             session = requests.Session()
             session.headers.update(self._headers)
-            # TLS is verified by default; --ca-cert names a private CA's bundle.
-            session.verify = self.endpoint.verify
             self._local.session = session
         return session
 
@@ -152,8 +156,8 @@ class Shipper:
 
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         try:
-            response = self._session().post(self.endpoint.url, data=body, headers=headers,
-                                            timeout=self.timeout)
+            response = self._send("POST", self.endpoint.url, data=body, headers=headers,
+                                  timeout=self.timeout)
         except requests.RequestException as exc:
             return Answer(Result.RETRY, error=_describe_exception(exc))
         status = response.status_code
@@ -179,8 +183,8 @@ class Shipper:
         import requests
 
         try:
-            response = self._session().post(self.endpoint.url_for(REGISTER_PATH), json=info,
-                                            timeout=QUICK_TIMEOUT)
+            response = self._send("POST", self.endpoint.url_for(REGISTER_PATH), json=info,
+                                  timeout=QUICK_TIMEOUT)
         except requests.RequestException as exc:
             return Answer(Result.RETRY, error=_describe_exception(exc))
         status = response.status_code
@@ -195,8 +199,8 @@ class Shipper:
         import requests
 
         try:
-            response = self._session().get(self.endpoint.url_for(HEALTH_PATH),
-                                           timeout=QUICK_TIMEOUT)
+            response = self._send("GET", self.endpoint.url_for(HEALTH_PATH),
+                                  timeout=QUICK_TIMEOUT)
         except requests.RequestException:
             return False
         return response.status_code == 200
