@@ -54,7 +54,9 @@ def read_lines(path: Path | str, offset: int, slice_bytes: int = SLICE,
             # No newline in a whole slice: one long line. Keep reading until it ends.
             return _read_long_line(fh, offset, buf, result, max_line)
         pos = offset
-        for raw in buf[: end + 1].split(b"\n")[:-1]:
+        parts = buf.split(b"\n")
+        parts.pop()  # the bytes after the last newline: a line not complete yet
+        for raw in parts:
             if raw.strip():
                 result.lines.append((pos, raw))
             pos += len(raw) + 1
