@@ -85,31 +85,40 @@ class GeminiSource:
             return result
         state["session"] = (fields.text(document.get("sessionId")) or state.get("session")
                             or path.stem)
-        _ship(path, document["messages"], state, Shipped(state.get("shipped")), result)
+        _ship(path, document["messages"], state, result)
         return result
 
 
 class _AppendedReader:
-    """The lines of one read of a JSONL session (see ``jsonl.read_records``)."""
+    """The lines of one read of a JSONL session (see ``jsonl.read_records``).
+
+    A message's entries are built as soon as a line brings a copy of it, and the parsed
+    line is dropped: holding every parsed line of a slice until the end of the read (to
+    build only the last copies) cost more than building the entries of the earlier,
+    smaller copies that a later line replaces.
+    """
 
     def __init__(self, path: Path, state: dict, result: ReadResult) -> None:
         self.path = path
         self.state = state
         self.result = result
-        #: message id -> its last copy in this read, at the position of its first copy
-        self.latest: dict[str, dict] = {}
+        if not state.get("project"):
+            state["project"] = _project_root(path)
+        #: message id -> ``(position, session, entries)`` of its last copy in this read, at
+        #: the position of its first copy; entries None for an unknown message type
+        self.latest: dict[str, tuple[int, str, list[Entry] | None]] = {}
 
     def record(self, record: dict, line_offset: int) -> None:
-        """Keep a message's latest copy; note the header; count bookkeeping lines."""
+        """Build a message's latest copy; note the header; count bookkeeping lines."""
         if "type" in record:
             key = record.get("id")
-            self.latest[key if isinstance(key, str) and key else f"@{line_offset}"] = record
+            self._keep(key if isinstance(key, str) and key else f"@{line_offset}", record)
         elif "$set" in record or "$rewindTo" in record:
             update = record.get("$set")
             messages = update.get("messages") if isinstance(update, dict) else None
             for message in messages if isinstance(messages, list) else ():
                 if isinstance(message, dict) and isinstance(message.get("id"), str):
-                    self.latest[message["id"]] = message
+                    self._keep(message["id"], message)
             self.result.skip("bookkeeping")
         elif "sessionId" in record:  # the header line
             self.state["session"] = fields.text(record.get("sessionId"))
@@ -117,21 +126,36 @@ class _AppendedReader:
         else:
             self.result.skip("unknown_type")
 
+    def _keep(self, key: str, message: dict) -> None:
+        """Build the entries of ``message``, replacing those of an earlier copy."""
+        kept = self.latest.get(key)
+        index = len(self.latest) if kept is None else kept[0]
+        session = self.state.get("session") or self.path.stem
+        self.latest[key] = (index, session, message_entries(
+            message, index, session, self.state["project"]))
+
     def save(self) -> None:
         """Ship the messages of this read, once per version."""
-        self.state["session"] = self.state.get("session") or self.path.stem
+        session = self.state["session"] = self.state.get("session") or self.path.stem
         shipped = Shipped(self.state.get("shipped"), keep=RECENT_MESSAGES)
-        _ship(self.path, list(self.latest.values()), self.state, shipped, self.result,
-              RECENT_MESSAGES)
+        first_kept = len(self.latest) - RECENT_MESSAGES
+        for index, built_for, entries in self.latest.values():
+            if entries is None:
+                self.result.skip("unknown_type")
+                continue
+            if built_for != session:  # built before a header line named the session
+                for entry in entries:
+                    entry.session_id = session
+            self.result.entries.extend(
+                shipped.select(entries[0].uuid, entries, index >= first_kept))
+        self.state["shipped"] = shipped.to_state()
 
 
-def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: ReadResult,
-          recent: int | None = None) -> None:
-    """Add the new or changed entries of ``messages`` to ``result``; remember them (only
-    the last ``recent`` messages, when given)."""
+def _ship(path: Path, messages: list, state: dict, result: ReadResult) -> None:
+    """Add the new or changed entries of a document's ``messages`` to ``result``."""
     if not state.get("project"):
         state["project"] = _project_root(path)
-    first_kept = 0 if recent is None else len(messages) - recent
+    shipped = Shipped(state.get("shipped"))
     for index, message in enumerate(messages):
         entries = None
         if isinstance(message, dict):
@@ -139,7 +163,7 @@ def _ship(path: Path, messages: list, state: dict, shipped: Shipped, result: Rea
         if entries is None:
             result.skip("unknown_type" if isinstance(message, dict) else "malformed")
             continue
-        result.entries.extend(shipped.select(entries[0].uuid, entries, index >= first_kept))
+        result.entries.extend(shipped.select(entries[0].uuid, entries))
     state["shipped"] = shipped.to_state()
 
 
