@@ -54,6 +54,8 @@ def read_lines(path: Path | str, offset: int, slice_bytes: int = SLICE,
             # No newline in a whole slice: one long line. Keep reading until it ends.
             return _read_long_line(fh, offset, buf, result, max_line)
         pos = offset
+        # The buffer itself is split, not a copy of it up to the last newline: one
+        # slice-sized allocation less per read (bench/parse.py: up to a fifth faster).
         parts = buf.split(b"\n")
         parts.pop()  # the bytes after the last newline: a line not complete yet
         for raw in parts:
