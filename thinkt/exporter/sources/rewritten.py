@@ -37,7 +37,7 @@ def load_document(path: Path | str, max_bytes: int = MAX_DOCUMENT) -> tuple[Any,
         if size > max_bytes:
             return None, size, "too_long"
         raw = fh.read()  # read(n) with a large n would allocate n bytes first
-    if not raw.strip():
+    if not raw or raw.isspace():  # (not raw.strip(): that copies the whole document)
         return None, len(raw), None
     document = loads(raw)
     if document is None:
