@@ -60,8 +60,20 @@ def renumber(data: bytes, copy: int) -> bytes:
     return _UUID.sub(lambda m: prefix + m.group(1), data)
 
 
+class NoSamples(Exception):
+    """A row has no sample files to build its corpus from."""
+
+
+def sample_bytes(samples: Path, name: str, pattern: str) -> list[bytes]:
+    """Return the contents of the samples of ``name`` matching ``pattern`` (at least one)."""
+    parts = [p.read_bytes() for p in sorted((samples / name).glob(pattern))]
+    if not parts:  # repeating nothing up to the corpus size would never end
+        raise NoSamples(f"no {pattern} samples in {samples / name}")
+    return parts
+
+
 def build_appended(name: str, samples: Path, home: Path, size: int) -> list[Path]:
-    parts = [p.read_bytes() for p in sorted((samples / name).glob("*.jsonl"))]
+    parts = sample_bytes(samples, name, "*.jsonl")
     parts = [p if p.endswith(b"\n") else p + b"\n" for p in parts]  # complete lines only
     path = home / APPENDED[name]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +90,7 @@ def build_appended(name: str, samples: Path, home: Path, size: int) -> list[Path
 
 def build_rewritten(row: str, samples: Path, home: Path, size: int) -> list[Path]:
     name, pattern, directory, file_name = REWRITTEN[row]
-    parts = [p.read_bytes() for p in sorted((samples / name).glob(pattern))]
+    parts = sample_bytes(samples, name, pattern)
     target = home / directory
     target.mkdir(parents=True, exist_ok=True)
     paths, written = [], 0
@@ -152,8 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             whole = row in REWRITTEN
             name = REWRITTEN[row][0] if whole else row
-            paths = (build_rewritten(row, args.samples, home, size // 5) if whole
-                     else build_appended(row, args.samples, home, size))
+            try:
+                paths = (build_rewritten(row, args.samples, home, size // 5) if whole
+                         else build_appended(row, args.samples, home, size))
+            except NoSamples as exc:
+                print(f"{row:<13}  skipped: {exc}", flush=True)
+                continue
             megabytes = sum(p.stat().st_size for p in paths) / 1_000_000
             source = get(name)
             parse_s, entries = best_cpu_seconds(lambda: parse(source, paths), args.repeat)
