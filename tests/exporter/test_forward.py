@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -172,6 +173,35 @@ def test_truncation_and_deletion_while_watching(exporter, home, stub):
     proc.wait_for(lambda: str(path) not in offsets.read_text(), timeout=15,
                   what="the deleted file forgotten")
     assert stub.resent() == {}
+
+
+def test_a_file_deleted_while_its_payload_is_in_flight_is_forgotten_when_it_lands(
+        exporter, home, stub):
+    """Its offset comes back when the payload lands; it must not wait for the next
+    rescan (a minute) to go again."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(payload):
+        if any(entry["uuid"] == "g-held" for entry in payload["entries"]):
+            arrived.set()
+            release.wait(30)
+        return None  # then stored and answered 200
+
+    stub.responder = hold
+    proc = exporter()
+    proc.wait_ready()
+    path = session_file(home, "g")
+    path.write_bytes(claude_line("g-held", "g"))
+    try:
+        assert arrived.wait(30), proc.log()
+        path.unlink()
+        time.sleep(1)  # the exporter sees the deletion while the payload is in flight
+    finally:
+        release.set()
+    offsets = proc.state_dir / "offsets.json"
+    proc.wait_for(lambda: stub.uuids("g") == {"g-held"}, what="the held payload")
+    proc.wait_for(lambda: offsets.exists() and str(path) not in offsets.read_text(),
+                  timeout=15, what="the deleted file forgotten")
 
 
 def test_standalone_exporter_with_watch_dir_and_buffer_dir(home, tmp_path, stub):

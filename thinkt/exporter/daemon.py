@@ -101,6 +101,8 @@ class Daemon:
         self._dirty_since: float | None = None
         self._paused = False
         self._heartbeat_thread: threading.Thread | None = None
+        #: Deleted files whose last payload was still in flight: forgotten once it lands.
+        self._gone: set[str] = set()
 
     def run(self) -> ExitStatus:
         """Run until TERM or INT; return the exit status."""
@@ -144,7 +146,7 @@ class Daemon:
             deadlines = [next_heartbeat, next_rescan, now + options.status_interval]
             if self._dirty_since is not None and not self._paused:
                 deadlines.append(self._dirty_since + options.coalesce)
-            if runtime.buffer.files or self._paused:
+            if runtime.buffer.files or self._paused or self._gone:
                 deadlines.append(now + DRAIN_TICK)
             changes = self.watcher.wait(max(0.0, min(deadlines) - now))
             if changes.woken:
@@ -159,8 +161,12 @@ class Daemon:
                     self._dirty_since = now
             for path in changes.gone:
                 if path not in self._dirty:
-                    runtime.reader.forget_if_gone(str(path))
+                    self._gone.add(str(path))
                     runtime.known.discard(str(path))
+            # A file deleted while its last payload is in flight gets its offset back when
+            # that payload lands: try again each turn rather than wait for the next rescan.
+            self._gone = {key for key in self._gone
+                          if not runtime.reader.forget_if_gone(key) and not os.path.lexists(key)}
             runtime.watch_mode = self.watcher.mode
             runtime.watched_directories = self.watcher.directories
             if changes.rescan:
