@@ -39,8 +39,8 @@ EXAMPLES: dict[str, Any] = {
     "exporter.redact_extra": ["internal_token=itk_[A-Za-z0-9]{32}"],
     "exporter.source": ["claude", "codex"],
     "exporter.watch_dir": ["claude=/mnt/other-home/.claude/projects"],
-    "exporter.buffer_dir": "~/.local/state/thinkt/export-buffer",
-    "exporter.log": "~/.local/state/thinkt/exporter.log",
+    "exporter.buffer_dir": "~/.thinkt/buffer",
+    "exporter.log": "~/.thinkt/exporter.log",
 }
 
 _HEADER = """\
