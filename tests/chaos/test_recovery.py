@@ -9,75 +9,24 @@ stalled shipping for 30-60 s (until the next heartbeat happened to succeed).
 
 from __future__ import annotations
 
-import threading
-import time
-
-from thinkt.exporter.buffer import DiskBuffer
+from tests.exporter.dispatching import Clock, GatedShipper, dispatcher_for, eventually
 from thinkt.exporter.delivery import PROBE_MIN, Collector, Dispatcher
-from thinkt.exporter.offsets import FileRecord, OffsetStore
+from thinkt.exporter.offsets import FileRecord
 from thinkt.exporter.shipper import Answer, Result
-
-
-class Clock:
-    """A settable monotonic clock."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class GatedShipper:
-    """Answers POSTs as scripted; holds the n-th until ``gates[n]`` opens (in flight)."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.gates = [threading.Event() for _ in range(20)]
-        self.result = Result.RETRY
-        self.posts = 0
-        self.arrived = threading.Semaphore(0)
-        self.lock = threading.Lock()
-
-    def post(self, body: bytes, attempts: int | None = None) -> Answer:
-        with self.lock:
-            number = self.posts
-            self.posts += 1
-        self.arrived.release()
-        assert self.gates[number].wait(10), "the test never opened this POST's gate"
-        if self.result is Result.SHIPPED:
-            return Answer(Result.SHIPPED, 200, accepted=1)
-        return Answer(Result.RETRY, error="connection failed")
-
-    def open(self, *numbers: int) -> None:
-        for number in numbers:
-            self.gates[number].set()
 
 
 def settled(dispatcher: Dispatcher) -> bool:
     """Wait (real time, bounded) until every payload is resolved; the test clock stands still."""
-    deadline = time.monotonic() + 10
-    while not dispatcher.wait_idle(timeout=0):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    return eventually(lambda: dispatcher.wait_idle(timeout=0))
 
 
 def payload(n: int) -> dict:
     return {"source": "claude", "session_id": "s", "entries": [{"uuid": f"u{n}"}]}
 
 
-def dispatcher_for(tmp_path, clock: Clock, shipper: GatedShipper) -> Dispatcher:
-    buffer = DiskBuffer(tmp_path / "buffer", 10_000_000)
-    buffer.open()
-    return Dispatcher(OffsetStore(tmp_path / "offsets.json"), buffer, shipper,
-                      workers=4, clock=clock).start()
-
-
 def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
     clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, clock, shipper)
+    dispatcher = dispatcher_for(tmp_path, shipper, clock)
     try:
         record = FileRecord("claude", 1, 2, "ab", 2, 0)
         for n in range(4):  # four payloads on their way when the collector goes down
@@ -104,7 +53,7 @@ def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
 
 def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
     clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, clock, shipper)
+    dispatcher = dispatcher_for(tmp_path, shipper, clock)
     record = FileRecord("claude", 1, 2, "ab", 2, 0)
     try:
         dispatcher.submit("/a", record, [payload(0)], "claude")
@@ -113,18 +62,14 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
             assert shipper.arrived.acquire(timeout=10)
         clock.now += 0.5
         shipper.open(0)  # the first in-flight POST fails: the collector is down
-        deadline = time.monotonic() + 10
-        while dispatcher.state is not Collector.DOWN and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: dispatcher.state is Collector.DOWN)
         assert dispatcher.state is Collector.DOWN
 
         clock.now += PROBE_MIN + 0.1
         dispatcher.submit("/c", record, [payload(2)], "claude")  # the probe, held open
         assert shipper.arrived.acquire(timeout=10)
         shipper.open(1)  # the other POST from before the outage fails meanwhile
-        deadline = time.monotonic() + 10
-        while dispatcher.buffer.files < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: dispatcher.buffer.files >= 2)
         # While the probe is out, a new payload goes straight to the buffer (decided in
         # submit itself), instead of becoming a second probe.
         dispatcher.submit("/d", record, [payload(3)], "claude")
@@ -137,7 +82,7 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
 
 def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
     clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, clock, shipper)
+    dispatcher = dispatcher_for(tmp_path, shipper, clock)
     shipper.open(*range(20))
     record = FileRecord("claude", 1, 2, "ab", 2, 0)
     try:

@@ -8,16 +8,12 @@ the collector was. These tests call ``drain()`` once and expect the whole buffer
 from __future__ import annotations
 
 import threading
-import time
 
+from tests.exporter.dispatching import (WORKERS, Clock, GatedShipper, dispatcher_for,
+                                       eventually)
 from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.delivery import PROBE_MIN, Collector, Dispatcher
-from thinkt.exporter.offsets import OffsetStore
+from thinkt.exporter.delivery import PROBE_MIN, Collector
 from thinkt.exporter.shipper import Answer, Result
-# The chaos harness's scripted shipper: POSTs held in flight until their gate opens.
-from tests.chaos.test_recovery import Clock, GatedShipper
-
-WORKERS = 4
 
 
 class BarrierShipper:
@@ -37,12 +33,6 @@ class BarrierShipper:
         return Answer(Result.SHIPPED, 200, accepted=1)
 
 
-def dispatcher_for(tmp_path, shipper, clock=time.monotonic) -> Dispatcher:
-    buffer = DiskBuffer(tmp_path / "buffer", 10_000_000).open()
-    return Dispatcher(OffsetStore(tmp_path / "offsets.json"), buffer, shipper,
-                      workers=WORKERS, clock=clock).start()
-
-
 def fill(buffer: DiskBuffer, count: int) -> list[bytes]:
     bodies = [f"payload {n:04d}".encode() for n in range(count)]
     for body in bodies:
@@ -51,10 +41,7 @@ def fill(buffer: DiskBuffer, count: int) -> list[bytes]:
 
 
 def wait_until(predicate, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    assert eventually(predicate, timeout=20), f"timed out waiting for {what}"
 
 
 def test_one_drain_sends_the_whole_buffer_with_every_sender_busy(tmp_path):

@@ -1,0 +1,75 @@
+"""A Dispatcher on a disk buffer, a settable clock and a scripted shipper, for delivery tests.
+
+Shared by the drain tests and the chaos harness's recovery tests: POSTs can be held in
+flight until a test opens their gate, and time only moves when the test moves it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from thinkt.exporter.buffer import DiskBuffer
+from thinkt.exporter.delivery import Dispatcher
+from thinkt.exporter.offsets import OffsetStore
+from thinkt.exporter.shipper import Answer, Result
+
+#: Sender threads of every test dispatcher.
+WORKERS = 4
+
+
+class Clock:
+    """A settable monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class GatedShipper:
+    """Answers POSTs as scripted; holds the n-th until ``gates[n]`` opens (in flight)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.gates = [threading.Event() for _ in range(20)]
+        self.result = Result.RETRY
+        self.posts = 0
+        self.arrived = threading.Semaphore(0)
+        self.lock = threading.Lock()
+
+    def post(self, body: bytes, attempts: int | None = None) -> Answer:
+        with self.lock:
+            number = self.posts
+            self.posts += 1
+        self.arrived.release()
+        assert self.gates[number].wait(10), "the test never opened this POST's gate"
+        if self.result is Result.SHIPPED:
+            return Answer(Result.SHIPPED, 200, accepted=1)
+        return Answer(Result.RETRY, error="connection failed")
+
+    def open(self, *numbers: int) -> None:
+        for number in numbers:
+            self.gates[number].set()
+
+
+def dispatcher_for(tmp_path: Path, shipper, clock: Callable[[], float] = time.monotonic
+                   ) -> Dispatcher:
+    """A started Dispatcher with WORKERS senders, its buffer and offsets under ``tmp_path``."""
+    buffer = DiskBuffer(tmp_path / "buffer", 10_000_000).open()
+    return Dispatcher(OffsetStore(tmp_path / "offsets.json"), buffer, shipper,
+                      workers=WORKERS, clock=clock).start()
+
+
+def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` in real time (the test clock stands still) until it is true or
+    ``timeout`` passes; return whether it became true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
