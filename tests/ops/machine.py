@@ -20,7 +20,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 #: Debian 12 (systemd 252, Python 3.11) and Debian 13 (systemd 257, Python 3.13): the
 #: systemd releases before and after user units started implying PrivateUsers= (253)
@@ -32,6 +34,18 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "libpam-systemd", "python3", "pyt
 EXTRAS = "collector,metrics,exporter"
 #: Built once per machine; a rebuild is `rm -rf` of this directory.
 CACHE = Path(os.environ.get("THINKT_TEST_ROOTFS_CACHE", "/var/tmp/thinkt-test-rootfs"))
+
+
+def poll(probe: Callable[[], T], done: Callable[[T], bool], timeout: float,
+         interval: float = 0.3) -> T:
+    """Call ``probe`` until ``done`` says yes to its value or ``timeout`` passes; return
+    the last value (the caller asserts on it, so a failure shows what was seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 class BootError(RuntimeError):
@@ -73,24 +87,10 @@ def base_root(suite: str) -> Path:
     return done
 
 
-def systemd_version(root: Path) -> int:
-    """The major version of the systemd installed in ``root``."""
-    done = subprocess.run(["chroot", str(root), "systemctl", "--version"], capture_output=True,
+def _in_root(root: Path, code: str) -> str:
+    """What the guest's own python3 prints for ``code``, run chrooted into ``root``."""
+    done = subprocess.run(["chroot", str(root), "python3", "-c", code], capture_output=True,
                           text=True, check=True, timeout=60)
-    return int(done.stdout.split()[1])
-
-
-def _guest_python(root: Path) -> str:
-    done = subprocess.run(["chroot", str(root), "python3", "-c",
-                           "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"],
-                          capture_output=True, text=True, check=True, timeout=60)
-    return done.stdout.strip()
-
-
-def _guest_glibc(root: Path) -> str:
-    done = subprocess.run(["chroot", str(root), "python3", "-c",
-                           "import platform; print(platform.libc_ver()[1])"],
-                          capture_output=True, text=True, check=True, timeout=60)
     return done.stdout.strip()
 
 
@@ -119,8 +119,11 @@ def install_thinkt(root: Path, wheels: Path) -> None:
                    check=True, capture_output=True, timeout=600)
     wheel = next(wheels.glob("thinkt-*.whl"))
     subprocess.run([*pip, "download", "-d", str(wheels), "--only-binary=:all:",
-                    "--implementation", "cp", "--python-version", _guest_python(root),
-                    *_platform_options(_guest_glibc(root)), f"{wheel}[{EXTRAS}]"],
+                    "--implementation", "cp", "--python-version",
+                    _in_root(root, "import sys; print('%d%d' % sys.version_info[:2])"),
+                    *_platform_options(_in_root(root, "import platform; "
+                                                      "print(platform.libc_ver()[1])")),
+                    f"{wheel}[{EXTRAS}]"],
                    check=True, capture_output=True, timeout=600)
     shutil.copytree(wheels, root / "opt" / "wheels")
     subprocess.run(["chroot", str(root), "python3", "-m", "venv", "/opt/thinkt"],
@@ -139,7 +142,6 @@ class Machine:
         self.name = name
         self.proc: subprocess.Popen | None = None
         self.leader = 0
-        self.systemd = 0  # major version, set by whoever built the tree
 
     def boot(self, timeout: float = 180.0) -> "Machine":
         """Start systemd in the container; return once it has finished booting."""
@@ -199,18 +201,17 @@ class Machine:
     def wait_for(self, unit: str, state: str, user: str | None = None,
                  timeout: float = 60.0) -> dict[str, str]:
         """Wait until ``unit`` has ActiveState ``state``; return its last ``show``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = self.show(unit, "ActiveState", "SubState", "MainPID", "NRestarts",
-                              "Result", "ExecMainStatus", user=user)
-            if shown["ActiveState"] == state or time.monotonic() > deadline:
-                return shown
-            time.sleep(0.3)
+        return poll(lambda: self.show(unit, "ActiveState", "SubState", "MainPID", "NRestarts",
+                                      "Result", "ExecMainStatus", user=user),
+                    lambda shown: shown["ActiveState"] == state, timeout)
 
-    def http(self, method: str, path: str, body: object = None,
-             token: str | None = None) -> tuple[int, object]:
+    def http(self, method: str, path: str, body: object = None, token: str | None = None,
+             base: str = "http://localhost:4318", cacert: str | None = None
+             ) -> tuple[int, object]:
         """One request to the collector inside the container; return (status, parsed body)."""
-        args = ["curl", "-sS", "-X", method, "-w", "\n%{http_code}", f"http://localhost:4318{path}"]
+        args = ["curl", "-sS", "-X", method, "-w", "\n%{http_code}", base + path]
+        if cacert:
+            args += ["--cacert", cacert]
         if token:
             args += ["-H", f"Authorization: Bearer {token}"]
         if body is not None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.exporter.corpus import write_session
 from tests.ops.machine import (REPO, SUITES, BootError, Machine, base_root,
-                               install_thinkt, missing_requirements, systemd_version)
+                               install_thinkt, missing_requirements, poll)
 from tests.tls import make_pair, needs_openssl
 from thinkt.collector.settings import default_workers
 
@@ -91,7 +91,6 @@ def machine(request, tmp_path_factory):
     subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(root)], check=True,
                    timeout=600)
     booted = Machine(root, work / "console.log")
-    booted.systemd = systemd_version(root)
     try:
         install_thinkt(root, work / "wheels")
         prepare(root)
@@ -136,26 +135,24 @@ def batch(session: str, prefix: str, n: int) -> dict:
 def workers(machine: Machine, main_pid: str, timeout: float = 60.0) -> set[str]:
     """gunicorn workers (the arbiter's children that share its command line), once all
     WORKERS are up: systemd hears READY=1 before gunicorn forks them."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def pids() -> set[str]:
         out = machine.run("ps", "-o", "pid=,args=", "--ppid", main_pid).stdout
-        found = {line.split()[0] for line in out.splitlines() if "thinkt-collector" in line}
-        if len(found) == WORKERS or time.monotonic() > deadline:
-            return found
-        time.sleep(0.3)
+        return {line.split()[0] for line in out.splitlines() if "thinkt-collector" in line}
+
+    return poll(pids, lambda found: len(found) == WORKERS, timeout)
 
 
-def session_entries(machine: Machine, session: str) -> int:
+def session_entries(machine: Machine, session: str, **where: str) -> int:
+    """Entries stored for ``session`` (``where``: another base URL, its CA bundle)."""
     status, body = machine.http("GET", f"/v1/sessions/{session}/entries?limit=1000",
-                                token=TOKEN)
-    return len(body) if status == 200 else 0
+                                token=TOKEN, **where)
+    return len(body) if status == 200 else 0  # 404 before the first entry
 
 
-def wait_entries(machine: Machine, session: str, count: int, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    while (seen := session_entries(machine, session)) < count and time.monotonic() < deadline:
-        time.sleep(0.3)
-    return seen
+def wait_entries(machine: Machine, session: str, count: int, timeout: float = 30.0,
+                 **where: str) -> int:
+    return poll(lambda: session_entries(machine, session, **where),
+                lambda seen: seen >= count, timeout)
 
 
 # -- the collector (system unit) -------------------------------------------------------
@@ -213,12 +210,7 @@ def test_reload_replaces_the_workers_and_keeps_the_writer(machine):
     before, writer = workers(machine, main_pid), stats(machine)["writer_pid"]
     assert len(before) == WORKERS
     machine.run("systemctl", "reload", COLLECTOR)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        after = workers(machine, main_pid)
-        if not after & before:
-            break
-        time.sleep(0.3)
+    after = poll(lambda: workers(machine, main_pid), lambda found: not found & before, 60)
     assert len(after) == WORKERS and not after & before
     assert machine.show(COLLECTOR, "MainPID")["MainPID"] == main_pid
     assert stats(machine)["writer_pid"] == writer
@@ -230,12 +222,9 @@ def test_a_crash_is_restarted_and_nothing_acknowledged_is_lost(machine):
     stored = stats(machine)["total_traces"]
     restarts = int(machine.show(COLLECTOR, "NRestarts")["NRestarts"])
     machine.run("systemctl", "kill", "--signal=SIGKILL", COLLECTOR)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        shown = machine.show(COLLECTOR, "ActiveState", "NRestarts")
-        if shown["ActiveState"] == "active" and int(shown["NRestarts"]) > restarts:
-            break
-        time.sleep(0.3)
+    shown = poll(lambda: machine.show(COLLECTOR, "ActiveState", "NRestarts"),
+                 lambda shown: shown["ActiveState"] == "active"
+                 and int(shown["NRestarts"]) > restarts, 60)
     assert int(shown["NRestarts"]) == restarts + 1 and shown["ActiveState"] == "active"
     assert stats(machine)["total_traces"] == stored
 
@@ -376,16 +365,7 @@ def test_https_with_the_readme_drop_in_and_the_exporter_shipping_over_it(machine
     write_session(home, SESSION, 5, start=20)
     machine.run("systemctl", "--user", "start", EXPORTER, user=USER)
     assert machine.wait_for(EXPORTER, "active", user=USER)["SubState"] == "running"
-
-    def shipped() -> int:
-        out = machine.run("curl", "-sS", "--cacert", "/etc/thinkt/tls/cert.pem", "-H",
-                          f"Authorization: Bearer {TOKEN}",
-                          f"https://{PUBLIC_NAME}:4318/v1/sessions/{SESSION}/entries?limit=1000")
-        found = json.loads(out.stdout)
-        return len(found) if isinstance(found, list) else 0  # 404 before the first entry
-
-    deadline = time.monotonic() + 30
-    while shipped() < 25 and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert shipped() == 25, machine.journal(EXPORTER, user=True)
+    over_https = {"base": f"https://{PUBLIC_NAME}:4318", "cacert": "/etc/thinkt/tls/cert.pem"}
+    assert wait_entries(machine, SESSION, 25, **over_https) == 25, \
+        machine.journal(EXPORTER, user=True)
     machine.run("systemctl", "--user", "stop", EXPORTER, user=USER)
