@@ -77,6 +77,57 @@ def test_a_root_that_does_not_exist_yet_is_picked_up(tmp_path, fake_source):
         watcher.close()
 
 
+def appearing_while_watched(monkeypatch, watched, create) -> None:
+    """Run ``create()`` just before the watch on ``watched`` is placed (once).
+
+    That is the window between the watcher looking at a directory and its watch being
+    in place: the kernel queues no event for what happens in it.
+    """
+    import inotify_simple
+
+    real = inotify_simple.INotify.add_watch
+    pending = [create]
+
+    def add_watch(self, path, mask):
+        if os.fspath(path) == os.fspath(watched) and pending:
+            pending.pop()()
+        return real(self, path, mask)
+
+    monkeypatch.setattr(inotify_simple.INotify, "add_watch", add_watch)
+
+
+def test_a_root_created_while_its_parent_is_being_watched_is_picked_up(
+        monkeypatch, tmp_path, fake_source):
+    parent = tmp_path / "home" / ".fake"
+    parent.mkdir(parents=True)
+    root = WatchRoot(fake_source, parent / "sessions")
+    early = root.path / "p" / "a.jsonl"
+    appearing_while_watched(monkeypatch, parent, lambda: write_lines(early, ["a"]))
+    watcher = Watcher([root]).start()
+    try:
+        later = root.path / "p" / "b.jsonl"
+        write_lines(later, ["b"])
+        assert later in collect(watcher, lambda c: later in c.files).files
+    finally:
+        watcher.close()
+
+
+def test_a_directory_created_while_its_parent_is_being_watched_is_watched(
+        monkeypatch, fake_root):
+    new = fake_root.path / "new"
+    early = new / "deeper" / "a.jsonl"
+    appearing_while_watched(monkeypatch, new, lambda: write_lines(early, ["a"]))
+    watcher = Watcher([fake_root]).start()
+    try:
+        new.mkdir()
+        assert early in collect(watcher, lambda c: early in c.files).files
+        later = new / "deeper" / "b.jsonl"
+        write_lines(later, ["b"])
+        assert later in collect(watcher, lambda c: later in c.files).files
+    finally:
+        watcher.close()
+
+
 def test_running_out_of_watches_falls_back_to_polling(monkeypatch, fake_root):
     import inotify_simple
 

@@ -129,27 +129,47 @@ class Watcher:
         return (flags.CREATE | flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_TO
                 | flags.MOVED_FROM | flags.DELETE | flags.ONLYDIR)
 
-    def _watch_root(self, root: WatchRoot) -> list[Path]:
-        """Watch ``root`` (or its nearest existing parent); return the directories added."""
-        if root.path.is_dir():
-            return self._watch_tree(root.path, root)
-        if root not in self._pending_roots:
-            self._pending_roots.append(root)
-        parent = root.path.parent
-        while not parent.is_dir() and parent != parent.parent:
-            parent = parent.parent
-        self._add_watch(parent, None)
-        return []
-
-    def _watch_tree(self, top: Path, root: WatchRoot) -> list[Path]:
-        added = []
-        for dirpath, dirnames, _files in os.walk(top):
+    def _watch_root(self, root: WatchRoot) -> bool:
+        """Watch ``root``, or its nearest existing parent until it appears; True once watched."""
+        # Each turn gets a level deeper, so the bound is only for a directory that keeps
+        # being created and removed under us.
+        for _ in range(len(root.path.parts) + 1):
+            if root.path.is_dir():
+                if root in self._pending_roots:
+                    self._pending_roots.remove(root)
+                self._watch_tree(root.path, root)
+                return True
+            if root not in self._pending_roots:
+                self._pending_roots.append(root)
+            parent = root.path.parent
+            while not parent.is_dir() and parent != parent.parent:
+                parent = parent.parent
+            self._add_watch(parent, None)
             if self.mode != "inotify":
-                return added
-            if self._add_watch(Path(dirpath), root):
-                added.append(Path(dirpath))
-            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-        return added
+                return False
+            # The next level may have been created between looking and watching: its
+            # CREATE event was then never queued, so look again now the watch is there.
+            below = parent / root.path.relative_to(parent).parts[0]
+            if not below.is_dir():
+                return False
+        return False
+
+    def _watch_tree(self, top: Path, root: WatchRoot) -> None:
+        """Watch ``top`` and every directory under it (symlinked directories are not followed).
+
+        Each directory is watched before it is listed, so one created in between is
+        either in the listing or reported by the new watch, never missed by both.
+        """
+        stack = [top]
+        while stack and self.mode == "inotify":
+            directory = stack.pop()
+            self._add_watch(directory, root)
+            try:
+                with os.scandir(directory) as entries:
+                    stack.extend(Path(entry.path) for entry in entries
+                                 if entry.is_dir(follow_symlinks=False))
+            except OSError:  # gone again, or not readable: nothing to watch below it
+                continue
 
     def _add_watch(self, directory: Path, root: WatchRoot | None) -> bool:
         key = str(directory)
@@ -238,14 +258,10 @@ class Watcher:
         if root is None:
             # Something appeared above a root that does not exist yet: is it there now?
             for pending in list(self._pending_roots):
-                if pending.path.is_dir():
-                    self._pending_roots.remove(pending)
+                if self._watch_root(pending):
                     log.info("%s appeared: watching it", pending.path)
-                    self._watch_tree(pending.path, pending)
                     for file in walk_files(pending):
                         changes.files[file] = pending
-                else:
-                    self._watch_root(pending)  # a step closer: watch the new nearest parent
             return changes
         self._watch_tree(path, root)
         for file in walk_files(root, path):
