@@ -1,6 +1,7 @@
 """The textual pages, driven by textual's test pilot against a real collector."""
 
 import asyncio
+import time
 
 import pytest
 from rich.console import Console
@@ -103,6 +104,35 @@ def test_keys_refresh_scroll_back_and_quit(collector, tmp_path):
             await pilot.press("q")
             await pilot.pause()
         assert app.return_code == 0
+
+    asyncio.run(scenario())
+
+
+class SlowClient(CollectorClient):
+    """A collector that answers more slowly than the page refreshes."""
+
+    delay = 0.5
+
+    def snapshot(self) -> CollectorSnapshot:
+        time.sleep(self.delay)
+        return super().snapshot()
+
+
+@pytest.mark.slow
+def test_a_collector_slower_than_the_refresh_interval_still_gets_drawn(collector, tmp_path):
+    # Refreshes every 0.1 s, answers take 0.5 s: a refresh that replaced the fetch in
+    # flight would cancel every one of them and the page would say "Connecting…" forever.
+    async def scenario():
+        app = StatusApp(lambda: SlowClient(collector.url, TOKEN, "flag --collector-url"),
+                        tmp_path, start="collector", interval=0.1)
+        async with app.run_test(size=SIZE) as pilot:
+            page = app.screen
+            for _ in range(100):  # bounded: 10 s at most
+                await pilot.pause(0.1)
+                if page.snapshot is not None:
+                    break
+            assert page.snapshot is not None and page.snapshot.up
+            assert "Connecting" not in text_of(page.query_one("#summary", Static))
 
     asyncio.run(scenario())
 

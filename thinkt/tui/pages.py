@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.worker import Worker
 
 from thinkt.exporter import statusfile
 from thinkt.tui import report
@@ -83,6 +84,7 @@ class CollectorPage(Page):
         self.client = client
         self.interval = interval
         self.snapshot: CollectorSnapshot | None = None
+        self._fetching: Worker | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,8 +109,15 @@ class CollectorPage(Page):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        """Fetch a new snapshot in a thread (a slow collector never freezes the keys)."""
-        self.run_worker(self._fetch(), exclusive=True, group="collector")
+        """Fetch a new snapshot in a thread (a slow collector never freezes the keys).
+
+        A fetch still running is left to finish rather than replaced: the thread it
+        runs in cannot be interrupted anyway, and a collector slower than the refresh
+        interval would otherwise have every fetch cancelled and the page never drawn.
+        """
+        if self._fetching is not None and not self._fetching.is_finished:
+            return
+        self._fetching = self.run_worker(self._fetch(), group="collector")
 
     async def _fetch(self) -> None:
         snap = await asyncio.to_thread(self.client.snapshot)
