@@ -128,6 +128,22 @@ def test_a_directory_created_while_its_parent_is_being_watched_is_watched(
         watcher.close()
 
 
+def test_a_rescan_watches_directories_whose_events_were_lost(fake_root):
+    watcher = Watcher([fake_root]).start()
+    try:
+        lost = fake_root.path / "lost"
+        lost.mkdir()  # the kernel queues its event before mkdir returns
+        watcher._inotify.read(timeout=0)  # the CREATE is dropped, as in a queue overflow
+        path = lost / "a.jsonl"
+        write_lines(path, ["a"])
+        assert path not in collect(watcher, lambda c: path in c.files, timeout=0.5).files
+        watcher.rewatch()
+        write_lines(path, ["b"])
+        assert path in collect(watcher, lambda c: path in c.files).files
+    finally:
+        watcher.close()
+
+
 def test_running_out_of_watches_falls_back_to_polling(monkeypatch, fake_root):
     import inotify_simple
 

@@ -180,6 +180,7 @@ class Daemon:
             if now >= next_rescan and not self._paused:
                 if runtime.options.endpoint.url is None:
                     self._rediscover()
+                self.watcher.rewatch()
                 self._scan(runtime.files())
                 next_rescan = time.monotonic() + options.rescan_interval
             if now >= next_heartbeat:
@@ -210,6 +211,7 @@ class Daemon:
             if signum == signal.SIGHUP:
                 log.info("SIGHUP: discovering the collector again and rescanning")
                 self._rediscover()
+                self.watcher.rewatch()
                 self._scan(self.runtime.files())
         return True
 

@@ -100,6 +100,17 @@ class Watcher:
             self._next_poll = time.monotonic() + self.poll_interval
         return self
 
+    def rewatch(self) -> None:
+        """Watch any directory under the roots that has no watch yet.
+
+        Events can be lost (a queue overflow drops the CREATE of a new directory, too),
+        so every rescan calls this before reading: a directory the events missed is
+        watched from then on, not only read once.
+        """
+        if self.mode == "inotify":
+            for root in self.roots:
+                self._watch_root(root)
+
     def close(self) -> None:
         """Drop every watch."""
         if self._inotify is not None:
