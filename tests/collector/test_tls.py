@@ -176,6 +176,31 @@ def test_https_to_a_plain_http_port_says_the_handshake_failed(monkeypatch):
     assert "_ssl.c" not in said and "MaxRetryError" not in said
 
 
+def status_failure(monkeypatch, url: str) -> str:
+    """Why the status pages' client could not reach ``url``, as ``thinkt status`` shows it."""
+    from thinkt.tui.client import CollectorClient, CollectorError
+
+    for name in CA_BUNDLE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    client = CollectorClient(url, TOKEN)
+    try:
+        with pytest.raises(CollectorError) as failed:
+            client.get("/v1/collector/health")
+    finally:
+        client.close()
+    return failed.value.message
+
+
+def test_the_status_pages_say_what_the_exporter_says_of_tls_failures(monkeypatch, pair):
+    with serving(pair) as port:
+        untrusted = status_failure(monkeypatch, f"https://localhost:{port}")
+    with serving(None) as port:
+        plain = status_failure(monkeypatch, f"https://127.0.0.1:{port}")
+    assert untrusted.startswith("TLS certificate rejected: self-signed certificate") and \
+        "--ca-cert" in untrusted, untrusted
+    assert plain.startswith("TLS handshake failed (") and "serving https://" in plain, plain
+
+
 # -- the README's steps and the unit's drop-in ----------------------------------------------
 
 
@@ -363,11 +388,6 @@ def test_status_reaches_an_https_collector_through_the_environments_ca_bundle(
 
 @pytest.mark.slow
 def test_status_takes_ca_cert(tls_collector, pair, home):
-    from thinkt.tui.command import status as status_command
-
-    if "ca_cert" not in {param.name for param in status_command.params}:
-        pytest.xfail("thinkt status takes no --ca-cert yet (thinkt/tui/ is another "
-                     "engineer's; see the TLS report)")
     done = status(home, tls_collector, "--ca-cert", str(pair.cert))
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -248,13 +248,13 @@ def _describe_exception(exc: Exception) -> str:
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.SSLError):
-        return _describe_tls(exc)
+        return describe_tls(exc)
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return exc.__class__.__name__
 
 
-def _describe_tls(exc: Exception) -> str:
+def describe_tls(exc: Exception) -> str:
     """Say why TLS failed in one line, with the fix, instead of urllib3's nested repr."""
     import ssl
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from thinkt.exporter import discovery
+from thinkt.exporter.shipper import describe_tls
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ class CollectorClient:
                                          timeout=TIMEOUT)
         except requests.Timeout:
             raise CollectorError(DOWN, f"no answer within {TIMEOUT[1]:g} s") from None
+        except requests.exceptions.SSLError as exc:
+            # Said as the exporter says it: a certificate or http/https mix-up, with the fix.
+            raise CollectorError(DOWN, describe_tls(exc)) from None
         except requests.RequestException as exc:
             log.debug("GET %s: %s", path, exc)
             raise CollectorError(DOWN, "connection refused or host unreachable") from None
