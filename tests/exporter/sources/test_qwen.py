@@ -97,3 +97,37 @@ def test_discovery(samples, home):
     assert not SOURCE.matches(home / ".gemini" / "tmp" / "h" / "chats" / "session-1.jsonl")
     assert dict(Counter(e.role for e in SOURCE.read(chats / f"{SESSION}.jsonl", 0, None)
                         .entries))["assistant"] == 2
+
+
+def usage_entry(tmp_path, usage):
+    path = tmp_path / "projects" / "-w" / "chats" / "s1.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(record("assistant", "a1", {"role": "model", "parts": [{"text": "ok"}]},
+                           model="qwen3-coder-plus", usageMetadata=usage))
+    (entry,) = SOURCE.read(path, 0, None).entries
+    return entry.input_tokens, entry.cache_read_tokens, entry.output_tokens, entry.reasoning_tokens
+
+
+def test_reasoning_inside_openai_completion_tokens_counts_once(tmp_path):
+    # Qwen Code's OpenAI converter copies completion_tokens (reasoning included) into
+    # candidatesTokenCount and reasoning_tokens into thoughtsTokenCount: total = prompt +
+    # candidates. Adding the thoughts again would count the reasoning twice.
+    assert usage_entry(tmp_path, {
+        "promptTokenCount": 1000, "candidatesTokenCount": 300, "thoughtsTokenCount": 200,
+        "cachedContentTokenCount": 600, "totalTokenCount": 1300}) == (400, 600, 300, 200)
+
+
+def test_thoughts_apart_from_candidates_are_added(tmp_path):
+    # Gemini's own API (Qwen Code with a Gemini key): total = prompt + candidates + thoughts.
+    assert usage_entry(tmp_path, {
+        "promptTokenCount": 1000, "candidatesTokenCount": 30, "thoughtsTokenCount": 200,
+        "totalTokenCount": 1230}) == (1000, 0, 230, 200)
+
+
+def test_usage_without_a_total(tmp_path):
+    # No total: thoughts within candidates are taken as part of them (the OpenAI shape
+    # of the default backends); thoughts beyond candidates can only be apart.
+    assert usage_entry(tmp_path, {"promptTokenCount": 10, "candidatesTokenCount": 8,
+                                  "thoughtsTokenCount": 5}) == (10, 0, 8, 5)
+    assert usage_entry(tmp_path, {"promptTokenCount": 10, "candidatesTokenCount": 3,
+                                  "thoughtsTokenCount": 5}) == (10, 0, 8, 5)

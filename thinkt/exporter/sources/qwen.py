@@ -13,10 +13,16 @@ One record per line, shaped like Claude Code's (``uuid``, ``parentUuid``, ``sess
 - ``system`` records (``ui_telemetry``, ``attribution_snapshot``, ...) are bookkeeping:
   the telemetry copy of each API response's usage is not counted again.
 
-Tokens (Gemini semantics): ``promptTokenCount`` includes ``cachedContentTokenCount`` and
-``candidatesTokenCount`` excludes ``thoughtsTokenCount`` (``total = prompt + candidates +
-thoughts`` in the sample), so ``input_tokens = prompt - cached``, ``cache_read_tokens =
-cached``, ``output_tokens = candidates + thoughts``, ``reasoning_tokens = thoughts``.
+Tokens: ``promptTokenCount`` includes ``cachedContentTokenCount``, so ``input_tokens =
+prompt - cached`` and ``cache_read_tokens = cached``. Whether ``candidatesTokenCount``
+includes ``thoughtsTokenCount`` depends on the backend Qwen Code converted the response
+from: Gemini's API reports thoughts apart (``total = prompt + candidates + thoughts``),
+while its OpenAI-compatible converter (the default Qwen/DashScope backends) copies
+``completion_tokens``, which already holds the ``reasoning_tokens`` it also copies into
+``thoughtsTokenCount`` (``total = prompt + candidates``). The total tells which: output
+is ``candidates + thoughts`` only where the thoughts are apart. Without a total, thoughts
+larger than candidates can only be apart; otherwise the OpenAI shape is assumed.
+``reasoning_tokens = thoughts``.
 """
 
 from __future__ import annotations
@@ -120,13 +126,7 @@ def _assistant(base: Entry, record: dict, message: dict) -> list[Entry]:
     base.text = "\n".join(texts) or None
     usage = record.get("usageMetadata")
     if isinstance(usage, dict):
-        prompt = fields.count(usage.get("promptTokenCount"))
-        cached = min(fields.count(usage.get("cachedContentTokenCount")), prompt)
-        thoughts = fields.count(usage.get("thoughtsTokenCount"))
-        base.input_tokens = prompt - cached
-        base.cache_read_tokens = cached
-        base.output_tokens = fields.count(usage.get("candidatesTokenCount")) + thoughts
-        base.reasoning_tokens = thoughts
+        _set_usage(base, usage)
     entries = [base]
     for number, call in enumerate(calls):
         entries.append(Entry(
@@ -135,6 +135,23 @@ def _assistant(base: Entry, record: dict, message: dict) -> list[Entry]:
             tool_name=fields.text(call.get("name")), has_tool_use=True,
             text=tool_input_text(call.get("args")), message_id=base.uuid, parent_uuid=base.uuid))
     return entries
+
+
+def _set_usage(entry: Entry, usage: dict) -> None:
+    """Copy a ``usageMetadata`` onto ``entry``, counting the thoughts once (module docstring)."""
+    prompt = fields.count(usage.get("promptTokenCount"))
+    cached = min(fields.count(usage.get("cachedContentTokenCount")), prompt)
+    candidates = fields.count(usage.get("candidatesTokenCount"))
+    thoughts = fields.count(usage.get("thoughtsTokenCount"))
+    total = fields.count(usage.get("totalTokenCount"))
+    if total:
+        apart = total >= prompt + candidates + thoughts
+    else:
+        apart = thoughts > candidates
+    entry.input_tokens = prompt - cached
+    entry.cache_read_tokens = cached
+    entry.output_tokens = candidates + thoughts if apart else candidates
+    entry.reasoning_tokens = min(thoughts, entry.output_tokens)
 
 
 def _tool_result(base: Entry, record: dict, message: dict) -> list[Entry]:
