@@ -131,3 +131,34 @@ def test_usage_without_a_total(tmp_path):
                                   "thoughtsTokenCount": 5}) == (10, 0, 8, 5)
     assert usage_entry(tmp_path, {"promptTokenCount": 10, "candidatesTokenCount": 3,
                                   "thoughtsTokenCount": 5}) == (10, 0, 8, 5)
+
+
+def test_injected_user_records_are_system_and_subagents_are_named(tmp_path):
+    # Newer Qwen Code writes type "user" records it injects itself (cron prompts,
+    # background-task notifications, goal runtime nudges), a message typed while tools
+    # ran (mid_turn_user_message, the human's, with the typed text in displayText), and
+    # subagent records carrying agentId/isSidechain in the session file.
+    path = tmp_path / "projects" / "-w" / "chats" / "s1.jsonl"
+    path.parent.mkdir(parents=True)
+    parts = {"role": "user", "parts": [{"text": "injected text"}]}
+    path.write_text(
+        record("user", "u1", {"role": "user", "parts": [{"text": "fix it @a.py\nCONTENT"}]},
+               provenance="real_user", systemPayload={"displayText": "fix it @a.py"})
+        + record("user", "u2", parts, subtype="cron", systemPayload={"displayText": "every 5m"})
+        + record("user", "u3", parts, subtype="notification", provenance="system")
+        + record("user", "u4", parts, subtype="goal_runtime", provenance="goal_runtime")
+        + record("user", "u5", {"role": "user", "parts": [
+            {"text": "\n[User message received during tool execution]: save logs"}]},
+            subtype="mid_turn_user_message", systemPayload={"displayText": "save logs"})
+        + record("user", "u6", parts, subtype="some_future_subtype")
+        + record("assistant", "a1", {"role": "model", "parts": [{"text": "sub says"}]},
+                 agentId="explore-7f3c", isSidechain=True))
+    entries = SOURCE.read(path, 0, None).entries
+    assert [(e.uuid, e.role, e.text, e.agent_id) for e in entries] == [
+        ("u1", "user", "fix it @a.py", None),
+        ("u2", "system", "every 5m", None),
+        ("u3", "system", "injected text", None),
+        ("u4", "system", "injected text", None),
+        ("u5", "user", "save logs", None),
+        ("u6", "system", "injected text", None),
+        ("a1", "assistant", "sub says", "explore-7f3c")]

@@ -3,7 +3,12 @@
 One record per line, shaped like Claude Code's (``uuid``, ``parentUuid``, ``sessionId``,
 ``timestamp``, ``type``, ``cwd``) with Gemini ``parts`` as content:
 
-- ``user`` -> ``user`` (text parts joined).
+- ``user`` -> ``user``: what the human typed (``systemPayload.displayText`` where newer
+  versions keep it, else the text parts joined, which may carry expanded ``@file``
+  contents and hook context). Newer versions also write ``user`` records the human did
+  not type, told apart by ``subtype`` (``cron``, ``notification``, ``goal_runtime``,
+  ``agent_message``) and ``provenance`` (anything but ``real_user``): those are
+  ``system``. A ``mid_turn_user_message`` (typed while tools ran) is the human's.
 - ``assistant`` -> one ``assistant`` entry (uuid = record uuid; text parts, ``thought``
   parts counted in ``thinking_len``; ``usageMetadata`` tokens; ``message_id`` = record
   uuid, one record per API response) and one ``tool_use`` per ``functionCall`` part
@@ -12,6 +17,8 @@ One record per line, shaped like Claude Code's (``uuid``, ``parentUuid``, ``sess
   ``toolCallResult.status`` is ``error`` or the response holds an ``error``.
 - ``system`` records (``ui_telemetry``, ``attribution_snapshot``, ...) are bookkeeping:
   the telemetry copy of each API response's usage is not counted again.
+
+Records a subagent wrote into the session (``agentId``, ``isSidechain``) carry ``agent_id``.
 
 Tokens: ``promptTokenCount`` includes ``cachedContentTokenCount``, so ``input_tokens =
 prompt - cached`` and ``cache_read_tokens = cached``. Whether ``candidatesTokenCount``
@@ -37,6 +44,13 @@ from thinkt.exporter.sources import ReadResult, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
+
+
+#: ``user`` record subtypes Qwen Code writes itself (scheduled prompts, background-task and
+#: other agents' notices): the human did not type them.
+_INJECTED_SUBTYPES = frozenset({"cron", "notification", "goal_runtime", "agent_message"})
+#: ``user`` record subtypes that are the human's own words.
+_HUMAN_SUBTYPES = frozenset({"mid_turn_user_message", "agent_mention"})
 
 
 class QwenSource:
@@ -88,7 +102,8 @@ class _Reader:
         state["session"] = fields.text(record.get("sessionId")) or state["session"]
         state["cwd"] = fields.text(record.get("cwd")) or state.get("cwd")
         base = Entry(state["session"], uuid, "user", iso_utc(record.get("timestamp")),
-                     state["cwd"], parent_uuid=fields.text(record.get("parentUuid")))
+                     state["cwd"], parent_uuid=fields.text(record.get("parentUuid")),
+                     agent_id=fields.text(record.get("agentId")))
         self.result.entries.extend(build(base, record, message))
 
     def save(self) -> None:
@@ -101,8 +116,20 @@ def _parts(message: dict) -> list[dict]:
 
 
 def _user(base: Entry, record: dict, message: dict) -> list[Entry]:
-    base.text = "\n".join(p["text"] for p in _parts(message)
-                          if isinstance(p.get("text"), str) and not p.get("thought")) or None
+    subtype = record.get("subtype")
+    provenance = record.get("provenance")
+    if subtype in _INJECTED_SUBTYPES:
+        human = False
+    elif isinstance(provenance, str):
+        human = provenance == "real_user"
+    else:
+        human = subtype is None or subtype in _HUMAN_SUBTYPES
+    payload = record.get("systemPayload")
+    typed = fields.text(payload.get("displayText")) if isinstance(payload, dict) else None
+    base.role = "user" if human else "system"
+    base.text = typed or "\n".join(
+        p["text"] for p in _parts(message)
+        if isinstance(p.get("text"), str) and not p.get("thought")) or None
     return [base]
 
 
