@@ -82,8 +82,10 @@ def test_sample_facts(samples, name):
     assert tally.responses == facts["increases"]
     usage_entries = [e for e in entries if e.has_usage]
     assert len(usage_entries) == facts["increases"]
-    assert all(e.role == "system" and e.text is None and e.message_id == e.uuid
-               for e in usage_entries)
+    assert all(e.role == "system" and e.text is None for e in usage_entries)
+    # Each increase is named by the session and the cumulative total it reached.
+    assert len({e.message_id for e in usage_entries}) == facts["increases"]
+    assert all(e.message_id.startswith(facts["session"] + "@") for e in usage_entries)
     assert {e.model for e in entries if e.model} == {facts["model"]}
     assert {e.project_path for e in entries} == {facts["project"]}
     assert {e.git_branch for e in entries} == {facts["branch"]}
@@ -341,3 +343,39 @@ def test_roots_matches_and_discover(home, tmp_path):
     assert all(SOURCE.matches(p) for p in files)
     assert not any(SOURCE.matches(p) for p in others)
     assert list(SOURCE.discover(tmp_path / "missing")) == []
+
+
+def test_forked_rollout_counts_the_parent_history_once(tmp_path):
+    # Codex forks a session by writing a new rollout: its own session_meta (with
+    # forked_from_id), then the parent's lines replayed as they were (the parent's
+    # session_meta and token_count events too), then its own turns, whose cumulative
+    # totals continue from the parent's last one.
+    fork_id = "019c0000-9999-7222-8333-444444444444"
+    history = [
+        meta(),
+        line("event_msg", {"type": "user_message", "message": "first"}),
+        count(total=(100, 40, 10, 4)),
+        count(total=(100, 40, 10, 4)),
+        line("event_msg", {"type": "user_message", "message": "second"}),
+        count(total=(300, 140, 30, 9)),
+    ]
+    parent = write(tmp_path, history + [
+        line("event_msg", {"type": "user_message", "message": "parent goes on"}),
+        count(total=(500, 240, 50, 9))])
+    fork = write(tmp_path, [
+        line("session_meta", {"id": fork_id, "forked_from_id": SID, "cwd": "/repo"}),
+        *history,
+        line("event_msg", {"type": "user_message", "message": "fork goes on"}),
+        count(total=(450, 200, 45, 12)),
+    ], name=f"rollout-2026-03-01T12-00-00-{fork_id}.jsonl")
+    parent_entries = SOURCE.read(parent, 0, None).entries
+    fork_entries = SOURCE.read(fork, 0, None).entries
+    assert {e.session_id for e in fork_entries} == {fork_id}
+    assert [e.text for e in fork_entries if e.role == "user"] == [
+        "first", "second", "fork goes on"]
+    tally = UsageTally().extend(parent_entries + fork_entries)
+    # the parent's 500/240/50/9, plus what the fork added after the replay: 150/60/15/3
+    assert tally.totals() == {"input_tokens": 260 + 90, "cache_read_tokens": 240 + 60,
+                              "output_tokens": 50 + 15, "reasoning_tokens": 9 + 3,
+                              "cache_write_tokens": 0}
+    assert tally.responses == 4

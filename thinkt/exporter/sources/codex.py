@@ -25,6 +25,13 @@ that went down means the counter restarted, so the new total is counted whole an
 the new baseline; an event without a total counts its ``last_token_usage``.
 ``input_tokens`` = input - cached input, ``cache_read_tokens`` = cached input,
 ``output_tokens`` = output (reasoning included), ``reasoning_tokens`` = reasoning output.
+The ``message_id`` of an increase is ``<history owner>@<cumulative total>``, the owner
+being the id of the latest ``session_meta``: a forked rollout starts with its own
+``session_meta``, then replays the parent's lines as they were (the parent's
+``session_meta`` and ``token_count`` events included) and continues the parent's
+cumulative total, so the replayed increases get the very ids the parent's file gave
+them and the collector counts them once. (A line's uuid would not do: offsets differ.)
+An event without a total keeps its uuid as ``message_id``.
 
 Tool errors: Codex has no error flag. An output that states an exit code (JSON
 ``metadata.exit_code``, or an ``Exit code: N`` / ``Process exited with code N`` header)
@@ -123,12 +130,15 @@ class _Reader:
         self.total: list[int] | None = list(total) if total else None
         self.calls: dict[str, str] = dict(state.get("calls") or {})
         self.meta_seen: bool = bool(state.get("meta_seen"))
+        #: Whose history the lines belong to: the latest session_meta (a fork replays its
+        #: parent's lines after its own session_meta).
+        self.owner: str | None = state.get("owner")
 
     def save(self) -> None:
         """Write what the next read needs back into the state."""
         self.state.update(session=self.session, project=self.project, cwd=self.cwd,
                           branch=self.branch, model=self.model, total=self.total,
-                          calls=self.calls, meta_seen=self.meta_seen)
+                          calls=self.calls, meta_seen=self.meta_seen, owner=self.owner)
 
     def record(self, record: dict, line_offset: int) -> None:
         """Emit the entries of one line, or count why it has none."""
@@ -169,6 +179,7 @@ class _Reader:
     def meta(self, payload: dict) -> None:
         """Take session id, project and branch from the (first) session_meta."""
         self.result.skip("bookkeeping")
+        self.owner = fields.text(payload.get("id")) or self.owner
         if self.meta_seen:
             return  # a later meta (resumed/forked history) does not rename the session
         self.meta_seen = True
@@ -338,7 +349,8 @@ class _Reader:
         entry.output_tokens = output
         entry.reasoning_tokens = reasoning
         entry.model = self.model
-        entry.message_id = entry.uuid
+        entry.message_id = (f"{self.owner or self.session}@{'.'.join(map(str, total))}"
+                            if total is not None else entry.uuid)
         self.result.entries.append(entry)
 
     def remember(self, call_id: str, name: str) -> None:
