@@ -330,16 +330,22 @@ def test_session_from_file_name_and_partial_line(tmp_path):
 
 
 def test_roots_matches_and_discover(home, tmp_path):
-    assert SOURCE.roots(home, {}) == [home / ".codex" / "sessions"]
-    assert SOURCE.roots(home, {"CODEX_HOME": "/opt/codex"}) == [Path("/opt/codex/sessions")]
-    root = home / ".codex" / "sessions"
+    # Archived sessions move to the flat ~/.codex/archived_sessions: still sessions.
+    assert SOURCE.roots(home, {}) == [home / ".codex" / "sessions",
+                                      home / ".codex" / "archived_sessions"]
+    assert SOURCE.roots(home, {"CODEX_HOME": "/opt/codex"}) == [
+        Path("/opt/codex/sessions"), Path("/opt/codex/archived_sessions")]
+    root, archive = SOURCE.roots(home, {})
     files = [root / "2026" / "02" / "23" / f"rollout-2026-02-23T12-40-23-{SID}.jsonl",
              root / "2025" / "09" / "19" / "rollout-2025-09-19T09-02-12-x.jsonl"]
+    archived = [archive / f"rollout-2026-01-02T10-00-00-{SID}.jsonl"]
     others = [root / "2026" / "02" / "23" / "notes.jsonl", home / ".codex" / "history.jsonl"]
-    for path in files + others:
+    for path in files + archived + others:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
     assert list(SOURCE.discover(root)) == sorted(files)
+    assert list(SOURCE.discover(archive)) == archived
+    assert all(SOURCE.matches(p) for p in archived)
     assert all(SOURCE.matches(p) for p in files)
     assert not any(SOURCE.matches(p) for p in others)
     assert list(SOURCE.discover(tmp_path / "missing")) == []

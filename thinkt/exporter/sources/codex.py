@@ -90,10 +90,14 @@ class CodexSource:
     whole_file = False
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
-        """Return ``$CODEX_HOME/sessions``, else ``~/.codex/sessions``."""
+        """Return ``sessions`` and ``archived_sessions`` of ``$CODEX_HOME`` (or ``~/.codex``).
+
+        Archiving a session (``codex`` UI, app) moves its rollout into the flat
+        ``archived_sessions``: a session archived before it was read is still there.
+        """
         codex_home = env.get("CODEX_HOME", "").strip()
         base = Path(codex_home).expanduser() if codex_home else home / ".codex"
-        return [base / "sessions"]
+        return [base / "sessions", base / "archived_sessions"]
 
     def matches(self, path: Path) -> bool:
         """Return True for ``rollout-*.jsonl`` files."""
