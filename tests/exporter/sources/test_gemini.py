@@ -276,3 +276,15 @@ def test_discovery_and_matching(home):
     assert list(SOURCE.discover(root)) == sorted(wanted)
     assert not SOURCE.matches(home / ".qwen" / "projects" / "x" / "chats" / "abc.jsonl")
     assert list(SOURCE.discover(home / "missing")) == []
+
+
+def test_gemini_cli_home_replaces_the_home(home, tmp_path):
+    # GEMINI_CLI_HOME stands for the home directory: sessions go to $GEMINI_CLI_HOME/.gemini.
+    profile = tmp_path / "profile"
+    chats = profile / ".gemini" / "tmp" / "abc123" / "chats"
+    chats.mkdir(parents=True)
+    (chats / "session-2026-04-23T12-52-0ab84937.jsonl").write_text("{}\n")
+    (root,) = SOURCE.roots(home, {"GEMINI_CLI_HOME": f" {profile} "})
+    assert root == profile / ".gemini" / "tmp"
+    assert list(SOURCE.discover(root)) == [chats / "session-2026-04-23T12-52-0ab84937.jsonl"]
+    assert SOURCE.roots(home, {"GEMINI_CLI_HOME": ""}) == [home / ".gemini" / "tmp"]

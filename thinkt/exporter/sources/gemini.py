@@ -55,8 +55,14 @@ class GeminiSource:
     whole_file = True
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
-        """Return ``~/.gemini/tmp``."""
-        return [home / ".gemini" / "tmp"]
+        """Return ``~/.gemini/tmp``, the home being ``$GEMINI_CLI_HOME`` when set.
+
+        Gemini CLI's ``homedir()`` answers ``GEMINI_CLI_HOME`` before the user's home
+        (profiles, CI), and keeps everything under ``<that>/.gemini``.
+        """
+        override = env.get("GEMINI_CLI_HOME", "").strip()
+        base = Path(override).expanduser() if override else home
+        return [base / ".gemini" / "tmp"]
 
     def matches(self, path: Path) -> bool:
         """Return True for ``.../chats/session-*.json`` and ``.jsonl``."""
