@@ -314,3 +314,14 @@ def test_classic_context_only_session(classic_share):
     (session / "wire.jsonl").write_text("")
     assert not SOURCE.matches(path)
     assert list(SOURCE.discover(classic_share / "sessions")) == [session / "wire.jsonl"]
+
+
+def test_kimi_code_home_replaces_the_kimi_code_directory(home, tmp_path):
+    # KIMI_CODE_HOME names the directory itself (what ~/.kimi-code is by default).
+    custom = tmp_path / "kimi-profile"
+    journal = custom / "sessions" / "wd_p_ac3bb318f98e" / "session_x" / "agents" / "main"
+    journal.mkdir(parents=True)
+    (journal / "wire.jsonl").write_text("")
+    roots = SOURCE.roots(home, {"KIMI_CODE_HOME": str(custom)})
+    assert roots == [custom / "sessions", home / ".kimi" / "sessions"]
+    assert list(SOURCE.discover(roots[0])) == [journal / "wire.jsonl"]

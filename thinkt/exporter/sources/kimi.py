@@ -66,9 +66,12 @@ class KimiSource:
     whole_file = False
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
-        """Return ``~/.kimi-code/sessions`` and the classic ``$KIMI_SHARE_DIR/sessions``."""
+        """Return ``$KIMI_CODE_HOME/sessions`` (default ``~/.kimi-code``) and the classic
+        ``$KIMI_SHARE_DIR/sessions`` (default ``~/.kimi``)."""
+        code = env.get("KIMI_CODE_HOME", "").strip()
+        code_home = Path(code).expanduser() if code else home / ".kimi-code"
         share = Path(env["KIMI_SHARE_DIR"]) if env.get("KIMI_SHARE_DIR") else home / ".kimi"
-        return [home / ".kimi-code" / "sessions", share / "sessions"]
+        return [code_home / "sessions", share / "sessions"]
 
     def matches(self, path: Path) -> bool:
         """Return True for a Kimi Code agent journal or a classic session file."""
