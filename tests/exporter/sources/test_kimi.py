@@ -325,3 +325,27 @@ def test_kimi_code_home_replaces_the_kimi_code_directory(home, tmp_path):
     roots = SOURCE.roots(home, {"KIMI_CODE_HOME": str(custom)})
     assert roots == [custom / "sessions", home / ".kimi" / "sessions"]
     assert list(SOURCE.discover(roots[0])) == [journal / "wire.jsonl"]
+
+
+def test_classic_flat_context_file(classic_share):
+    # Early kimi-cli kept a session's context as sessions/<md5>/<session>.jsonl; later
+    # versions move it to <session>/context.jsonl when they open the session.
+    flat = classic_dir(classic_share, "s-3").parent / "s-3.jsonl"
+    records = [{"role": "_system_prompt", "content": "You are Kimi"},
+               {"role": "user", "content": "hello"},
+               {"role": "assistant", "content": "Hi!"},
+               {"role": "_usage", "token_count": 99}]
+    write_lines(flat, records)
+    (flat.parent / "notes.txt").write_text("")
+    (classic_share / "sessions" / "not-a-hash").mkdir()
+    (classic_share / "sessions" / "not-a-hash" / "x.jsonl").write_text("")
+    assert list(SOURCE.discover(classic_share / "sessions")) == [flat]
+    result = SOURCE.read(flat, 0, None)
+    assert [(e.role, e.text, e.session_id, e.project_path) for e in result.entries] == [
+        ("user", "hello", "s-3", WORK_DIR), ("assistant", "Hi!", "s-3", WORK_DIR)]
+    # after the move the same records give the same uuids: the collector keeps one copy
+    moved = classic_dir(classic_share, "s-3") / "context.jsonl"
+    write_lines(moved, records)
+    flat.unlink()
+    assert [e.uuid for e in SOURCE.read(moved, 0, None).entries] == [
+        e.uuid for e in result.entries]

@@ -75,18 +75,17 @@ class KimiSource:
 
     def matches(self, path: Path) -> bool:
         """Return True for a Kimi Code agent journal or a classic session file."""
+        from thinkt.exporter.sources import kimiclassic
         if path.name == "wire.jsonl":
             return (is_code_journal(path) or path.parent.parent.parent.name == "sessions"
                     or path.parent.parent.name == "subagents")
         if path.name == "context.jsonl":
-            from thinkt.exporter.sources import kimiclassic
             return kimiclassic.is_context_only(path)
-        return False
+        return kimiclassic.is_flat_context(path)
 
     def discover(self, root: Path) -> Iterator[Path]:
         """Yield every session file under ``root``."""
-        for pattern in ("wire.jsonl", "context.jsonl"):
-            yield from find(root, pattern, self.matches)
+        return find(root, "*.jsonl", self.matches)
 
     def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
         """Read new records of a session file (OSError propagates if it vanished)."""

@@ -17,6 +17,11 @@ uuids are ``<agent>@<byte offset>`` of the record that starts each thing (``Turn
 events relayed to its parent) are bookkeeping: they are not split out as a subagent's
 own entries. Subagents' own journals are assumed at ``<session>/subagents/<agent>/``.
 
+Early kimi-cli versions kept the context file flat, as ``sessions/<md5>/<session>.jsonl``
+(later versions move it to ``<session>/context.jsonl`` when they open the session): such
+a file is read like a ``context.jsonl``, and its content-chained uuids stay the same
+after the move.
+
 ``context.jsonl`` (the model context: ``{role, content, tool_calls, tool_call_id}`` and
 ``_system_prompt``/``_checkpoint``/``_usage`` markers, no times, no per-response usage)
 is read only for sessions that have no ``wire.jsonl``. kimi-cli rotates it on
@@ -32,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +48,21 @@ from thinkt.exporter.sources.kimi import Steps, parts_text, set_usage
 
 log = logging.getLogger(__name__)
 
+#: A work directory's sessions directory is named by the MD5 of its path.
+_MD5 = re.compile(r"[0-9a-f]{32}")
+
 _BOOKKEEPING = frozenset((
     "CompactionBegin", "CompactionEnd", "MCPLoadingBegin", "MCPLoadingEnd", "HookTriggered",
     "HookResolved", "Notification", "PlanDisplay", "ApprovalRequest", "ApprovalResponse",
     "ApprovalRequestResolved", "QuestionRequest", "QuestionResponse", "ToolCallRequest",
     "SubagentEvent",
 ))
+
+
+def is_flat_context(path: Path) -> bool:
+    """Return True for an early kimi-cli context file, ``sessions/<md5>/<session>.jsonl``."""
+    return (path.suffix == ".jsonl" and path.parent.parent.name == "sessions"
+            and _MD5.fullmatch(path.parent.name) is not None)
 
 
 def is_context_only(path: Path) -> bool:
@@ -58,7 +73,8 @@ def is_context_only(path: Path) -> bool:
 
 def read(path: Path, offset: int, state: dict | None) -> ReadResult:
     """Read new records of a classic ``wire.jsonl`` or ``context.jsonl``."""
-    reader = _ContextReader if path.name == "context.jsonl" else _WireReader
+    context = path.name == "context.jsonl" or is_flat_context(path)
+    reader = _ContextReader if context else _WireReader
     return read_records(path, offset, state, reader)
 
 
@@ -66,11 +82,14 @@ def _steps(path: Path, state: dict, result: ReadResult) -> Steps:
     """Note the session and project of ``path`` in ``state``; return its agent's steps."""
     if path.parent.parent.name == "subagents":  # <session>/subagents/<agent>/wire.jsonl
         agent, session_dir = path.parent.name, path.parent.parent.parent
+        session, hash_dir = session_dir.name, session_dir.parent
+    elif is_flat_context(path):  # <md5>/<session>.jsonl
+        agent, session, hash_dir = "main", path.stem, path.parent
     else:
-        agent, session_dir = "main", path.parent
-    state.setdefault("session", session_dir.name)
+        agent, session, hash_dir = "main", path.parent.name, path.parent.parent
+    state.setdefault("session", session)
     if "project" not in state:
-        state["project"] = _work_dir(session_dir.parent)
+        state["project"] = _work_dir(hash_dir)
     return Steps(state, agent, result.entries)
 
 
