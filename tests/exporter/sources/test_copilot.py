@@ -183,3 +183,14 @@ def test_discovery(samples, home):
     assert found == [state / SESSION / "events.jsonl", state / "older.jsonl",
                      history / "session_x.json"]
     assert not is_whole_file(SOURCE, found[0]) and is_whole_file(SOURCE, found[2])
+
+
+def test_copilot_home_replaces_the_copilot_directory(home, tmp_path):
+    # COPILOT_HOME names the directory itself (what ~/.copilot is by default).
+    custom = tmp_path / "copilot-config"
+    (custom / "session-state" / SESSION).mkdir(parents=True)
+    (custom / "session-state" / SESSION / "events.jsonl").write_text("")
+    roots = SOURCE.roots(home, {"COPILOT_HOME": str(custom)})
+    assert roots == [custom / "session-state", custom / "history-session-state"]
+    assert list(SOURCE.discover(roots[0])) == [custom / "session-state" / SESSION / "events.jsonl"]
+    assert SOURCE.roots(home, {"COPILOT_HOME": " "})[0] == home / ".copilot" / "session-state"

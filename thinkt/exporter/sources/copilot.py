@@ -60,8 +60,10 @@ class CopilotSource:
     whole_file = False
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
-        """Return ``~/.copilot/session-state`` and the legacy history directory."""
-        base = home / ".copilot"
+        """Return ``session-state`` and the legacy ``history-session-state`` of the
+        Copilot directory: ``$COPILOT_HOME`` when set, else ``~/.copilot``."""
+        override = env.get("COPILOT_HOME", "").strip()
+        base = Path(override).expanduser() if override else home / ".copilot"
         return [base / "session-state", base / "history-session-state"]
 
     def matches(self, path: Path) -> bool:
