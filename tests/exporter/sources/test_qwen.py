@@ -162,3 +162,18 @@ def test_injected_user_records_are_system_and_subagents_are_named(tmp_path):
         ("u5", "user", "save logs", None),
         ("u6", "system", "injected text", None),
         ("a1", "assistant", "sub says", "explore-7f3c")]
+
+
+def test_qwen_home_and_runtime_dir(home, tmp_path):
+    # QWEN_HOME replaces ~/.qwen; QWEN_RUNTIME_DIR, where set, holds the sessions.
+    assert SOURCE.roots(home, {}) == [home / ".qwen" / "projects"]
+    assert SOURCE.roots(home, {"QWEN_HOME": str(tmp_path / "q")}) == [
+        tmp_path / "q" / "projects"]
+    assert SOURCE.roots(home, {"QWEN_HOME": str(tmp_path / "q"),
+                               "QWEN_RUNTIME_DIR": str(tmp_path / "run")}) == [
+        tmp_path / "run" / "projects", tmp_path / "q" / "projects"]
+    chats = tmp_path / "run" / "projects" / "-w" / "chats"
+    chats.mkdir(parents=True)
+    (chats / "s1.jsonl").write_text("")
+    root = SOURCE.roots(home, {"QWEN_RUNTIME_DIR": str(tmp_path / "run")})[0]
+    assert list(SOURCE.discover(root)) == [chats / "s1.jsonl"]

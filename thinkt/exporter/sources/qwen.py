@@ -60,8 +60,20 @@ class QwenSource:
     whole_file = False
 
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
-        """Return ``~/.qwen/projects``."""
-        return [home / ".qwen" / "projects"]
+        """Return the ``projects`` directories Qwen Code keeps chats in.
+
+        The Qwen directory is ``$QWEN_HOME`` (else ``~/.qwen``); newer versions put
+        sessions under the runtime directory ``$QWEN_RUNTIME_DIR`` when it is set, and
+        sessions written before it was set stay in the Qwen directory.
+        """
+        qwen = env.get("QWEN_HOME", "").strip()
+        qwen_dir = Path(qwen).expanduser() if qwen else home / ".qwen"
+        runtime = env.get("QWEN_RUNTIME_DIR", "").strip()
+        runtime_dir = Path(runtime).expanduser() if runtime else qwen_dir
+        roots = [runtime_dir / "projects"]
+        if runtime_dir != qwen_dir:
+            roots.append(qwen_dir / "projects")
+        return roots
 
     def matches(self, path: Path) -> bool:
         """Return True for ``projects/<project>/chats/<session>.jsonl``."""
