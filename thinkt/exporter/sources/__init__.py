@@ -90,6 +90,13 @@ def is_whole_file(source: Source, path: Path) -> bool:
     return bool(check(path)) if check is not None else bool(source.whole_file)
 
 
+def env_dir(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """Return the directory the environment variable ``name`` sets (``~`` expanded), or
+    ``default`` when it is unset or blank: how each assistant lets its home be moved."""
+    value = env.get(name, "").strip()
+    return Path(value).expanduser() if value else default
+
+
 def find(root: Path, pattern: str, matches: Callable[[Path], bool]) -> Iterator[Path]:
     """Yield, sorted, the files under ``root`` named like ``pattern`` that ``matches`` accepts.
 

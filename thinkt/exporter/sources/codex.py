@@ -51,7 +51,7 @@ from typing import Any, Iterator, Mapping
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len,
 )
-from thinkt.exporter.sources import ReadResult, fields
+from thinkt.exporter.sources import ReadResult, env_dir, fields
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,7 @@ class CodexSource:
         Archiving a session (``codex`` UI, app) moves its rollout into the flat
         ``archived_sessions``: a session archived before it was read is still there.
         """
-        codex_home = env.get("CODEX_HOME", "").strip()
-        base = Path(codex_home).expanduser() if codex_home else home / ".codex"
+        base = env_dir(env, "CODEX_HOME", home / ".codex")
         return [base / "sessions", base / "archived_sessions"]
 
     def matches(self, path: Path) -> bool:

@@ -33,7 +33,7 @@ from typing import Any, Iterator, Mapping
 
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
-from thinkt.exporter.sources import ReadResult, fields, find
+from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.rewritten import Shipped, read_document
 
@@ -62,8 +62,7 @@ class CopilotSource:
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
         """Return ``session-state`` and the legacy ``history-session-state`` of the
         Copilot directory: ``$COPILOT_HOME`` when set, else ``~/.copilot``."""
-        override = env.get("COPILOT_HOME", "").strip()
-        base = Path(override).expanduser() if override else home / ".copilot"
+        base = env_dir(env, "COPILOT_HOME", home / ".copilot")
         return [base / "session-state", base / "history-session-state"]
 
     def matches(self, path: Path) -> bool:

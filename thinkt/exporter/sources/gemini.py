@@ -32,7 +32,7 @@ from typing import Any, Iterator, Mapping
 
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
-from thinkt.exporter.sources import ReadResult, fields, find
+from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.rewritten import Shipped, read_document
 
@@ -60,9 +60,7 @@ class GeminiSource:
         Gemini CLI's ``homedir()`` answers ``GEMINI_CLI_HOME`` before the user's home
         (profiles, CI), and keeps everything under ``<that>/.gemini``.
         """
-        override = env.get("GEMINI_CLI_HOME", "").strip()
-        base = Path(override).expanduser() if override else home
-        return [base / ".gemini" / "tmp"]
+        return [env_dir(env, "GEMINI_CLI_HOME", home) / ".gemini" / "tmp"]
 
     def matches(self, path: Path) -> bool:
         """Return True for ``.../chats/session-*.json`` and ``.jsonl``."""

@@ -38,7 +38,7 @@ from typing import Any, Iterator, Mapping
 
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
-from thinkt.exporter.sources import ReadResult, fields, find
+from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,8 @@ class KimiSource:
     def roots(self, home: Path, env: Mapping[str, str]) -> list[Path]:
         """Return ``$KIMI_CODE_HOME/sessions`` (default ``~/.kimi-code``) and the classic
         ``$KIMI_SHARE_DIR/sessions`` (default ``~/.kimi``)."""
-        code = env.get("KIMI_CODE_HOME", "").strip()
-        code_home = Path(code).expanduser() if code else home / ".kimi-code"
-        share = Path(env["KIMI_SHARE_DIR"]) if env.get("KIMI_SHARE_DIR") else home / ".kimi"
-        return [code_home / "sessions", share / "sessions"]
+        return [env_dir(env, "KIMI_CODE_HOME", home / ".kimi-code") / "sessions",
+                env_dir(env, "KIMI_SHARE_DIR", home / ".kimi") / "sessions"]
 
     def matches(self, path: Path) -> bool:
         """Return True for a Kimi Code agent journal or a classic session file."""

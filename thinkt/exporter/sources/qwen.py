@@ -40,7 +40,7 @@ from typing import Any, Iterator, Mapping
 
 from thinkt.exporter.entry import (
     TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
-from thinkt.exporter.sources import ReadResult, fields, find
+from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,8 @@ class QwenSource:
         sessions under the runtime directory ``$QWEN_RUNTIME_DIR`` when it is set, and
         sessions written before it was set stay in the Qwen directory.
         """
-        qwen = env.get("QWEN_HOME", "").strip()
-        qwen_dir = Path(qwen).expanduser() if qwen else home / ".qwen"
-        runtime = env.get("QWEN_RUNTIME_DIR", "").strip()
-        runtime_dir = Path(runtime).expanduser() if runtime else qwen_dir
+        qwen_dir = env_dir(env, "QWEN_HOME", home / ".qwen")
+        runtime_dir = env_dir(env, "QWEN_RUNTIME_DIR", qwen_dir)
         roots = [runtime_dir / "projects"]
         if runtime_dir != qwen_dir:
             roots.append(qwen_dir / "projects")
