@@ -288,3 +288,20 @@ def test_gemini_cli_home_replaces_the_home(home, tmp_path):
     assert root == profile / ".gemini" / "tmp"
     assert list(SOURCE.discover(root)) == [chats / "session-2026-04-23T12-52-0ab84937.jsonl"]
     assert SOURCE.roots(home, {"GEMINI_CLI_HOME": ""}) == [home / ".gemini" / "tmp"]
+
+
+def test_content_as_any_part_list_union(tmp_path):
+    # Gemini CLI records user content as the PartListUnion it was given: a string, a
+    # single part object, or a list mixing part objects and plain strings.
+    path = tmp_path / "tmp" / "h" / "chats" / "session-2026-05-01T10-00-aaaaaaaa.json"
+    path.parent.mkdir(parents=True)
+    write_session(path, [
+        {"id": "u1", "type": "user", "timestamp": "2026-05-01T10:00:00Z", "content": "plain"},
+        {"id": "u2", "type": "user", "timestamp": "2026-05-01T10:00:01Z",
+         "content": {"text": "one part"}},
+        {"id": "u3", "type": "user", "timestamp": "2026-05-01T10:00:02Z",
+         "content": ["a string", {"text": "a part"}, {"text": "hidden", "thought": True},
+                     {"inlineData": {"mimeType": "image/png", "data": "AA=="}}]},
+    ])
+    assert [e.text for e in SOURCE.read(path, 0, None).entries] == [
+        "plain", "one part", "a string\na part"]

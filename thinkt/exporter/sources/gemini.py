@@ -245,13 +245,20 @@ def _set_tokens(entry: Entry, tokens: dict) -> None:
 
 
 def content_text(content: Any) -> str | None:
-    """Return the visible text of a Gemini ``content`` (a string or a list of parts)."""
+    """Return the visible text of a Gemini ``content``.
+
+    Gemini CLI records a ``PartListUnion`` as it was given: a string, one part object,
+    or a list whose items are part objects or plain strings. Thought parts are left out.
+    """
     if isinstance(content, str):
         return content or None
+    if isinstance(content, dict):
+        content = [content]
     if isinstance(content, list):
-        texts = [part["text"] for part in content
-                 if isinstance(part, dict) and isinstance(part.get("text"), str)
-                 and not part.get("thought")]
+        texts = [part if isinstance(part, str) else part["text"] for part in content
+                 if isinstance(part, str) or (isinstance(part, dict)
+                                              and isinstance(part.get("text"), str)
+                                              and not part.get("thought"))]
         return "\n".join(texts) or None
     return None
 
