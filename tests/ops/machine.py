@@ -16,6 +16,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -158,10 +159,15 @@ class Machine:
                 raise BootError("the container did not start:\n" + self.console())
             self.leader = _child_of(self.proc.pid)
             time.sleep(0.2)
-        state = self.run("systemctl", "is-system-running", "--wait", check=False,
-                         timeout=max(1.0, deadline - time.monotonic())).stdout.strip()
+        # systemd answers on its bus only once it has set it up: until then the query
+        # fails at once, with nothing on stdout. Ask again until it says something.
+        said = poll(lambda: self.run("systemctl", "is-system-running", "--wait", check=False,
+                                     timeout=max(1.0, deadline - time.monotonic())),
+                    lambda done: done.stdout.strip(), max(0.0, deadline - time.monotonic()),
+                    interval=0.5)
+        state = said.stdout.strip()
         if state not in ("running", "degraded"):
-            raise BootError(f"the container did not finish booting ({state}):\n"
+            raise BootError(f"the container did not finish booting ({state or said.stderr}):\n"
                             + self.console())
         return self
 
@@ -169,7 +175,7 @@ class Machine:
         return self.console_log.read_text(errors="replace")[-4000:]
 
     def run(self, *args: str, user: str | None = None, check: bool = True,
-            timeout: float = 60.0) -> subprocess.CompletedProcess:
+            timeout: float = 120.0) -> subprocess.CompletedProcess:
         """Run a command inside the container (as root, or as ``user`` with its manager)."""
         # A clean environment, as a login would give: nothing of the test process's
         # (its HOME, XDG_* or THINKT_* variables) may leak into the machine.
@@ -199,7 +205,7 @@ class Machine:
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def wait_for(self, unit: str, state: str, user: str | None = None,
-                 timeout: float = 60.0) -> dict[str, str]:
+                 timeout: float = 120.0) -> dict[str, str]:
         """Wait until ``unit`` has ActiveState ``state``; return its last ``show``."""
         return poll(lambda: self.show(unit, "ActiveState", "SubState", "MainPID", "NRestarts",
                                       "Result", "ExecMainStatus", user=user),
@@ -232,11 +238,27 @@ class Machine:
         if self.proc is None or self.proc.poll() is not None:
             return
         if self.leader:
-            self.run("systemctl", "poweroff", "--no-block", check=False)
+            try:
+                self.run("systemctl", "poweroff", "--no-block", check=False, timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
         try:
             self.proc.wait(timeout)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, 9)
+            pass
+        # Killing systemd-nspawn alone leaves the container's systemd and everything it
+        # runs behind, orphaned; SIGKILL to the container's PID 1 ends its whole PID
+        # namespace, and nspawn exits once it sees that.
+        if self.leader:
+            try:
+                os.kill(self.leader, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
 

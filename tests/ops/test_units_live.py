@@ -221,11 +221,16 @@ def test_reload_replaces_the_workers_and_keeps_the_writer(machine):
 def test_a_crash_is_restarted_and_nothing_acknowledged_is_lost(machine):
     stored = stats(machine)["total_traces"]
     restarts = int(machine.show(COLLECTOR, "NRestarts")["NRestarts"])
-    machine.run("systemctl", "kill", "--signal=SIGKILL", COLLECTOR)
+    # kill -9 of the arbiter and its children (writer, workers) at once. Not ``systemctl
+    # kill``: systemd 252 sends that SIGKILL through cgroup.kill, which failed (EIO) on a
+    # loaded host and left the unit half killed.
+    main_pid = machine.show(COLLECTOR, "MainPID")["MainPID"]
+    machine.run("sh", "-c", f"kill -9 {main_pid} $(pgrep -P {main_pid})")
     shown = poll(lambda: machine.show(COLLECTOR, "ActiveState", "NRestarts"),
                  lambda shown: shown["ActiveState"] == "active"
-                 and int(shown["NRestarts"]) > restarts, 60)
-    assert int(shown["NRestarts"]) == restarts + 1 and shown["ActiveState"] == "active"
+                 and int(shown["NRestarts"]) > restarts, 180)
+    assert int(shown["NRestarts"]) == restarts + 1 and shown["ActiveState"] == "active", \
+        f"{shown}\n{machine.journal(COLLECTOR)[-3000:]}"
     assert stats(machine)["total_traces"] == stored
 
 
@@ -242,7 +247,8 @@ def test_a_bad_config_fails_with_78_and_is_not_restarted(machine):
     finally:
         config.unlink()
         machine.run("systemctl", "reset-failed", COLLECTOR, check=False)
-        machine.run("systemctl", "start", COLLECTOR)
+        started = machine.run("systemctl", "start", COLLECTOR, check=False)
+        assert started.returncode == 0, started.stderr + machine.journal(COLLECTOR)[-3000:]
     assert machine.wait_for(COLLECTOR, "active")["ActiveState"] == "active"
 
 
