@@ -20,6 +20,8 @@ def _clean_environment(monkeypatch, tmp_path):
             "NOTIFY_SOCKET", "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CONFIGURATION_DIRECTORY",
             "LOGS_DIRECTORY", "CACHE_DIRECTORY", "JOURNAL_STREAM", "CODEX_HOME",
             "CLAUDE_CONFIG_DIR", "KIMI_SHARE_DIR", "WATCHDOG_USEC", "LISTEN_FDS",
+            # The assistants' own variables that move their session directories.
+            "GEMINI_CLI_HOME", "KIMI_CODE_HOME", "COPILOT_HOME", "QWEN_HOME", "QWEN_RUNTIME_DIR",
         ):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
