@@ -144,6 +144,29 @@ def test_a_rescan_watches_directories_whose_events_were_lost(fake_root):
         watcher.close()
 
 
+def test_a_directory_that_cannot_be_watched_is_said_once(monkeypatch, caplog, fake_root):
+    import inotify_simple
+
+    closed = fake_root.path / "closed"
+    closed.mkdir()
+    real = inotify_simple.INotify.add_watch
+
+    def add_watch(self, path, mask):
+        if os.fspath(path) == os.fspath(closed):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return real(self, path, mask)
+
+    monkeypatch.setattr(inotify_simple.INotify, "add_watch", add_watch)
+    watcher = Watcher([fake_root]).start()
+    try:
+        watcher.rewatch()
+        watcher.rewatch()  # as every rescan does
+    finally:
+        watcher.close()
+    said = [r for r in caplog.records if r.getMessage().startswith(f"cannot watch {closed}")]
+    assert len(said) == 1 and watcher.mode == "inotify"
+
+
 def test_running_out_of_watches_falls_back_to_polling(monkeypatch, fake_root):
     import inotify_simple
 

@@ -70,6 +70,7 @@ class Watcher:
         self._dirs: dict[int, tuple[Path, WatchRoot | None]] = {}  # wd -> (directory, root)
         self._wds: dict[str, int] = {}  # directory -> wd
         self._pending_roots: list[WatchRoot] = []  # roots that do not exist yet
+        self._unwatchable: set[str] = set()  # directories add_watch refused (said once)
         self._known: dict[str, tuple] = {}  # polling: path -> (size, mtime_ns, ino)
         self._known_roots: dict[str, WatchRoot] = {}
         self._next_poll = 0.0
@@ -195,7 +196,9 @@ class Watcher:
                 log.warning("out of inotify watches (fs.inotify.max_user_watches) at %s: "
                             "polling every %.1fs instead", directory, self.poll_interval)
                 self._fall_back_to_polling()
-            elif exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            elif exc.errno not in (errno.ENOENT, errno.ENOTDIR) and key not in self._unwatchable:
+                # Once: every rescan tries again (rewatch), and a log line a minute helps no one.
+                self._unwatchable.add(key)
                 log.warning("cannot watch %s: %s", directory, exc.strerror)
             return False
         self._dirs[wd] = (directory, root)
