@@ -9,7 +9,7 @@ stalled shipping for 30-60 s (until the next heartbeat happened to succeed).
 
 from __future__ import annotations
 
-from tests.exporter.dispatching import Clock, GatedShipper, dispatcher_for, eventually
+from tests.exporter.dispatching import eventually, gated_dispatcher
 from thinkt.exporter.delivery import PROBE_MIN, Collector, Dispatcher
 from thinkt.exporter.offsets import FileRecord
 from thinkt.exporter.shipper import Answer, Result
@@ -25,9 +25,7 @@ def payload(n: int) -> dict:
 
 
 def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
-    clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, shipper, clock)
-    try:
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
         record = FileRecord("claude", 1, 2, "ab", 2, 0)
         for n in range(4):  # four payloads on their way when the collector goes down
             dispatcher.submit(f"/f{n}", record, [payload(n)], "claude")
@@ -47,15 +45,11 @@ def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
         assert settled(dispatcher)
         assert shipper.posts == 5, "the payload was buffered instead of probing"
         assert dispatcher.state is Collector.UP
-    finally:
-        dispatcher.close(timeout=1)
 
 
 def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
-    clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, shipper, clock)
-    record = FileRecord("claude", 1, 2, "ab", 2, 0)
-    try:
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
+        record = FileRecord("claude", 1, 2, "ab", 2, 0)
         dispatcher.submit("/a", record, [payload(0)], "claude")
         dispatcher.submit("/b", record, [payload(1)], "claude")
         for _ in range(2):
@@ -75,17 +69,12 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
         dispatcher.submit("/d", record, [payload(3)], "claude")
         assert dispatcher.buffer.files == 3, "a second probe went out"
         assert shipper.posts == 3
-    finally:
-        shipper.open(*range(20))
-        dispatcher.close(timeout=1)
 
 
 def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
-    clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, shipper, clock)
-    shipper.open(*range(20))
-    record = FileRecord("claude", 1, 2, "ab", 2, 0)
-    try:
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
+        shipper.open(*range(20))
+        record = FileRecord("claude", 1, 2, "ab", 2, 0)
         dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))
         dispatcher.submit("/a", record, [payload(0)], "claude")  # buffered: collector down
         (name,) = dispatcher.buffer.names()
@@ -100,5 +89,3 @@ def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
         assert settled(dispatcher)
         assert shipper.posts == 1, "no probe went out: the gone payload kept the probe's place"
         assert dispatcher.state is Collector.UP
-    finally:
-        dispatcher.close(timeout=1)

@@ -6,10 +6,11 @@ flight until a test opens their gate, and time only moves when the test moves it
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from thinkt.exporter.buffer import DiskBuffer
 from thinkt.exporter.delivery import Dispatcher
@@ -62,6 +63,19 @@ def dispatcher_for(tmp_path: Path, shipper, clock: Callable[[], float] = time.mo
     buffer = DiskBuffer(tmp_path / "buffer", 10_000_000).open()
     return Dispatcher(OffsetStore(tmp_path / "offsets.json"), buffer, shipper,
                       workers=WORKERS, clock=clock).start()
+
+
+@contextlib.contextmanager
+def gated_dispatcher(tmp_path: Path) -> Iterator[tuple[Clock, GatedShipper, Dispatcher]]:
+    """A started Dispatcher on a :class:`Clock` and a :class:`GatedShipper`; on leaving,
+    every gate opens (nothing stays held in flight) and the dispatcher closes."""
+    clock, shipper = Clock(), GatedShipper()
+    dispatcher = dispatcher_for(tmp_path, shipper, clock)
+    try:
+        yield clock, shipper, dispatcher
+    finally:
+        shipper.open(*range(len(shipper.gates)))
+        dispatcher.close(timeout=1)
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> bool:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.exporter.dispatching import (WORKERS, Clock, GatedShipper, dispatcher_for,
-                                       eventually)
+from tests.exporter.dispatching import WORKERS, dispatcher_for, eventually, gated_dispatcher
 from thinkt.exporter.buffer import DiskBuffer
 from thinkt.exporter.delivery import PROBE_MIN, Collector
 from thinkt.exporter.shipper import Answer, Result
@@ -77,10 +76,8 @@ def test_a_payload_deleted_by_hand_is_forgotten_and_the_drain_goes_on(tmp_path):
 
 
 def test_queued_payloads_stay_buffered_unasked_once_the_collector_is_down(tmp_path):
-    clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, shipper, clock)
-    fill(dispatcher.buffer, WORKERS * 3)
-    try:
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
+        fill(dispatcher.buffer, WORKERS * 3)
         dispatcher.note_answer(Answer(Result.SHIPPED, 200))
         assert dispatcher.drain() == WORKERS * 2  # WORKERS in flight, WORKERS queued
         for _ in range(WORKERS):
@@ -105,22 +102,14 @@ def test_queued_payloads_stay_buffered_unasked_once_the_collector_is_down(tmp_pa
                    "the buffer drained after the probe")
         assert shipper.posts == WORKERS + WORKERS * 3
         assert dispatcher.state is Collector.UP
-    finally:
-        shipper.open(*range(20))
-        dispatcher.close(timeout=1)
 
 
 def test_the_probe_waits_at_least_what_retry_after_asked(tmp_path):
-    clock, shipper = Clock(), GatedShipper()
-    dispatcher = dispatcher_for(tmp_path, shipper, clock)
-    fill(dispatcher.buffer, 2)
-    try:
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
+        fill(dispatcher.buffer, 2)
         dispatcher.note_answer(Answer(Result.RETRY, 503, retry_after=7.0))
         assert dispatcher.state is Collector.DOWN
         clock.now += PROBE_MIN + 0.1
         assert dispatcher.drain() == 0, "probed before Retry-After was over"
         clock.now += 6.0
         assert dispatcher.drain() == 1
-    finally:
-        shipper.open(*range(20))
-        dispatcher.close(timeout=1)
