@@ -35,10 +35,9 @@ def client_factory(ctx: click.Context, params: dict[str, Any]) -> Callable:
 
     def make() -> CollectorClient:
         endpoint = find()
-        if endpoint.url is None:
-            return CollectorClient(DEFAULT_URL, endpoint.api_key, "default", endpoint.verify)
-        return CollectorClient(endpoint.url, endpoint.api_key, endpoint.found_by,
-                               endpoint.verify)
+        url, found_by = ((endpoint.url, endpoint.found_by) if endpoint.url is not None
+                         else (DEFAULT_URL, "default"))
+        return CollectorClient(url, endpoint.api_key, found_by, endpoint.verify)
 
     return make
 

@@ -255,10 +255,12 @@ def content_text(content: Any) -> str | None:
     if isinstance(content, dict):
         content = [content]
     if isinstance(content, list):
-        texts = [part if isinstance(part, str) else part["text"] for part in content
-                 if isinstance(part, str) or (isinstance(part, dict)
-                                              and isinstance(part.get("text"), str)
-                                              and not part.get("thought"))]
+        texts = []
+        for part in content:
+            if isinstance(part, dict) and not part.get("thought"):
+                part = part.get("text")
+            if isinstance(part, str):
+                texts.append(part)
         return "\n".join(texts) or None
     return None
 
