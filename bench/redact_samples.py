@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from thinkt.exporter import sources as registry  # noqa: E402
-from thinkt.exporter.redact import NAMES, Redactor  # noqa: E402
+from thinkt.exporter.ship.redact import NAMES, Redactor  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
 

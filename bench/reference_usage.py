@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from thinkt.exporter.sources import get  # noqa: E402
-from thinkt.exporter.usage import UsageTally  # noqa: E402
+from thinkt.exporter.report.tally import UsageTally  # noqa: E402
 
 CCUSAGE = "ccusage@18.0.11"
 CCUSAGE_CODEX = "@ccusage/codex@18.0.11"

@@ -10,9 +10,9 @@ stalled shipping for 30-60 s (until the next heartbeat happened to succeed).
 from __future__ import annotations
 
 from tests.exporter.dispatching import eventually, gated_dispatcher
-from thinkt.exporter.delivery import PROBE_MIN, Collector, Dispatcher
-from thinkt.exporter.offsets import FileRecord
-from thinkt.exporter.shipper import Answer, Result
+from thinkt.exporter.ship.dispatcher import PROBE_MIN, Collector, Dispatcher
+from thinkt.exporter.state.offsets import FileRecord
+from thinkt.exporter.ship.shipper import Answer, Result
 
 
 def settled(dispatcher: Dispatcher) -> bool:

@@ -139,8 +139,8 @@ def test_tls_does_not_lift_the_token_rule(capsys, pair):
 
 def failure(monkeypatch, url: str, verify: bool | str = True) -> str:
     """Why one POST from the exporter's shipper to ``url`` failed, as its log would say."""
-    from thinkt.exporter.discovery import Endpoint
-    from thinkt.exporter.shipper import Result, Shipper
+    from thinkt.exporter.ship.endpoint import Endpoint
+    from thinkt.exporter.ship.shipper import Result, Shipper
 
     for name in CA_BUNDLE_VARIABLES:  # they would replace ``verify`` (see the xfail below)
         monkeypatch.delenv(name, raising=False)
@@ -357,8 +357,8 @@ def test_export_says_an_untrusted_certificate_is_the_problem_then_ships_with_ca_
 @pytest.mark.slow
 def test_ca_cert_wins_over_a_ca_bundle_in_the_environment(tls_collector, pair, stranger,
                                                           monkeypatch):
-    from thinkt.exporter.discovery import Endpoint
-    from thinkt.exporter.shipper import Shipper
+    from thinkt.exporter.ship.endpoint import Endpoint
+    from thinkt.exporter.ship.shipper import Shipper
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stranger.cert))
     endpoint = Endpoint(tls_collector.url + "/v1/traces", TOKEN, "flag", verify=str(pair.cert))

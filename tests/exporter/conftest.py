@@ -18,9 +18,9 @@ from typing import Callable
 
 import pytest
 
-from thinkt.exporter.discovery import Endpoint
+from thinkt.exporter.ship.endpoint import Endpoint
 from thinkt.exporter.entry import Entry
-from thinkt.exporter.roots import WatchRoot
+from thinkt.exporter.watch.roots import WatchRoot
 from thinkt.exporter.runtime import Options
 from thinkt.exporter.sources import ReadResult
 from thinkt.exporter.sources.jsonl import loads, read_lines

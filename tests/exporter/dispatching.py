@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.delivery import Dispatcher
-from thinkt.exporter.offsets import OffsetStore
-from thinkt.exporter.shipper import Answer, Result
+from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.ship.dispatcher import Dispatcher
+from thinkt.exporter.state.offsets import OffsetStore
+from thinkt.exporter.ship.shipper import Answer, Result
 
 #: Sender threads of every test dispatcher.
 WORKERS = 4

@@ -8,7 +8,7 @@ import os
 import pytest
 from freezegun import freeze_time
 
-from thinkt.exporter.buffer import DiskBuffer
+from thinkt.exporter.ship.buffer import DiskBuffer
 
 
 @pytest.fixture

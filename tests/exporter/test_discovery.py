@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from thinkt.exporter.discovery import discover, normalize
+from thinkt.exporter.ship.endpoint import discover, normalize
 from thinkt.status import ConfigError
 from tests.conftest import free_port
 
@@ -123,7 +123,7 @@ def test_the_shipper_verifies_with_the_endpoint_bundle(tmp_path, monkeypatch):
     """On every request: a session's own verify loses to REQUESTS_CA_BUNDLE."""
     import requests
 
-    from thinkt.exporter.shipper import Shipper
+    from thinkt.exporter.ship.shipper import Shipper
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("x")

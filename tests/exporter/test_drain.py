@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 
 from tests.exporter.dispatching import WORKERS, dispatcher_for, eventually, gated_dispatcher
-from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.delivery import PROBE_MIN, Collector
-from thinkt.exporter.shipper import Answer, Result
+from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.ship.dispatcher import PROBE_MIN, Collector
+from thinkt.exporter.ship.shipper import Answer, Result
 
 
 class BarrierShipper:

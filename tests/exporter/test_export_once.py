@@ -12,9 +12,9 @@ import os
 import pytest
 
 from thinkt.exporter import oneshot
-from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.lock import ExporterLock, LockHeld
-from thinkt.exporter.offsets import OffsetStore
+from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.state.lock import ExporterLock, LockHeld
+from thinkt.exporter.state.offsets import OffsetStore
 from thinkt.status import ExitStatus, ThinktError, ConfigError
 from tests.exporter.conftest import fake_line, write_lines
 
@@ -319,7 +319,7 @@ class WholeFileSource:
 
 
 def test_rewritten_files_are_read_whole_with_their_state(stub, tmp_path, make_options):
-    from thinkt.exporter.roots import WatchRoot
+    from thinkt.exporter.watch.roots import WatchRoot
 
     root = tmp_path / "whole"
     root.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from thinkt.exporter.identity import instance_id, machine_id
+from thinkt.exporter.state.identity import instance_id, machine_id
 
 
 def test_machine_id_is_hashed_and_stable(tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from thinkt.exporter.lock import ExporterLock, LockHeld
+from thinkt.exporter.state.lock import ExporterLock, LockHeld
 from thinkt.status import ExitStatus
 
 
@@ -24,7 +24,7 @@ def test_a_second_holder_is_refused_and_told_who_holds_it(tmp_path):
 
 
 def test_the_lock_dies_with_its_process(tmp_path):
-    code = ("import sys, time; from pathlib import Path; from thinkt.exporter.lock import "
+    code = ("import sys, time; from pathlib import Path; from thinkt.exporter.state.lock import "
             "ExporterLock; ExporterLock(Path(sys.argv[1])).acquire(); print('held', flush=True);"
             " time.sleep(30)")
     with subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from thinkt.exporter.offsets import (FINGERPRINT_BYTES, Change, FileRecord, OffsetStore, compare,
+from thinkt.exporter.state.offsets import (FINGERPRINT_BYTES, Change, FileRecord, OffsetStore, compare,
                                      fingerprint, identify)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from thinkt.exporter import payload
+from thinkt.exporter.ship import payload
 from thinkt.exporter.entry import Entry
 
 

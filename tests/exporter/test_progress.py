@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from thinkt.exporter.delivery import SourceCounts
-from thinkt.exporter.progress import Progress, summary_line
+from thinkt.exporter.ship.dispatcher import SourceCounts
+from thinkt.exporter.report.progress import Progress, summary_line
 
 
 def test_progress_draws_on_a_terminal_then_erases_itself():

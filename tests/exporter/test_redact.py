@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from thinkt import config
-from thinkt.exporter import payload as payloads
+from thinkt.exporter.ship import payload as payloads
 from thinkt.exporter.command import build_redactor
 from thinkt.exporter.entry import Entry, tool_input_text
-from thinkt.exporter.redact import NAMES, Redactor, is_placeholder, parse_extra
+from thinkt.exporter.ship.redact import NAMES, Redactor, is_placeholder, parse_extra
 from thinkt.status import ConfigError
 from tests.exporter.fake_secrets import FakeSecret, fake_secrets
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thinkt.exporter.roots import WatchRoot, dedupe, default_roots, parse_watch_dirs
+from thinkt.exporter.watch.roots import WatchRoot, dedupe, default_roots, parse_watch_dirs
 from thinkt.exporter.sources import get
 from thinkt.status import ConfigError
 from tests.exporter.corpus import claude_line

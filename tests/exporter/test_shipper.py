@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 from freezegun import freeze_time
 
-from thinkt.exporter import payload
-from thinkt.exporter.discovery import Endpoint
-from thinkt.exporter.shipper import Result, Shipper, backoff, registration, retry_after_seconds
+from thinkt.exporter.ship import payload
+from thinkt.exporter.ship.endpoint import Endpoint
+from thinkt.exporter.ship.shipper import Result, Shipper, backoff, registration, retry_after_seconds
 from tests.conftest import free_port
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from thinkt.exporter import survey
+from thinkt.exporter.report import survey
 from thinkt.exporter.entry import Entry
 from thinkt.exporter.sources import ReadResult, all_sources, get
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 CODEX = "rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl"
 # sample -> where its assistant keeps it, relative to home
@@ -156,7 +156,7 @@ def test_unreadable_files_and_parser_failures_are_counted(tmp_path, caplog):
         (tmp_path / name).write_bytes(b"x" * size)
     source = FakeSource({"gone.log": FileNotFoundError("gone"), "buggy.log": KeyError("x")})
     # listen on the module's logger itself: a CLI test may have stopped "thinkt" propagating
-    logger = logging.getLogger("thinkt.exporter.survey")
+    logger = logging.getLogger("thinkt.exporter.report.survey")
     logger.addHandler(caplog.handler)
     try:
         report = survey.survey([source], home=tmp_path, env={})

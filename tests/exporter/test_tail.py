@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from thinkt.exporter.roots import WatchRoot
-from thinkt.exporter.tail import Changes, Watcher
+from thinkt.exporter.watch.roots import WatchRoot
+from thinkt.exporter.watch.watcher import Changes, Watcher
 from tests.exporter.conftest import write_lines
 
 

@@ -5,7 +5,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from tests.tui.conftest import write_status_file
-from thinkt.exporter.statusfile import redaction_mode
+from thinkt.exporter.report.statusfile import redaction_mode
 from thinkt.tui.exporterstate import STALE_AFTER, read_exporter
 
 

@@ -18,9 +18,10 @@ import click
 
 from thinkt import __version__, config, paths
 from thinkt import log as thinkt_log
-from thinkt.exporter import discovery, roots as watch_roots
+from thinkt.exporter.ship import endpoint as discovery
+from thinkt.exporter.watch import roots as watch_roots
 from thinkt.exporter import sources as registry
-from thinkt.exporter.redact import Redactor
+from thinkt.exporter.ship.redact import Redactor
 from thinkt.exporter.runtime import Options
 from thinkt.exporter.sources import Source
 from thinkt.status import ConfigError, ThinktError
@@ -206,9 +207,9 @@ def export(ctx: click.Context, forward: bool, flush: bool, dry_run: bool, as_jso
 def dry_run_report(params: dict[str, Any], as_json: bool) -> int:
     """Print what a run would ship, per source, with no collector and no state touched."""
     try:
-        from thinkt.exporter import survey
+        from thinkt.exporter.report import survey
     except ImportError:
-        raise ThinktError("--dry-run is not available in this build (thinkt.exporter.survey "
+        raise ThinktError("--dry-run is not available in this build (thinkt.exporter.report.survey "
                           "is missing)") from None
     sources = load_sources(params["source"])
     roots = None

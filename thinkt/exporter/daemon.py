@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from thinkt.exporter.discovery import Endpoint
-from thinkt.exporter.reader import ReadStatus
+from thinkt.exporter.ship.endpoint import Endpoint
+from thinkt.exporter.read.reader import ReadStatus
 from thinkt.exporter.runtime import Options, Runtime
 from thinkt.exporter.sdnotify import sd_notify
 from thinkt.exporter.sources import Source
-from thinkt.exporter.tail import Watcher
+from thinkt.exporter.watch.watcher import Watcher
 from thinkt.status import ExitStatus
 
 log = logging.getLogger(__name__)

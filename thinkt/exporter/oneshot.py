@@ -13,11 +13,11 @@ import logging
 import time
 from typing import Callable
 
-from thinkt.exporter.delivery import Collector
-from thinkt.exporter.progress import Progress, summary_line
-from thinkt.exporter.reader import ReadStatus
+from thinkt.exporter.ship.dispatcher import Collector
+from thinkt.exporter.report.progress import Progress, summary_line
+from thinkt.exporter.read.reader import ReadStatus
 from thinkt.exporter.runtime import Options, Runtime
-from thinkt.exporter.shipper import Result
+from thinkt.exporter.ship.shipper import Result
 from thinkt.status import ConfigError, ExitStatus, ThinktError
 
 log = logging.getLogger(__name__)

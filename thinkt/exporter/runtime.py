@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Callable
 
 from thinkt import __version__
-from thinkt.exporter import identity, statusfile
-from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.delivery import Collector, Counters, Dispatcher
-from thinkt.exporter.discovery import Endpoint
-from thinkt.exporter.lock import ExporterLock
-from thinkt.exporter.offsets import OffsetStore
-from thinkt.exporter.reader import Reader, ReadStatus
-from thinkt.exporter.redact import Redactor
-from thinkt.exporter.roots import WatchRoot
-from thinkt.exporter.shipper import Answer, Shipper, registration
+from thinkt.exporter.state import identity
+from thinkt.exporter.report import statusfile
+from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.ship.dispatcher import Collector, Counters, Dispatcher
+from thinkt.exporter.ship.endpoint import Endpoint
+from thinkt.exporter.state.lock import ExporterLock
+from thinkt.exporter.state.offsets import OffsetStore
+from thinkt.exporter.read.reader import Reader, ReadStatus
+from thinkt.exporter.ship.redact import Redactor
+from thinkt.exporter.watch.roots import WatchRoot
+from thinkt.exporter.ship.shipper import Answer, Shipper, registration
 from thinkt.exporter.sources import Source
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ class Runtime:
         return self._lag
 
     def status(self, running: bool = True) -> dict:
-        """Return the status file's content (see :mod:`thinkt.exporter.statusfile`)."""
+        """Return the status file's content (see :mod:`thinkt.exporter.report.statusfile`)."""
         total = self.counters.total()
         endpoint = self.options.endpoint
         return {

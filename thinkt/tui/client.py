@@ -7,8 +7,8 @@ import logging
 import time
 from typing import Any
 
-from thinkt.exporter import discovery
-from thinkt.exporter.shipper import describe_tls
+from thinkt.exporter.ship import endpoint as discovery
+from thinkt.exporter.ship.shipper import describe_tls
 
 log = logging.getLogger(__name__)
 

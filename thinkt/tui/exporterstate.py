@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from thinkt.exporter.statusfile import STATUS_FILE, read_status
+from thinkt.exporter.report.statusfile import STATUS_FILE, read_status
 from thinkt.tui.humanize import parse_time
 
 log = logging.getLogger(__name__)

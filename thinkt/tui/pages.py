@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static
 from textual.worker import Worker
 
-from thinkt.exporter import statusfile
+from thinkt.exporter.report import statusfile
 from thinkt.tui import report
 from thinkt.tui.client import CollectorClient, CollectorSnapshot
 from thinkt.tui.exporterstate import read_exporter

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from thinkt.exporter import statusfile
+from thinkt.exporter.report import statusfile
 from thinkt.status import ExitStatus
 from thinkt.tui import client
 from thinkt.tui.client import CollectorSnapshot

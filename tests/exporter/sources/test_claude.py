@@ -10,7 +10,7 @@ import pytest
 
 from thinkt.exporter.entry import TOOL_INPUT_LIMIT, utf8_len
 from thinkt.exporter.sources import get
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 SOURCE = get("claude")
 

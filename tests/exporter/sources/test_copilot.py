@@ -7,7 +7,7 @@ import shutil
 from collections import Counter
 
 from thinkt.exporter.sources import get, is_whole_file
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 SOURCE = get("copilot")
 EVENTS = "Mai0313-VibeCodingTracker__copilot.jsonl"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from thinkt.exporter.sources import get
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 from .conftest import line_ends, spread
 

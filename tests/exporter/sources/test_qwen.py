@@ -7,7 +7,7 @@ import shutil
 from collections import Counter
 
 from thinkt.exporter.sources import get
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 SOURCE = get("qwen")
 NAME = "Piebald-AI-splitrail__qwen_code.jsonl"

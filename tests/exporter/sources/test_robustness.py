@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from thinkt.exporter.sources import NAMES, get, is_whole_file
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 from .conftest import line_ends
 

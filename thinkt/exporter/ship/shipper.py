@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from thinkt import __version__
-from thinkt.exporter.discovery import Endpoint
+from thinkt.exporter.ship.endpoint import Endpoint
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import os
 import uuid
 from pathlib import Path
 
-from thinkt.exporter.atomicfile import write_atomic
+from thinkt.exporter.state.atomicfile import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from thinkt.exporter.atomicfile import sync_directory, write_atomic
+from thinkt.exporter.state.atomicfile import sync_directory, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Used by ``thinkt export --dry-run [--json] [--source NAME ...]``::
 
-    from thinkt.exporter import survey
+    from thinkt.exporter.report import survey
     from thinkt.exporter.sources import all_sources
 
     report = survey.survey(all_sources())            # default roots of each source
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from thinkt.exporter.sources import Source, is_whole_file
-from thinkt.exporter.usage import UsageTally
+from thinkt.exporter.report.tally import UsageTally
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from thinkt.exporter.atomicfile import write_atomic
+from thinkt.exporter.state.atomicfile import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import logging
 from typing import Any, Iterable
 
 from thinkt.exporter.entry import Entry
-from thinkt.exporter.redact import Redactor, redact_entries
+from thinkt.exporter.ship.redact import Redactor, redact_entries
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from thinkt.exporter.delivery import SourceCounts
+from thinkt.exporter.ship.dispatcher import SourceCounts
 
 #: Redraw the progress line at most this often.
 REDRAW = 0.2

@@ -33,10 +33,10 @@ import threading
 import time
 from typing import Callable
 
-from thinkt.exporter import payload as payloads
-from thinkt.exporter.buffer import DiskBuffer
-from thinkt.exporter.offsets import FileRecord, OffsetStore
-from thinkt.exporter.shipper import Answer, Result, Shipper
+from thinkt.exporter.ship import payload as payloads
+from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.state.offsets import FileRecord, OffsetStore
+from thinkt.exporter.ship.shipper import Answer, Result, Shipper
 
 log = logging.getLogger(__name__)
 

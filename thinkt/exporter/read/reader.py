@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from thinkt.exporter import payload as payloads
-from thinkt.exporter.delivery import Counters, Dispatcher
-from thinkt.exporter.offsets import (FINGERPRINT_BYTES, Change, FileRecord, OffsetStore, compare,
+from thinkt.exporter.ship import payload as payloads
+from thinkt.exporter.ship.dispatcher import Counters, Dispatcher
+from thinkt.exporter.state.offsets import (FINGERPRINT_BYTES, Change, FileRecord, OffsetStore, compare,
                                      fingerprint, identify)
-from thinkt.exporter.redact import Redactor
+from thinkt.exporter.ship.redact import Redactor
 from thinkt.exporter.sources import Source, is_whole_file
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from thinkt.exporter.roots import WatchRoot
+from thinkt.exporter.watch.roots import WatchRoot
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from thinkt.exporter.atomicfile import write_atomic
+from thinkt.exporter.state.atomicfile import write_atomic
 
 log = logging.getLogger(__name__)
 

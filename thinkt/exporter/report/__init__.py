@@ -1,0 +1,1 @@
+"""Report: counters, progress, the summary, the status file and the dry-run survey."""

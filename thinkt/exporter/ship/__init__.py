@@ -1,0 +1,1 @@
+"""Ship: finding the collector, building payloads, sending them, and the disk buffer."""

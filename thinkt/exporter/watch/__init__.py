@@ -1,0 +1,1 @@
+"""Watch: which directories hold session files, and noticing when those files change."""
