@@ -41,10 +41,11 @@ class FakeSource:
     def discover(self, root: Path):
         yield from sorted(p for p in root.rglob("*.jsonl") if p.is_file())
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         state = dict(state or {"lines": 0})
-        lines = read_lines(path, offset)
-        result = ReadResult([], lines.offset, state)
+        lines = read_lines(path, offset, final=final)
+        result = ReadResult([], lines.offset, state, tail=lines.tail)
         for _start, raw in lines.lines:
             record = loads(raw)
             state["lines"] += 1

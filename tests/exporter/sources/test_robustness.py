@@ -203,10 +203,46 @@ def test_partial_last_line_waits_for_its_newline(placed):
         assert offset == len(data)
 
 
-def read_all_from(source, path, result):
+def test_a_final_record_without_newline_is_taken_when_the_read_is_final(placed):
+    source, path, data, (entries, skipped, _) = placed
+    path.write_bytes(data[:-1])  # the tool was killed before its last newline
+    waiting, _, offset = read_all(source, path)
+    assert offset < len(data) - 1, "a read that is not final leaves the last record"
+    last = source.read(path, offset, None)
+    assert last.tail == len(data) - 1 - offset
+    taken = read_all_from(source, path, waiting_result(source, path), final=True)
+    assert waiting + taken[0] == entries
+    assert taken[2] == len(data) - 1
+    path.write_bytes(data)  # the newline arrives later: it adds nothing
+    after = source.read(path, len(data) - 1, None)
+    assert (after.entries, after.offset, after.tail) == ([], len(data), 0)
+
+
+def test_a_half_written_last_line_is_not_taken_even_when_final(placed):
+    source, path, data, _ = placed
+    end = line_ends(data)[-2]
+    path.write_bytes(data[: end + 40])
+    result = source.read(path, 0, None, final=True)
+    while result.offset < end:
+        result = source.read(path, result.offset, result.state, final=True)
+    assert result.offset == end and result.tail == 40
+
+
+def waiting_result(source, path):
+    """The result of reading ``path`` to its end without ``final`` (its last state)."""
+    result = source.read(path, 0, None)
+    while True:
+        more = source.read(path, result.offset, result.state)
+        if more.offset == result.offset:
+            return result
+        result = more
+
+
+def read_all_from(source, path, result, final=False):
     entries, skipped = [], Counter()
     while True:
-        more = source.read(path, result.offset, json.loads(json.dumps(result.state)))
+        more = source.read(path, result.offset, json.loads(json.dumps(result.state)),
+                           final=final)
         if more.offset == result.offset:
             return entries, skipped, result.offset
         entries += more.entries

@@ -25,6 +25,9 @@ class ReadResult:
     state: dict
     #: Records skipped, by reason ("malformed", "unknown_type", "too_long", ...).
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Bytes at the end of the file left for a later read: a last line without its
+    #: newline that was not taken (see ``jsonl.read_lines``); 0 otherwise.
+    tail: int = 0
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Count a skipped record."""
@@ -50,11 +53,14 @@ class Source(Protocol):
     def discover(self, root: Path) -> Iterator[Path]:
         """Yield every session file under ``root``."""
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read what is new in ``path`` since ``offset`` (with the state of the last read).
 
         Never raises for bad content: malformed records are skipped and counted.
-        A last line without its newline is not consumed.
+        A last line without its newline is consumed only when ``final`` (the file is
+        quiet) and it is one whole record. A read is bounded (a slice of the file):
+        callers read again from the returned offset until it stops moving.
         """
 
 

@@ -89,12 +89,13 @@ class ClaudeSource:
         found = set(root.glob("*/*.jsonl")) | set(root.glob("*/*/subagents/*.jsonl"))
         yield from sorted(p for p in found if p.is_file())
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read complete new lines of ``path`` from ``offset``.
 
         Raises OSError only when the file cannot be opened or read (vanished, no access).
         """
-        return read_records(path, offset, state, _Reader)
+        return read_records(path, offset, state, _Reader, final)
 
 
 class _Reader:

@@ -82,13 +82,14 @@ class CopilotSource:
         """Return True for the legacy history files, which are rewritten in place."""
         return Path(path).suffix == ".json"
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read new events of a session file (OSError propagates if it vanished)."""
         path = Path(path)
         state = dict(state or {})
         if self.is_whole_file(path):
             return _read_history(path, offset, state)
-        return read_records(path, offset, state, _EventReader)
+        return read_records(path, offset, state, _EventReader, final)
 
 
 class _EventReader:

@@ -75,11 +75,12 @@ class GeminiSource:
         """Return True for the rewritten single-object ``.json`` sessions."""
         return Path(path).suffix == ".json"
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read new messages of a session file (OSError propagates if it vanished)."""
         path = Path(path)
         if not self.is_whole_file(path):
-            return read_records(path, offset, state, _AppendedReader)
+            return read_records(path, offset, state, _AppendedReader, final)
         state = dict(state or {})
         document, result = read_document(path, offset, state)
         if document is None:

@@ -1,7 +1,11 @@
 """Reading append-only JSONL session files from a byte offset, complete lines only.
 
-A line is ours only once its trailing newline is on disk: the assistant may be in the
-middle of writing it. Reads are bounded, so a large history is taken in slices, but a
+A line is ours once its trailing newline is on disk: the assistant may be in the
+middle of writing it. A last line without its newline is ours too when the read is
+``final`` (a one-shot run, or a file that has been quiet for a while: the tool was
+killed, or the file was copied) and it parses as one JSON object: a complete object
+cannot be the start of a longer valid line, so a newline written later adds an empty
+line and nothing else. Reads are bounded, so a large history is taken in slices, but a
 single long line (tool outputs can be megabytes) is still read whole up to
 ``MAX_LINE``; longer lines are skipped and counted, never held in memory.
 """
@@ -24,7 +28,7 @@ _BLOCK = 1024 * 1024
 class Lines:
     """The complete lines of one slice of a file, with their byte offsets."""
 
-    __slots__ = ("lines", "offset", "too_long")
+    __slots__ = ("lines", "offset", "too_long", "tail")
 
     def __init__(self) -> None:
         #: ``(start_offset, line_bytes)`` for each complete line, newline stripped.
@@ -33,14 +37,18 @@ class Lines:
         self.offset = 0
         #: Lines skipped because they were longer than ``MAX_LINE``.
         self.too_long = 0
+        #: Bytes after ``offset`` left unread because they end without a newline and
+        #: were not taken as a final record (0 when the read reached the end).
+        self.tail = 0
 
 
 def read_lines(path: Path | str, offset: int, slice_bytes: int = SLICE,
-               max_line: int = MAX_LINE) -> Lines:
+               max_line: int = MAX_LINE, final: bool = False) -> Lines:
     """Return the complete lines of ``path`` from ``offset``, at most about ``slice_bytes``.
 
-    A final line without its newline is left for a later read. Blank lines are
-    dropped (their bytes are consumed).
+    A last line without its newline is left for a later read, unless ``final`` and it
+    is one whole JSON object (see the module docstring). Blank lines are dropped
+    (their bytes are consumed).
     """
     result = Lines()
     result.offset = offset
@@ -52,27 +60,49 @@ def read_lines(path: Path | str, offset: int, slice_bytes: int = SLICE,
         end = buf.rfind(b"\n")
         if end == -1:
             # No newline in a whole slice: one long line. Keep reading until it ends.
-            return _read_long_line(fh, offset, buf, result, max_line)
+            return _read_long_line(fh, offset, buf, result, max_line, final)
         pos = offset
         # The buffer itself is split, not a copy of it up to the last newline: one
         # slice-sized allocation less per read (bench/parse.py: up to a fifth faster).
         parts = buf.split(b"\n")
-        parts.pop()  # the bytes after the last newline: a line not complete yet
+        rest = parts.pop()  # the bytes after the last newline: a line not complete yet
         for raw in parts:
             if raw.strip():
                 result.lines.append((pos, raw))
             pos += len(raw) + 1
+        if rest and fh.read(1) == b"":  # the file ends without a newline
+            if final and not rest.strip():
+                pos += len(rest)  # blanks: no record will ever be there
+            elif final and is_record(rest):
+                result.lines.append((pos, rest))
+                pos += len(rest)
+            else:
+                result.tail = len(rest)
         result.offset = pos
     return result
 
 
-def _read_long_line(fh, offset: int, head: bytes, result: Lines, max_line: int) -> Lines:
+def is_record(raw: bytes) -> bool:
+    """Return True when ``raw`` (a line without its newline) is one whole JSON object."""
+    return isinstance(loads(raw), dict)
+
+
+def _read_long_line(fh, offset: int, head: bytes, result: Lines, max_line: int,
+                    final: bool) -> Lines:
     parts = [head]
     size = len(head)
     while True:
         block = fh.read(_BLOCK)
         if not block:
-            return result  # still no newline: a partial line, not ours yet
+            # Still no newline: a partial line, not ours yet, unless it is a whole final
+            # record (kept in memory only when it is short enough to parse).
+            line = b"".join(parts) if final and size <= max_line else b""
+            if line and is_record(line):
+                result.lines.append((offset, line))
+                result.offset = offset + size
+            else:
+                result.tail = size
+            return result
         nl = block.find(b"\n")
         if nl != -1:
             size += nl
@@ -129,17 +159,20 @@ class RecordReader(Protocol):
 
 
 def read_records(path: Path | str, offset: int, state: dict | None,
-                 reader: Callable[[Path, dict, ReadResult], RecordReader]) -> ReadResult:
+                 reader: Callable[[Path, dict, ReadResult], RecordReader],
+                 final: bool = False) -> ReadResult:
     """Read the complete new lines of ``path`` as JSON objects through ``reader``.
 
     ``reader(path, state, result)`` is built once per read with a copy of ``state``
     (the dict that becomes ``result.state``). Lines that are not JSON objects are
-    counted as "malformed", over-long lines as "too_long". Raises OSError only when the
-    file cannot be opened or read.
+    counted as "malformed", over-long lines as "too_long"; ``final`` takes a last line
+    without newline that is one whole record (:func:`read_lines`). Raises OSError only
+    when the file cannot be opened or read.
     """
     path = Path(path)
-    lines = read_lines(path, offset)
-    result = ReadResult(entries=[], offset=lines.offset, state=dict(state) if state else {})
+    lines = read_lines(path, offset, final=final)
+    result = ReadResult(entries=[], offset=lines.offset, state=dict(state) if state else {},
+                        tail=lines.tail)
     if lines.too_long:
         result.skip("too_long", lines.too_long)
     handler = reader(path, result.state, result)

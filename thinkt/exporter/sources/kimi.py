@@ -85,13 +85,14 @@ class KimiSource:
         """Yield every session file under ``root``."""
         return find(root, "*.jsonl", self.matches)
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read new records of a session file (OSError propagates if it vanished)."""
         path = Path(path)
         if is_code_journal(path):
-            return read_records(path, offset, state, _CodeReader)
+            return read_records(path, offset, state, _CodeReader, final)
         from thinkt.exporter.sources import kimiclassic
-        return kimiclassic.read(path, offset, state)
+        return kimiclassic.read(path, offset, state, final)
 
 
 def is_code_journal(path: Path) -> bool:

@@ -71,11 +71,11 @@ def is_context_only(path: Path) -> bool:
             and not (path.parent / "wire.jsonl").exists())
 
 
-def read(path: Path, offset: int, state: dict | None) -> ReadResult:
+def read(path: Path, offset: int, state: dict | None, final: bool = False) -> ReadResult:
     """Read new records of a classic ``wire.jsonl`` or ``context.jsonl``."""
     context = path.name == "context.jsonl" or is_flat_context(path)
     reader = _ContextReader if context else _WireReader
-    return read_records(path, offset, state, reader)
+    return read_records(path, offset, state, reader, final)
 
 
 def _steps(path: Path, state: dict, result: ReadResult) -> Steps:

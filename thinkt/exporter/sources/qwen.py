@@ -82,9 +82,10 @@ class QwenSource:
         """Yield every chat session file under ``root``."""
         return find(root, "*.jsonl", self.matches)
 
-    def read(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+    def read(self, path: Path, offset: int, state: dict | None, final: bool = False,
+             ) -> ReadResult:
         """Read new records of a session file (OSError propagates if it vanished)."""
-        return read_records(path, offset, state, _Reader)
+        return read_records(path, offset, state, _Reader, final)
 
 
 class _Reader:
