@@ -14,7 +14,7 @@ _OPTIONAL = (
     "model", "text", "tool_name", "is_error", "has_thinking", "has_tool_use",
     "input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
     "cache_write_tokens", "reasoning_tokens", "message_id", "agent_id", "parent_uuid",
-    "git_branch", "cwd",
+    "git_branch", "cwd", "text_truncated", "text_bytes",
 )
 
 
@@ -44,6 +44,10 @@ class Entry:
     parent_uuid: str | None = None
     git_branch: str | None = None
     cwd: str | None = None
+    #: The exporter cut ``text`` (too long for its kind, or for one request); ``text_bytes``
+    #: is then the original text's size in UTF-8 bytes.
+    text_truncated: bool = False
+    text_bytes: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         """Return the entry as the collector's JSON object, unset fields left out."""
@@ -55,6 +59,17 @@ class Entry:
             if value:
                 wire[name] = value
         return wire
+
+    def set_clipped_text(self, text: str | None, limit: int) -> None:
+        """Set ``text`` cut to ``limit`` UTF-8 bytes (see :func:`clip`), saying so when cut."""
+        if text is None:
+            self.text = None
+            return
+        clipped = clip(text, limit)
+        self.text = clipped
+        if clipped is not text:
+            self.text_truncated = True
+            self.text_bytes = utf8_len(text)
 
     @property
     def has_usage(self) -> bool:
