@@ -44,7 +44,7 @@ from typing import Any
 from thinkt.exporter.entry import TOOL_OUTPUT_LIMIT, clip
 from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
-from thinkt.exporter.sources.kimi import Steps, parts_text, set_usage
+from thinkt.exporter.sources.kimi.steps import Steps, parts_text, set_usage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,13 @@ _BOOKKEEPING = frozenset((
     "ApprovalRequestResolved", "QuestionRequest", "QuestionResponse", "ToolCallRequest",
     "SubagentEvent",
 ))
+
+
+def is_wire(path: Path) -> bool:
+    """Return True for a classic ``wire.jsonl``: ``sessions/<md5>/<session>/wire.jsonl`` or a
+    subagent's ``<session>/subagents/<agent>/wire.jsonl``."""
+    return (path.name == "wire.jsonl" and (path.parent.parent.parent.name == "sessions"
+                                           or path.parent.parent.name == "subagents"))
 
 
 def is_flat_context(path: Path) -> bool:
