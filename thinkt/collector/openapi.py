@@ -11,16 +11,13 @@ import logging
 from typing import Any
 
 from thinkt import __version__
-from thinkt.collector.schemas import MAX_ENTRIES, MAX_INT, ROLES
+from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FLAGS, MAX_ENTRIES, MAX_INT, ROLES
 
 log = logging.getLogger(__name__)
 
 _GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
-_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
-           "cache_write_tokens", "reasoning_tokens")
 _TEXTS = ("model", "text", "tool_name", "message_id", "agent_id", "parent_uuid", "git_branch",
           "cwd")
-_FLAGS = ("is_error", "has_thinking", "has_tool_use")
 
 
 def _ref(name: str) -> dict:
@@ -56,9 +53,9 @@ def _entry_schema() -> dict:
         "timestamp": _nullable({"type": "string", "format": "date-time"}),
     }
     properties.update({name: _nullable({"type": "string"}) for name in _TEXTS})
-    properties.update({name: _nullable({"type": "boolean"}) for name in _FLAGS})
+    properties.update({name: _nullable({"type": "boolean"}) for name in ENTRY_FLAGS})
     properties.update({name: _nullable({"type": "integer", "minimum": 0, "maximum": MAX_INT})
-                       for name in _COUNTS})
+                       for name in ENTRY_COUNTS})
     return {"type": "object", "required": ["uuid", "role"], "properties": properties}
 
 

@@ -19,16 +19,20 @@ MAX_INT = 2**63 - 1
 ROLES = ("user", "assistant", "tool_use", "tool_result", "system")
 _ROLE_ALIASES = {"tool": "tool_result"}
 
-#: Column order of an entry tuple handed to the writer (the store's ENTRY_FIELDS).
+#: Column order of an entry tuple handed to the writer; the store and the OpenAPI
+#: document take their entry fields from here. New fields go at the end.
 ENTRY_FIELDS = (
     "uuid", "role", "timestamp", "model", "text", "tool_name", "is_error", "has_thinking",
     "has_tool_use", "input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
     "cache_write_tokens", "reasoning_tokens", "message_id", "agent_id", "parent_uuid",
     "git_branch", "cwd",
 )
-_DEFAULTS = {"is_error": False, "has_thinking": False, "has_tool_use": False,
-             "input_tokens": 0, "output_tokens": 0, "thinking_len": 0, "cache_read_tokens": 0,
-             "cache_write_tokens": 0, "reasoning_tokens": 0}
+#: Entry fields that are booleans, false when absent or null.
+ENTRY_FLAGS = ("is_error", "has_thinking", "has_tool_use")
+#: Entry fields that are counts (0 to 2**63 - 1), 0 when absent or null.
+ENTRY_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
+                "cache_write_tokens", "reasoning_tokens")
+_DEFAULTS = {**dict.fromkeys(ENTRY_FLAGS, False), **dict.fromkeys(ENTRY_COUNTS, 0)}
 # Go's zero time.Time: the relay's way of saying "no timestamp".
 _ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")

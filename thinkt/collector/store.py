@@ -21,6 +21,7 @@ import numpy as np
 
 from thinkt.collector import registry, sketch
 from thinkt.collector.migrations import LATEST, MIGRATIONS
+from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS
 from thinkt.status import ExitStatus, ThinktError
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,8 @@ SCHEMA_VERSION: int = LATEST
 # few thousand entries, which cost a third of ingest throughput (ARCHITECTURE.md).
 CHECKPOINT_THRESHOLD = "256MB"
 
-ENTRY_FIELDS = ("uuid", "role", "timestamp", "model", "text", "tool_name", "is_error",
-                "has_thinking", "has_tool_use", "input_tokens", "output_tokens", "thinking_len",
-                "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "message_id",
-                "agent_id", "parent_uuid", "git_branch", "cwd")
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                 "reasoning_tokens")
-_FLAGS = ("is_error", "has_thinking", "has_tool_use")
-_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
-           "cache_write_tokens", "reasoning_tokens")
 # Columns written by ingest besides the entry fields.
 _ENTRY_COLUMNS = ENTRY_FIELDS + ("session_id", "seq", "source", "instance_id", "received_at",
                                  "timestamp_estimated", "text_lower") + sketch.COLUMNS
@@ -231,9 +225,9 @@ class _Group:
         columns = list(zip(*rows)) if rows else [()] * len(ENTRY_FIELDS)
         entries: dict[str, np.ndarray] = {}
         for name, values in zip(ENTRY_FIELDS, columns):
-            if name in _COUNTS:
+            if name in ENTRY_COUNTS:
                 entries[name] = _counts(name, values)
-            elif name in _FLAGS:
+            elif name in ENTRY_FLAGS:
                 entries[name] = np.array(values, dtype=bool)
             elif name != "timestamp":
                 entries[name] = _strings(values)
