@@ -19,7 +19,8 @@ def build_entry(uuid: str, **fields) -> tuple:
               "tool_name": None, "is_error": False, "has_thinking": False, "has_tool_use": False,
               "input_tokens": 0, "output_tokens": 0, "thinking_len": 0, "cache_read_tokens": 0,
               "cache_write_tokens": 0, "reasoning_tokens": 0, "message_id": None,
-              "agent_id": None, "parent_uuid": None, "git_branch": None, "cwd": None}
+              "agent_id": None, "parent_uuid": None, "git_branch": None, "cwd": None,
+              "text_truncated": False, "text_bytes": 0}
     unknown = set(fields) - set(values)
     assert not unknown, f"not entry fields: {unknown}"
     values.update(fields)

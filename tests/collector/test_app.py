@@ -13,6 +13,7 @@ from freezegun import freeze_time
 
 from thinkt.collector.app import create_app
 from thinkt.collector.channel import Rejected, Unavailable
+from thinkt.collector.schemas import ENTRY_FIELDS
 from thinkt.collector.settings import CollectorSettings
 
 
@@ -108,6 +109,28 @@ def test_a_batch_with_no_valid_entry_is_refused_whole(client, recorder):
     response = client.post("/v1/traces", json=batch(2, entries=[{"role": "user"}]))
     assert response.status_code == 400
     assert response.get_json()["error"] == "validation_error"
+    assert recorder.ingested == []
+
+
+def test_a_cut_text_is_handed_on_with_its_flag_and_size(client, recorder):
+    body = batch(2)
+    body["entries"][0].update(text_truncated=True, text_bytes=12_582_912)
+    assert client.post("/v1/traces", json=body).status_code == 200
+    cut, whole = (dict(zip(ENTRY_FIELDS, e)) for e in recorder.ingested[0].entries)
+    assert (cut["text_truncated"], cut["text_bytes"]) == (True, 12_582_912)
+    assert (whole["text_truncated"], whole["text_bytes"]) == (False, 0)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("text_truncated", "maybe"), ("text_bytes", -1), ("text_bytes", "12"),
+])
+def test_wrong_truncation_values_are_400_naming_the_field(client, recorder, field, value):
+    entry = {"uuid": "u0", "role": "user", "text": "head", field: value}
+    response = client.post("/v1/traces", json=batch(1, entries=[entry]))
+    assert response.status_code == 400
+    data = response.get_json()
+    assert data["error"] == "validation_error"
+    assert field in data["errors"]["entries"]["0"]
     assert recorder.ingested == []
 
 

@@ -66,6 +66,29 @@ def test_largest_64_bit_count_is_accepted():
     assert row({"uuid": "u", "role": "assistant", "input_tokens": 2**63 - 1})["input_tokens"] == 2**63 - 1
 
 
+def test_a_cut_text_keeps_its_flag_and_original_size():
+    loaded = row({"uuid": "u", "role": "user", "text": "head of a paste",
+                  "text_truncated": True, "text_bytes": 12_582_912})
+    assert (loaded["text_truncated"], loaded["text_bytes"]) == (True, 12_582_912)
+
+
+@pytest.mark.parametrize("extra", [{}, {"text_truncated": None, "text_bytes": None}])
+def test_a_text_not_said_to_be_cut_is_whole(extra):
+    loaded = row(dict({"uuid": "u", "role": "user", "text": "all of it"}, **extra))
+    assert loaded["text_truncated"] is False and loaded["text_bytes"] == 0
+
+
+@pytest.mark.parametrize("field, value", [
+    ("text_truncated", "maybe"), ("text_truncated", 2), ("text_truncated", [True]),
+    ("text_bytes", -1), ("text_bytes", 2**63), ("text_bytes", "12"), ("text_bytes", 1.5),
+    ("text_bytes", True),
+])
+def test_wrong_truncation_values_name_the_field(field, value):
+    with pytest.raises(ValidationError) as err:
+        entry_schema.load({"uuid": "u", "role": "user", field: value})
+    assert field in err.value.messages
+
+
 def test_unknown_keys_are_ignored_and_nul_characters_dropped():
     loaded = row({"uuid": "u", "role": "user", "text": "a\x00b", "agent_id": "a1", "future": 1})
     assert loaded["text"] == "ab" and loaded["agent_id"] == "a1"

@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from tests.collector.conftest import T0, build_entry, build_request
 from thinkt.collector import store
-from thinkt.collector.migrations import m001_tables
+from thinkt.collector.migrations import MIGRATIONS, m001_tables
 from thinkt.status import ExitStatus
 
 
@@ -106,6 +106,22 @@ def test_requests_without_entries_are_heartbeats_only(con, cur):
 def test_counts_outside_64_bits_are_refused_before_writing(con):
     with pytest.raises(store.StoreError, match="64-bit"):
         store.ingest(con, [build_request("s", [build_entry("a", output_tokens=2**63)])])
+    assert count(con) == 0
+
+
+def test_a_cut_text_keeps_its_flag_and_size_and_a_whole_one_shows_false_and_0(con, cur):
+    store.ingest(con, [build_request("s1", [
+        build_entry("cut", text="head of a paste", text_truncated=True, text_bytes=12_582_912),
+        build_entry("whole", text="all of it", timestamp=T0 + timedelta(seconds=1)),
+    ])])
+    entries = store.session_entries(cur, "s1", 10, 0)
+    assert [(e["uuid"], e["text_truncated"], e["text_bytes"]) for e in entries] == [
+        ("cut", True, 12_582_912), ("whole", False, 0)]
+
+
+def test_a_negative_text_size_is_refused_before_writing(con):
+    with pytest.raises(store.StoreError, match="text_bytes is negative"):
+        store.ingest(con, [build_request("s", [build_entry("a", text_bytes=-1)])])
     assert count(con) == 0
 
 
@@ -601,22 +617,31 @@ def test_thinkt_tables_without_a_schema_version_are_refused(db_path):
         store.open_database(db_path)
 
 
-def test_a_version_1_database_is_upgraded_in_place(db_path):
-    # GIVEN a database as version 1 of this code left it, with an entry
+def make_old_database(db_path, version):
+    """Create the database as schema version ``version`` of this code left it, with one
+    entry (session 'old', uuid 'u1') written by version 1."""
     os.makedirs(os.path.dirname(db_path))
     raw = duckdb.connect(db_path)
     raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
                 "description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
-    m001_tables.apply(raw)
-    raw.execute("INSERT INTO schema_version VALUES (1, 'v1', TIMESTAMP '2025-12-01 00:00:00')")
-    raw.execute("INSERT INTO collected_entries (session_id, uuid, seq, source, received_at, role, "
-                "\"timestamp\", text, tool_name) VALUES ('old', 'u1', 1, 'claude', "
-                "TIMESTAMP '2025-12-01', 'user', TIMESTAMP '2025-12-01', 'Legacy ENTRY text', "
-                "'Bash')")
-    raw.execute("INSERT INTO collected_sessions (session_id, source, entry_count, first_seen, "
-                "last_updated) VALUES ('old', 'claude', 1, TIMESTAMP '2025-12-01', "
-                "TIMESTAMP '2025-12-01')")
+    for number, migration in MIGRATIONS[:version]:
+        migration.apply(raw)
+        raw.execute("INSERT INTO schema_version VALUES (?, ?, TIMESTAMP '2025-12-01 00:00:00')",
+                    [number, migration.DESCRIPTION])
+        if number == 1:
+            raw.execute("INSERT INTO collected_entries (session_id, uuid, seq, source, "
+                        "received_at, role, \"timestamp\", text, tool_name) VALUES ('old', 'u1', "
+                        "1, 'claude', TIMESTAMP '2025-12-01', 'user', TIMESTAMP '2025-12-01', "
+                        "'Legacy ENTRY text', 'Bash')")
+            raw.execute("INSERT INTO collected_sessions (session_id, source, entry_count, "
+                        "first_seen, last_updated) VALUES ('old', 'claude', 1, "
+                        "TIMESTAMP '2025-12-01', TIMESTAMP '2025-12-01')")
     raw.close()
+
+
+def test_a_version_1_database_is_upgraded_in_place(db_path):
+    # GIVEN a database as version 1 of this code left it, with an entry
+    make_old_database(db_path, 1)
     # WHEN this code opens it
     con = store.open_database(db_path)
     try:
@@ -631,6 +656,29 @@ def test_a_version_1_database_is_upgraded_in_place(db_path):
         assert session(cur, "old")["entry_count"] == 2
         store.migrate(con)  # idempotent
         assert len(con.execute("SELECT * FROM schema_version").fetchall()) == store.SCHEMA_VERSION
+    finally:
+        con.close()
+
+
+def test_a_version_2_database_gets_the_truncation_columns_with_whole_texts(db_path):
+    # GIVEN a database as version 2 of this code left it, with an entry
+    make_old_database(db_path, 2)
+    # WHEN this code opens it
+    con = store.open_database(db_path)
+    try:
+        # THEN version 3 is recorded, the old entry is kept and reads as not cut
+        versions = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+        assert [v for (v,) in versions] == [1, 2, 3]
+        cur = con.cursor()
+        [old] = store.session_entries(cur, "old", 10, 0)
+        assert (old["uuid"], old["text"]) == ("u1", "Legacy ENTRY text")
+        assert (old["text_truncated"], old["text_bytes"]) == (False, 0)
+        # AND a cut entry can be stored next to it
+        store.ingest(con, [build_request("old", [build_entry(
+            "u2", timestamp=datetime(2025, 12, 2), text_truncated=True, text_bytes=99)])])
+        assert [(e["uuid"], e["text_truncated"], e["text_bytes"])
+                for e in store.session_entries(cur, "old", 10, 0)] == [
+            ("u1", False, 0), ("u2", True, 99)]
     finally:
         con.close()
 

@@ -80,3 +80,25 @@ def test_answers_match_the_documented_schemas(collector):
         assert str(response.status_code) in documented, (url, response.status_code)
         schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
         validate(response.get_json(), schema)
+
+
+def test_a_cut_text_is_documented_and_comes_back(collector):
+    """Both truncation fields are in the documented entry, and the entries endpoint returns them."""
+    jsonschema = pytest.importorskip("jsonschema")
+    document = build_document()
+    entry_schema = document["components"]["schemas"]["Entry"]
+    body = {"source": "claude", "session_id": "doc-cut", "entries": [
+        {"uuid": "cut", "role": "user", "timestamp": "2026-01-01T00:00:00Z",
+         "text": "head of a long paste", "text_truncated": True, "text_bytes": 12_582_912},
+        {"uuid": "whole", "role": "assistant", "timestamp": "2026-01-01T00:00:01Z",
+         "text": "all of it"}]}
+    for entry in body["entries"]:
+        jsonschema.validate(entry, entry_schema)
+    assert collector.http.post("/v1/traces", json=body).status_code == 200
+    stored = collector.http.get("/v1/sessions/doc-cut/entries").get_json()
+    assert [(e["uuid"], e["text_truncated"], e["text_bytes"]) for e in stored] == [
+        ("cut", True, 12_582_912), ("whole", False, 0)]
+    for entry in stored:
+        jsonschema.validate(entry, entry_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(body["entries"][0], text_bytes=-1), entry_schema)

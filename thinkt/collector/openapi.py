@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 _GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
 _TEXTS = ("model", "text", "tool_name", "message_id", "agent_id", "parent_uuid", "git_branch",
           "cwd")
+_DESCRIPTIONS = {
+    "text_truncated": "The exporter cut this entry's text to fit one request; `text` is "
+                      "the part that was kept. Default false.",
+    "text_bytes": "The size of the text in UTF-8 bytes before the exporter cut it; 0 when "
+                  "it was not cut.",
+}
 
 
 def _ref(name: str) -> dict:
@@ -56,6 +62,8 @@ def _entry_schema() -> dict:
     properties.update({name: _nullable({"type": "boolean"}) for name in ENTRY_FLAGS})
     properties.update({name: _nullable({"type": "integer", "minimum": 0, "maximum": MAX_INT})
                        for name in ENTRY_COUNTS})
+    for name, description in _DESCRIPTIONS.items():
+        properties[name] = dict(properties[name], description=description)
     return {"type": "object", "required": ["uuid", "role"], "properties": properties}
 
 

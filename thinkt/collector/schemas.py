@@ -25,13 +25,14 @@ ENTRY_FIELDS = (
     "uuid", "role", "timestamp", "model", "text", "tool_name", "is_error", "has_thinking",
     "has_tool_use", "input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
     "cache_write_tokens", "reasoning_tokens", "message_id", "agent_id", "parent_uuid",
-    "git_branch", "cwd",
+    "git_branch", "cwd", "text_truncated", "text_bytes",
 )
 #: Entry fields that are booleans, false when absent or null.
-ENTRY_FLAGS = ("is_error", "has_thinking", "has_tool_use")
-#: Entry fields that are counts (0 to 2**63 - 1), 0 when absent or null.
+ENTRY_FLAGS = ("is_error", "has_thinking", "has_tool_use", "text_truncated")
+#: Entry fields that are counts (0 to 2**63 - 1), 0 when absent or null. ``text_bytes`` is
+#: the UTF-8 size of a text the exporter cut (``text_truncated``) before it was cut.
 ENTRY_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
-                "cache_write_tokens", "reasoning_tokens")
+                "cache_write_tokens", "reasoning_tokens", "text_bytes")
 _DEFAULTS = {**dict.fromkeys(ENTRY_FLAGS, False), **dict.fromkeys(ENTRY_COUNTS, 0)}
 # Go's zero time.Time: the relay's way of saying "no timestamp".
 _ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)$")
@@ -127,6 +128,8 @@ class EntrySchema(Schema):
     parent_uuid = Text(allow_none=True)
     git_branch = Text(allow_none=True)
     cwd = Text(allow_none=True)
+    text_truncated = fields.Boolean(allow_none=True)
+    text_bytes = _count(allow_none=True)
 
     @post_load
     def _to_row(self, data: dict, **kwargs) -> tuple:

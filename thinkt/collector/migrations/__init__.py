@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from thinkt.collector.migrations import m001_tables, m002_search
+from thinkt.collector.migrations import m001_tables, m002_search, m003_text_truncation
 
 #: ``(version, module)`` pairs, oldest first; versions are 1, 2, ... without gaps.
 MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
     (1, m001_tables),
     (2, m002_search),
+    (3, m003_text_truncation),
 )
 
 #: The schema version a fully migrated database has.
