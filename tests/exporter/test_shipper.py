@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import datetime, timezone
 
+import pytest
 from freezegun import freeze_time
 
 from thinkt.exporter.ship import payload
@@ -130,3 +131,52 @@ def test_encoded_body_is_what_the_stub_decoded(stub):
     raw = body(["x"])
     shipper_for(stub.url).post(raw)
     assert stub.payloads[0] == json.loads(gzip.decompress(raw))
+
+
+class FixedAnswer:
+    """An HTTP server on a thread that answers every request with one fixed response."""
+
+    def __init__(self, status: int, content_type: str, data: bytes):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        answer = (status, content_type, data)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, kind, payload = answer
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status, kind, data", [
+    (200, "text/html", b"<html><body>Welcome to nginx!</body></html>"),
+    (200, "application/json", b'{"status": "ok"}'),
+    (200, "application/json", b'{"accepted": true}'),
+    (204, "text/plain", b""),
+], ids=["html page", "json without accepted", "accepted not a count", "no content"])
+def test_only_a_collector_shaped_answer_acknowledges(status, kind, data):
+    server = FixedAnswer(status, kind, data)
+    try:
+        answer = shipper_for(server.url).post(body())
+    finally:
+        server.close()
+    assert answer.result is Result.REFUSED, answer
+    assert answer.accepted == 0
+    assert "not a thinkt collector's" in answer.describe()
+    assert answer.describe().startswith(f"HTTP {status}")

@@ -8,6 +8,11 @@ least what ``Retry-After`` asks (each wait capped); after ``attempts`` tries the
 caller gets :attr:`Result.RETRY` and puts the payload in the disk buffer. 413 means
 "split it"; 401/403/404/405 mean the endpoint or key is wrong, which no payload can
 fix, so the payload is kept; any other 4xx is final for that payload.
+
+Only an answer in the collector's shape acknowledges a payload: a 2xx whose body is a
+JSON object with an integer ``accepted``. Anything else that says 2xx (a wrong port, a
+proxy's default page answering ``200 text/html``) acknowledges nothing: it is
+:attr:`Result.REFUSED`, as a wrong URL is, and the payload is kept.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class Result(enum.Enum):
     SHIPPED = "shipped"  # 200: committed by the collector
     RETRY = "retry"  # transient failure: try again later (buffer it)
     TOO_LARGE = "too_large"  # 413: send it in smaller pieces
-    REFUSED = "refused"  # wrong URL or key: keep the payload, fix the configuration
+    REFUSED = "refused"  # wrong URL or key (or not a collector): keep it, fix the configuration
     REJECTED = "rejected"  # another 4xx: this payload will never be accepted
 
 
@@ -64,7 +69,8 @@ class Answer:
         """A short reason for logs and the status file (never the payload)."""
         if self.status is not None:
             code = self.body.get("error") if isinstance(self.body, dict) else None
-            return f"HTTP {self.status}" + (f" {code}" if code else "")
+            detail = f" {code}" if isinstance(code, str) else ""
+            return f"HTTP {self.status}{detail}" + (f": {self.error}" if self.error else "")
         return self.error or self.result.value
 
 
@@ -163,10 +169,14 @@ class Shipper:
         status = response.status_code
         parsed = _parse_body(response)
         if 200 <= status < 300:
-            data = parsed if isinstance(parsed, dict) else {}
-            return Answer(Result.SHIPPED, status, accepted=_int(data.get("accepted")),
-                          duplicates=_int(data.get("duplicates")),
-                          rejected_entries=_int(data.get("rejected")), body=parsed)
+            if not (isinstance(parsed, dict) and _is_count(parsed.get("accepted"))):
+                kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+                return Answer(Result.REFUSED, status, body=_excerpt(parsed),
+                              error=f"{kind} answer is not a thinkt collector's; is the "
+                                    "collector URL right?")
+            return Answer(Result.SHIPPED, status, accepted=parsed["accepted"],
+                          duplicates=_int(parsed.get("duplicates")),
+                          rejected_entries=_int(parsed.get("rejected")), body=parsed)
         if status in RETRY_STATUSES:
             return Answer(Result.RETRY, status, body=parsed,
                           retry_after=retry_after_seconds(response.headers.get("Retry-After")))
@@ -238,8 +248,17 @@ def _parse_body(response) -> Any:
         return response.text[:4096]
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if _is_count(value) else 0
+
+
+def _excerpt(body: Any) -> Any:
+    """Keep a little of an unexpected answer (a whole HTML page says nothing more)."""
+    return body[:512] if isinstance(body, str) else body
 
 
 def _describe_exception(exc: Exception) -> str:
