@@ -9,9 +9,8 @@ stalled shipping for 30-60 s (until the next heartbeat happened to succeed).
 
 from __future__ import annotations
 
-from tests.exporter.dispatching import eventually, gated_dispatcher
+from tests.exporter.dispatching import eventually, gated_dispatcher, payload
 from thinkt.exporter.ship.dispatcher import PROBE_MIN, Collector, Dispatcher
-from thinkt.exporter.state.offsets import FileRecord
 from thinkt.exporter.ship.shipper import Answer, Result
 
 
@@ -20,15 +19,10 @@ def settled(dispatcher: Dispatcher) -> bool:
     return eventually(lambda: dispatcher.wait_idle(timeout=0))
 
 
-def payload(n: int) -> dict:
-    return {"source": "claude", "session_id": "s", "entries": [{"uuid": f"u{n}"}]}
-
-
 def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
     with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
-        record = FileRecord("claude", 1, 2, "ab", 2, 0)
         for n in range(4):  # four payloads on their way when the collector goes down
-            dispatcher.submit(f"/f{n}", record, [payload(n)], "claude")
+            dispatcher.submit(payload(n))
         for _ in range(4):
             assert shipper.arrived.acquire(timeout=10)
         clock.now += 0.5
@@ -41,7 +35,7 @@ def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
         shipper.result = Result.SHIPPED
         shipper.open(4)
         clock.now += PROBE_MIN + 0.1
-        dispatcher.submit("/g", record, [payload(9)], "claude")
+        dispatcher.submit(payload(9))
         assert settled(dispatcher)
         assert shipper.posts == 5, "the payload was buffered instead of probing"
         assert dispatcher.state is Collector.UP
@@ -49,9 +43,8 @@ def test_failures_of_one_outage_do_not_compound_the_probe_wait(tmp_path):
 
 def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
     with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
-        record = FileRecord("claude", 1, 2, "ab", 2, 0)
-        dispatcher.submit("/a", record, [payload(0)], "claude")
-        dispatcher.submit("/b", record, [payload(1)], "claude")
+        dispatcher.submit(payload(0))
+        dispatcher.submit(payload(1))
         for _ in range(2):
             assert shipper.arrived.acquire(timeout=10)
         clock.now += 0.5
@@ -60,13 +53,13 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
         assert dispatcher.state is Collector.DOWN
 
         clock.now += PROBE_MIN + 0.1
-        dispatcher.submit("/c", record, [payload(2)], "claude")  # the probe, held open
+        dispatcher.submit(payload(2))  # the probe, held open
         assert shipper.arrived.acquire(timeout=10)
         shipper.open(1)  # the other POST from before the outage fails meanwhile
         eventually(lambda: dispatcher.buffer.files >= 2)
         # While the probe is out, a new payload goes straight to the buffer (decided in
         # submit itself), instead of becoming a second probe.
-        dispatcher.submit("/d", record, [payload(3)], "claude")
+        dispatcher.submit(payload(3))
         assert dispatcher.buffer.files == 3, "a second probe went out"
         assert shipper.posts == 3
 
@@ -74,9 +67,8 @@ def test_a_late_in_flight_failure_does_not_let_a_second_probe_out(tmp_path):
 def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
     with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
         shipper.open(*range(20))
-        record = FileRecord("claude", 1, 2, "ab", 2, 0)
         dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))
-        dispatcher.submit("/a", record, [payload(0)], "claude")  # buffered: collector down
+        dispatcher.submit(payload(0))  # buffered: collector down
         (name,) = dispatcher.buffer.names()
         # Shipped and removed by another send after drain listed the names.
         (dispatcher.buffer.directory / name).unlink()
@@ -85,7 +77,7 @@ def test_a_probe_whose_buffered_payload_is_gone_frees_its_place(tmp_path):
         assert settled(dispatcher)
 
         shipper.result = Result.SHIPPED
-        dispatcher.submit("/b", record, [payload(1)], "claude")
+        dispatcher.submit(payload(1))
         assert settled(dispatcher)
         assert shipper.posts == 1, "no probe went out: the gone payload kept the probe's place"
         assert dispatcher.state is Collector.UP

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+from thinkt.exporter.ship import payload as payloads
 from thinkt.exporter.ship.buffer import DiskBuffer
 from thinkt.exporter.ship.dispatcher import Dispatcher
-from thinkt.exporter.state.offsets import OffsetStore
+from thinkt.exporter.ship.payload import Payload
 from thinkt.exporter.ship.shipper import Answer, Result
 
 #: Sender threads of every test dispatcher.
@@ -57,12 +58,18 @@ class GatedShipper:
             self.gates[number].set()
 
 
-def dispatcher_for(tmp_path: Path, shipper, clock: Callable[[], float] = time.monotonic
-                   ) -> Dispatcher:
-    """A started Dispatcher with WORKERS senders, its buffer and offsets under ``tmp_path``."""
-    buffer = DiskBuffer(tmp_path / "buffer", 10_000_000).open()
-    return Dispatcher(OffsetStore(tmp_path / "offsets.json"), buffer, shipper,
-                      workers=WORKERS, clock=clock).start()
+def payload(n: int, session: str = "s") -> Payload:
+    """A payload of one entry (uuid ``u<n>``), as the reader builds them."""
+    body = payloads.encode({"source": "claude", "session_id": session,
+                            "entries": [{"uuid": f"u{n}", "role": "user"}]})
+    return Payload("claude", session, 1, body)
+
+
+def dispatcher_for(tmp_path: Path, shipper, clock: Callable[[], float] = time.monotonic,
+                   max_bytes: int = 10_000_000, **kwargs) -> Dispatcher:
+    """A started Dispatcher with WORKERS senders and its buffer under ``tmp_path``."""
+    buffer = DiskBuffer(tmp_path / "buffer", max_bytes).open()
+    return Dispatcher(buffer, shipper, workers=WORKERS, clock=clock, **kwargs).start()
 
 
 @contextlib.contextmanager

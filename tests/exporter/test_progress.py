@@ -1,11 +1,10 @@
-"""Progress on a terminal, and the one-line summary per source."""
+"""Progress on a terminal."""
 
 from __future__ import annotations
 
 import io
 
-from thinkt.exporter.ship.dispatcher import SourceCounts
-from thinkt.exporter.report.progress import Progress, summary_line
+from thinkt.exporter.report.progress import Progress
 
 
 def test_progress_draws_on_a_terminal_then_erases_itself():
@@ -24,12 +23,3 @@ def test_progress_is_silent_elsewhere():
     progress.advance("claude", 5)
     progress.finish()
     assert stream.getvalue() == "" and progress.done == 5
-
-
-def test_summary_line_says_what_happened_to_every_entry():
-    counts = SourceCounts(files=3, entries_read=1200, entries_shipped=1000, duplicates=12,
-                          entries_buffered=150, entries_rejected=50,
-                          skipped={"malformed": 2, "bookkeeping": 40})
-    assert summary_line("claude", counts) == (
-        "claude: 3 files, 1,200 new entries (1,000 shipped, 12 already there, 150 buffered, "
-        "50 rejected); skipped records: bookkeeping 40, malformed 2")

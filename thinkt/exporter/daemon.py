@@ -1,15 +1,19 @@
 """The forward exporter: watch session files and ship new lines as they are written.
 
 The loop blocks in :meth:`Watcher.wait` until a file changes, a signal arrives or a
-timer is due (status file, heartbeat, rescan, buffer drain), so an idle exporter
-uses no CPU. Changed files are read after a short coalescing window (``coalesce``,
-0.1 s), so a burst of lines becomes one payload and a line is shipped within about
-200 ms of being written.
+timer is due (status file, heartbeat, rescan, buffer drain, a quiet file), so an idle
+exporter uses no CPU. Changed files are read after a short coalescing window
+(``coalesce``, 0.1 s), so a burst of lines becomes one payload and a line is shipped
+within about 200 ms of being written. A file that ends in a record without its
+newline is read once more when it has been quiet for ``quiet`` seconds (3 s), and
+that record ships then.
 
 Signals are queued as gunicorn's arbiter does: the handler only records the signal
 and writes a byte to a pipe the loop also polls. TERM and INT stop reading, let the
-in-flight payloads finish (bounded; the rest go to the buffer), save offsets and
-exit 0. HUP runs collector discovery again and rescans every root.
+in-flight payloads finish (``shutdown_timeout``, 3 s; the rest go to the buffer),
+save offsets and exit 0: every wait on the way is bounded, so a stop takes at most
+about ``STOP_BOUND`` seconds even when the collector accepts connections and never
+answers. HUP runs collector discovery again and rescans every root.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: While payloads wait in the buffer, wake at least this often to drain or probe.
 DRAIN_TICK = 1.0
+#: The longest a stop takes from TERM to exit (the read in progress, then
+#: ``shutdown_timeout`` for payloads in flight, then buffering and saving).
+STOP_BOUND = 10.0
 
 
 class Signals:
@@ -101,8 +108,13 @@ class Daemon:
         self._dirty_since: float | None = None
         self._paused = False
         self._heartbeat_thread: threading.Thread | None = None
-        #: Deleted files whose last payload was still in flight: forgotten once it lands.
+        #: Deleted (or renamed-away) files: forgotten once nothing read from them is in
+        #: flight, after the files changed in the same turn were read (a rename's new
+        #: name adopts the old position first).
         self._gone: set[str] = set()
+        #: Files that end in a line without its newline: read with ``final`` once quiet.
+        self._waiting: dict[Path, Source] = {}
+        self._quiet_check: float | None = None
 
     def run(self) -> ExitStatus:
         """Run until TERM or INT; return the exit status."""
@@ -125,7 +137,9 @@ class Daemon:
     def _serve(self) -> None:
         runtime, options = self.runtime, self.options
         log.info("%s", options.endpoint.describe())
-        runtime.register()
+        # On a thread, as every heartbeat: a collector that never answers must not hold
+        # up start-up, nor a stop that comes meanwhile.
+        self._heartbeat()
         self.watcher = Watcher(options.roots, polling=options.polling,
                                poll_interval=options.poll_interval,
                                wake_fd=self.signals.read_fd).start()
@@ -146,6 +160,8 @@ class Daemon:
             deadlines = [next_heartbeat, next_rescan, now + options.status_interval]
             if self._dirty_since is not None and not self._paused:
                 deadlines.append(self._dirty_since + options.coalesce)
+            if self._quiet_check is not None and not self._paused:
+                deadlines.append(self._quiet_check)
             if runtime.buffer.files or self._paused or self._gone:
                 deadlines.append(now + DRAIN_TICK)
             changes = self.watcher.wait(max(0.0, min(deadlines) - now))
@@ -156,27 +172,33 @@ class Daemon:
             now = time.monotonic()
             for path, root in changes.files.items():
                 self._dirty[path] = root.source
+                self._gone.discard(str(path))
                 runtime.known.add(str(path))
                 if self._dirty_since is None:
                     self._dirty_since = now
             for path in changes.gone:
-                if path not in self._dirty:
+                if path not in changes.files:
                     self._gone.add(str(path))
+                    self._dirty.pop(path, None)
+                    self._waiting.pop(path, None)
                     runtime.known.discard(str(path))
-            # A file deleted while its last payload is in flight gets its offset back when
-            # that payload lands: try again each turn rather than wait for the next rescan.
-            self._gone = {key for key in self._gone
-                          if not runtime.reader.forget_if_gone(key) and not os.path.lexists(key)}
             runtime.watch_mode = self.watcher.mode
             runtime.watched_directories = self.watcher.directories
             if changes.rescan:
                 next_rescan = now
-            if self._paused and runtime.dispatcher.accepting():
+            if self._paused and not runtime.dispatcher.retry_parked() \
+                    and runtime.dispatcher.has_room():
                 log.info("reading resumes")
                 self._paused = False
-                next_rescan = now  # files were rewound while paused: look at all of them
+                next_rescan = now  # files left unread while paused: look at all of them
             if self._dirty and now >= self._dirty_since + options.coalesce and not self._paused:
                 self._read_dirty()
+            if self._quiet_check is not None and now >= self._quiet_check and not self._paused:
+                self._read_quiet()
+            # A file deleted while its last payload is in flight is forgotten when that
+            # payload lands: try again each turn rather than wait for the next rescan.
+            self._gone = {key for key in self._gone
+                          if not runtime.reader.forget_if_gone(key) and not os.path.lexists(key)}
             if now >= next_rescan and not self._paused:
                 if runtime.options.endpoint.url is None:
                     self._rediscover()
@@ -186,8 +208,8 @@ class Daemon:
             if now >= next_heartbeat:
                 self._heartbeat()
                 next_heartbeat = now + options.heartbeat_interval
-            if runtime.dispatcher.held and not self._paused:
-                self._pause()  # a payload found the buffer full: its file was rewound
+            if runtime.dispatcher.parked and not self._paused:
+                self._pause()  # a payload found the buffer full: reading waits for room
             if runtime.buffer.files:
                 runtime.dispatcher.drain()
             runtime.save_offsets()
@@ -226,22 +248,67 @@ class Daemon:
         if endpoint != self.runtime.options.endpoint:
             log.info("%s", endpoint.describe())
             self.runtime.set_endpoint(endpoint)
-            self.runtime.register()
+            self._heartbeat()
 
     def _read_dirty(self) -> None:
         dirty, self._dirty, self._dirty_since = self._dirty, {}, None
         items = list(dirty.items())
         for index, (path, source) in enumerate(items):
+            self._waiting.pop(path, None)  # it changed: quiet starts again
             status = self.runtime.reader.read_file(source, path)
             if status is ReadStatus.PAUSED:
                 self._pause()
                 self._dirty.update(items[index:])  # read them once there is room
                 self._dirty_since = time.monotonic()
                 return
+            self._note_waiting(path, source, status)
+        self.runtime.save_offsets()
+
+    def _note_waiting(self, path: Path, source: Source, status: ReadStatus) -> None:
+        """Come back to a file that ends in a line without its newline once it is quiet."""
+        if status is not ReadStatus.WAITING:
+            return
+        self._waiting[path] = source
+        try:
+            idle = time.time() - os.stat(path).st_mtime
+        except OSError:
+            idle = 0.0
+        due = time.monotonic() + max(0.0, self.options.quiet - idle)
+        if self._quiet_check is None or due < self._quiet_check:
+            self._quiet_check = due
+
+    def _read_quiet(self) -> None:
+        """Read the waiting files that have been quiet long enough, ``final``."""
+        self._quiet_check = None
+        now = time.time()
+        for path, source in list(self._waiting.items()):
+            try:
+                idle = now - os.stat(path).st_mtime
+            except OSError:
+                self._waiting.pop(path, None)
+                continue
+            if idle < self.options.quiet:
+                due = time.monotonic() + self.options.quiet - idle
+                self._quiet_check = due if self._quiet_check is None else min(due,
+                                                                              self._quiet_check)
+                continue
+            status = self.runtime.reader.read_file(source, path, final=True)
+            if status is ReadStatus.PAUSED:
+                self._pause()
+                self._quiet_check = time.monotonic() + DRAIN_TICK
+                return
+            # Read final: what is still waiting is not a record (garbage, or a line
+            # half written by a tool that died); the next change brings it back here.
+            self._waiting.pop(path, None)
         self.runtime.save_offsets()
 
     def _scan(self, files) -> None:
-        if self.runtime.scan(files) is ReadStatus.PAUSED and not self.signals.stopping():
+        found: dict[Path, Source] = {}
+        status = self.runtime.scan(files, waiting=found)
+        for path, source in found.items():
+            if path not in self._waiting:
+                self._note_waiting(path, source, ReadStatus.WAITING)
+        if status is ReadStatus.PAUSED and not self.signals.stopping():
             self._pause()
 
     def _pause(self) -> None:

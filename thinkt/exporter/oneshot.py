@@ -1,10 +1,12 @@
 """The one-shot export (``thinkt export``, for cron) and ``thinkt export --flush``.
 
 A one-shot run registers, drains what the buffer holds if the collector answers,
-reads everything new once, waits for its payloads to be shipped or buffered, saves
-offsets and says what happened: exit 0 when every new entry was shipped or safely
-buffered (the last line says which), 75 when it could not make progress (buffer
-full), 78 when the collector refuses the URL or key.
+reads everything new once (every file to its end, a last line without its newline
+included when it is a whole record), waits for its payloads to be shipped or
+buffered, saves offsets and says what happened (:mod:`thinkt.exporter.report.summary`):
+exit 0 when every new entry was shipped or safely buffered (the last line says which),
+75 when some were not (rejected, or nowhere to go: the line says how many and why),
+78 when the collector refuses the URL or key, or answers as no collector does.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import logging
 import time
 from typing import Callable
 
+from thinkt.exporter.report import summary
+from thinkt.exporter.report.progress import Progress
 from thinkt.exporter.ship.dispatcher import Collector
-from thinkt.exporter.report.progress import Progress, summary_line
 from thinkt.exporter.read.reader import ReadStatus
 from thinkt.exporter.runtime import Options, Runtime
 from thinkt.exporter.ship.shipper import Result
@@ -40,26 +43,31 @@ def export_once(options: Options, say: Say, *, progress_stream=None,
         if runtime.buffer.files and runtime.dispatcher.state is not Collector.DOWN:
             runtime.drain_buffer(DRAIN_BUDGET)
         files = runtime.files()
-        total = 0
-        for _source, path in files:
-            record = runtime.offsets.get(str(path))
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            total += max(0, size - (record.offset if record else 0))
-        progress = Progress(total, stream=progress_stream,
-                            enabled=False if options.quiet else None)
+        progress = Progress(runtime.ledger.lag(str(path) for _, path in files),
+                            stream=progress_stream, enabled=False if options.quiet else None)
         runtime.reader.on_progress = progress.advance
-        status = runtime.scan(files)
-        deadline = time.monotonic() + FINISH_BUDGET
-        while not runtime.dispatcher.wait_idle(0.2) and time.monotonic() < deadline:
-            if runtime.should_stop():
-                break  # close() gives the rest a few seconds, then buffers them
+        status = runtime.scan(files, final=True)
+        _finish(runtime)
         progress.finish()
     finally:
         runtime.close()
     return _report(runtime, status, say)
+
+
+def _finish(runtime: Runtime) -> None:
+    """Wait (bounded) until every payload is shipped or buffered.
+
+    Parked payloads (buffer full, collector down) get their chance while the collector
+    is still being probed; what is left when nothing moves any more is given up by
+    :meth:`Runtime.close` and read again by the next run.
+    """
+    dispatcher = runtime.dispatcher
+    deadline = time.monotonic() + FINISH_BUDGET
+    while time.monotonic() < deadline and not runtime.should_stop():
+        if dispatcher.wait_idle(0.2, parked_too=False) and (
+                not dispatcher.parked or dispatcher.state is not Collector.UP):
+            return
+        dispatcher.retry_parked()
 
 
 def _register_or_refuse(runtime: Runtime) -> None:
@@ -72,39 +80,24 @@ def _register_or_refuse(runtime: Runtime) -> None:
 
 
 def _report(runtime: Runtime, status: ReadStatus, say: Say) -> ExitStatus:
-    counters = runtime.counters
-    for source, counts in sorted(counters.by_source.items()):
-        if source != "buffer":
-            say(summary_line(source, counts))
-    if counters.buffer_shipped:
-        say(f"buffer: {counters.buffer_shipped:,} buffered payloads sent")
-    total = counters.total()
-    dispatcher = runtime.dispatcher
+    dispatcher, buffer = runtime.dispatcher, runtime.buffer
+    verdict = summary.judge(
+        runtime.counters, buffer_dir=buffer.directory, buffer_files=buffer.files,
+        stopped=status is ReadStatus.PAUSED and not dispatcher.parked_ever,
+        why_unsent=f"the export buffer is full ({buffer.bytes:,} of {buffer.max_bytes:,} "
+                   f"bytes) and the collector is {dispatcher.state.value}")
+    for line in verdict.lines:
+        say(line)
     if dispatcher.state is Collector.REFUSED:
+        total = runtime.counters.total(read_only=True)
+        where = (f"{total.entries_buffered:,} entries read wait in the buffer"
+                 if total.entries_buffered else "nothing read was acknowledged")
         raise ConfigError(f"the collector at {runtime.options.endpoint.url} refused us "
-                          f"({dispatcher.refused_reason}); what was read is in the buffer",
+                          f"({dispatcher.refused_reason}); {where}",
                           hint="Check the collector URL and the API key.")
-    if dispatcher.held_count:
-        raise ThinktError(
-            f"the export buffer is full ({runtime.buffer.bytes:,} of "
-            f"{runtime.buffer.max_bytes:,} bytes) and the collector is not taking payloads: "
-            "stopped reading; the session files still hold the rest",
-            hint="Start the collector (or raise --buffer-max), then run again.",
-            status=ExitStatus.TEMPFAIL)
-    if status is ReadStatus.PAUSED:
-        say("Stopped early (signal); what was read is safe, and the next run continues "
-            "where this one stopped.")
-        return ExitStatus.TEMPFAIL
-    if runtime.buffer.files:
-        where = runtime.buffer.directory
-        say(f"Buffered: {total.entries_buffered:,} new entries are safe in {where} "
-            f"({runtime.buffer.files:,} payloads waiting); the collector was unreachable, "
-            "the next run sends them.")
-    elif total.entries_read or counters.buffer_shipped:
-        say("Shipped: every new entry reached the collector.")
-    else:
-        say("Nothing new to ship.")
-    return ExitStatus.OK
+    if verdict.error is not None:
+        raise ThinktError(verdict.error, hint=verdict.hint, status=verdict.status)
+    return verdict.status
 
 
 def flush(options: Options, say: Say) -> ExitStatus:

@@ -1,8 +1,10 @@
-"""One exporter run's machinery: lock, identity, offsets, buffer, shipper, dispatcher, reader.
+"""One exporter run's machinery: lock, identity, ledger, buffer, shipper, dispatcher, reader.
 
 :class:`Runtime` is built from :class:`Options` (resolved settings) and is shared by
 the one-shot export, ``--flush`` and the forward daemon: each of those is a loop
-around :meth:`Runtime.scan`, :meth:`Runtime.drain_buffer` and the status file.
+around :meth:`Runtime.scan`, :meth:`Runtime.drain_buffer` and the status file. It
+wires the stages together: the reader hands payloads to the dispatcher, and the
+dispatcher tells the ledger each payload's fate, which is how offsets move.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from thinkt import __version__
 from thinkt.exporter.state import identity
 from thinkt.exporter.report import statusfile
 from thinkt.exporter.ship.buffer import DiskBuffer
-from thinkt.exporter.ship.dispatcher import Collector, Counters, Dispatcher
+from thinkt.exporter.report.counters import Counters
+from thinkt.exporter.ship.dispatcher import Collector, Dispatcher, Job
 from thinkt.exporter.ship.endpoint import Endpoint
 from thinkt.exporter.state.lock import ExporterLock
+from thinkt.exporter.state.ledger import Ledger
 from thinkt.exporter.state.offsets import OffsetStore
 from thinkt.exporter.read.reader import Reader, ReadStatus
 from thinkt.exporter.ship.redact import Redactor
@@ -55,6 +59,9 @@ class Options:
     heartbeat_interval: float = 60.0
     status_interval: float = 5.0
     coalesce: float = 0.1
+    #: How long a file must be left alone before a last line without its newline ships.
+    quiet: float = 3.0
+    #: How long in-flight payloads may take to finish at shutdown before they are buffered.
     shutdown_timeout: float = 3.0
     #: Masks secrets in entry text before payloads are built; None ships text as it is.
     redactor: Redactor | None = dataclasses.field(default_factory=Redactor)
@@ -73,6 +80,7 @@ class Runtime:
         self.lock = ExporterLock(options.state_dir)
         self.counters = Counters()
         self.offsets = OffsetStore(options.state_dir / OFFSETS_FILE)
+        self.ledger = Ledger(self.offsets)
         self.buffer = DiskBuffer(options.buffer_dir, options.buffer_max)
         self.shipper: Shipper | None = None
         self.dispatcher: Dispatcher | None = None
@@ -104,21 +112,30 @@ class Runtime:
         return self
 
     def set_endpoint(self, endpoint: Endpoint) -> None:
-        """(Re)build the shipper, dispatcher and reader for ``endpoint``."""
-        if self.dispatcher is not None:
-            self.dispatcher.close(self.options.shutdown_timeout)
+        """Send to ``endpoint`` from now on (the first call builds the dispatcher and reader)."""
         self.options.endpoint = endpoint
         self.shipper = None
         if endpoint.url is not None:
             self.shipper = Shipper(endpoint, timeout=self.options.timeout,
                                    attempts=self.options.attempts)
-        self.dispatcher = Dispatcher(self.offsets, self.buffer, self.shipper,
-                                     workers=self.options.concurrency,
-                                     counters=self.counters).start()
-        self.reader = Reader(self.offsets, self.dispatcher, instance_id=self.instance_id,
+        if self.dispatcher is not None:
+            # The same dispatcher goes on: payloads in flight keep their place, and the
+            # ledger's chunks stay whole (a new dispatcher would have to give them up).
+            self.dispatcher.set_shipper(self.shipper)
+            return
+        self.dispatcher = Dispatcher(self.buffer, self.shipper,
+                                     workers=self.options.concurrency, counters=self.counters,
+                                     on_settled=self._settled,
+                                     should_stop=self.should_stop).start()
+        self.reader = Reader(self.ledger, self.dispatcher, instance_id=self.instance_id,
                              machine_id=self.machine_id, counters=self.counters,
                              should_stop=self.should_stop, redactor=self.options.redactor,
                              metadata_only=self.options.metadata_only)
+
+    def _settled(self, job: Job) -> None:
+        """A payload's fate is known: tell the ledger, which moves the offset."""
+        if job.token is not None:
+            self.ledger.settle(job.token, job.outcome.safe)
 
     def close(self) -> None:
         """Finish in-flight payloads (bounded), save offsets and status, release the lock."""
@@ -176,15 +193,22 @@ class Runtime:
         self.known = seen
         return result
 
-    def scan(self, files: list[tuple[Source, Path]] | None = None) -> ReadStatus:
-        """Read everything new in ``files`` (default: all); stop early when paused or stopping."""
+    def scan(self, files: list[tuple[Source, Path]] | None = None, final: bool = False,
+             waiting: dict[Path, Source] | None = None) -> ReadStatus:
+        """Read everything new in ``files`` (default: all); stop early when paused or stopping.
+
+        ``final`` reads a last line without its newline (see the reader); files left
+        waiting for one are added to ``waiting`` when given.
+        """
         files = self.files() if files is None else files
         for source, path in files:
-            status = self.reader.read_file(source, path)
+            status = self.reader.read_file(source, path, final=final)
+            if status is ReadStatus.WAITING and waiting is not None:
+                waiting[path] = source
             self.save_offsets()
             self.maybe_write_status()
             if status is ReadStatus.PAUSED:
-                self.paused = "buffer full" if self.dispatcher.held else None
+                self.paused = "buffer full" if self.dispatcher.parked else None
                 return status
             if self.dispatcher.state is Collector.REFUSED and self.mode != "forward":
                 return ReadStatus.PAUSED
@@ -205,7 +229,7 @@ class Runtime:
         """Bytes of session files not yet delivered (recomputed when older than ``max_age``)."""
         now = time.monotonic()
         if now - self._lag_at >= max_age:
-            self._lag = self.reader.lag(self.known)
+            self._lag = self.ledger.lag(self.known)
             self._lag_at = now
         return self._lag
 
@@ -238,7 +262,7 @@ class Runtime:
                 "files": self.buffer.files,
                 "bytes": self.buffer.bytes,
                 "max_bytes": self.buffer.max_bytes,
-                "full": self.dispatcher.held,
+                "full": bool(self.dispatcher.parked),
                 "rejected": self.buffer.rejected_count(),
             },
             "counts": {

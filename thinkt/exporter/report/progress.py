@@ -1,4 +1,4 @@
-"""What a one-shot export tells the person at the terminal: progress, then a line per source."""
+"""Progress of a one-shot export on a terminal: one line, redrawn, erased at the end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import sys
 import time
 from typing import TextIO
 
-from thinkt.exporter.ship.dispatcher import SourceCounts
 
 #: Redraw the progress line at most this often.
 REDRAW = 0.2
@@ -44,22 +43,3 @@ class Progress:
         if self.enabled and self._drawn:
             self.stream.write("\r\033[K")
             self.stream.flush()
-
-
-def summary_line(source: str, counts: SourceCounts) -> str:
-    """One line saying what a run did for one source."""
-    files = "file" if counts.files == 1 else "files"
-    entries = "entry" if counts.entries_read == 1 else "entries"
-    parts = [f"{source}: {counts.files:,} {files}, {counts.entries_read:,} new {entries}"]
-    done = [f"{counts.entries_shipped:,} shipped"]
-    if counts.duplicates:
-        done.append(f"{counts.duplicates:,} already there")
-    if counts.entries_buffered:
-        done.append(f"{counts.entries_buffered:,} buffered")
-    if counts.entries_rejected:
-        done.append(f"{counts.entries_rejected:,} rejected")
-    line = parts[0] + " (" + ", ".join(done) + ")"
-    if counts.skipped:
-        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.skipped.items()))
-        line += f"; skipped records: {reasons}"
-    return line

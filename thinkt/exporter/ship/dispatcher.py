@@ -1,58 +1,66 @@
-"""Delivery: every payload ends shipped, buffered or rejected before its offset moves.
+"""Delivery: every payload ends shipped, buffered or rejected, and says so to whoever asked.
 
-The reader hands the :class:`Dispatcher` one :class:`Ticket` per read of a session
-file: the payloads built from that read, and the file record (offset, parser state,
-identity) that becomes true once all of them are delivered. Sending threads POST the
-payloads; a payload the collector cannot take now goes to the disk buffer; one it
-refuses for good goes to ``rejected/``. Tickets of one file commit in order, so the
-offsets file only ever moves past lines whose entries are safe.
+The reader hands the :class:`Dispatcher` payloads (:meth:`Dispatcher.submit`), each
+with a token of its own (the ledger's chunk); sending threads POST them; a payload
+the collector cannot take now goes to the disk buffer; one it refuses for good goes
+to ``rejected/``. Each payload is resolved exactly once, and ``on_settled`` is called
+with it then: that is how the ledger learns which lines are safe. The dispatcher
+never touches offsets.
 
-A payload that fits neither the collector nor the buffer (buffer full) is *held*:
-its ticket and every later ticket of that file are dropped, the file's cursor falls
-back to the last committed offset, and :meth:`Dispatcher.accepting` turns False so
-the reader stops reading until there is room. Nothing is lost: the lines are still
-in the session file.
+A payload that fits neither the collector nor the buffer (collector down, buffer full)
+is *parked*: kept in memory and tried again (:meth:`Dispatcher.retry_parked`) once the
+collector answers or the buffer has room. While anything is parked,
+:meth:`Dispatcher.has_room` is False and the reader stops reading (the session files
+still hold the rest). The window of payloads in flight is bounded, so parked payloads
+are too. Only :meth:`Dispatcher.close` gives payloads up (``UNSENT``): their lines are
+read again by the next run.
 
 The collector's state (up, down, refused, none) decides where new payloads go:
 while it is down they go straight to the buffer, and one payload at a time probes
 it again after a growing delay (at least what its last ``Retry-After`` asked);
 :meth:`Dispatcher.drain` sends buffered payloads, oldest first, whenever it is up.
 Once started, a drain keeps itself going: each buffered payload the collector takes
-queues the next, so the backlog goes out with every sender busy instead of at the pace
-of whoever calls :meth:`~Dispatcher.drain`.
+queues the next, so the backlog goes out with every sender busy. A 5xx or 429 never
+makes a payload give up: a buffered payload that failed waits its own back-off so the
+others go first, and is tried again for as long as it takes.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import enum
 import logging
 import queue
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
+from thinkt.exporter.report.counters import BUFFER, Counters
 from thinkt.exporter.ship import payload as payloads
 from thinkt.exporter.ship.buffer import DiskBuffer
-from thinkt.exporter.state.offsets import FileRecord, OffsetStore
-from thinkt.exporter.ship.shipper import Answer, Result, Shipper
+from thinkt.exporter.ship.payload import Payload
+from thinkt.exporter.ship.shipper import Answer, Result, Shipper, backoff
 
 log = logging.getLogger(__name__)
 
-#: A buffered payload that got HTTP 5xx this many times is a poison pill: reject it.
-MAX_SERVER_ERRORS = 5
 #: Waits before probing a collector that went down: doubling from MIN to MAX seconds.
 PROBE_MIN, PROBE_MAX = 1.0, 60.0
+#: Payloads waiting for a sender, per sender: the window that bounds memory.
+QUEUE_PER_WORKER = 4
 
 
-class Delivery(enum.Enum):
+class Outcome(enum.Enum):
     """Where a payload ended up."""
 
-    SHIPPED = "shipped"
-    BUFFERED = "buffered"
-    REJECTED = "rejected"
-    HELD = "held"  # nowhere: the buffer was full; its lines must be read again later
+    SHIPPED = "shipped"  # the collector acknowledged it
+    BUFFERED = "buffered"  # safe in the disk buffer
+    REJECTED = "rejected"  # refused for good; kept in rejected/
+    UNSENT = "unsent"  # given up at close: neither sent nor buffered
+
+    @property
+    def safe(self) -> bool:
+        """True when the payload's lines need not be read again."""
+        return self is not Outcome.UNSENT
 
 
 class Collector(enum.Enum):
@@ -62,119 +70,60 @@ class Collector(enum.Enum):
     UNKNOWN = "unknown"
     UP = "connected"
     DOWN = "unreachable"
-    REFUSED = "refused"  # 401/403/404/405: wrong URL or key
-
-
-@dataclasses.dataclass
-class SourceCounts:
-    """Counters of one source (or of everything)."""
-
-    files: int = 0
-    entries_read: int = 0
-    bytes_read: int = 0
-    entries_shipped: int = 0
-    duplicates: int = 0
-    payloads_shipped: int = 0
-    payloads_buffered: int = 0
-    entries_buffered: int = 0
-    payloads_rejected: int = 0
-    entries_rejected: int = 0
-    payloads_failed: int = 0  # transient failures (each later shipped or buffered)
-    skipped: dict = dataclasses.field(default_factory=dict)
-
-
-class Counters:
-    """Counters per source plus the totals, safe to update from several threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.by_source: dict[str, SourceCounts] = {}
-        self.last_ship_at: float | None = None
-        self.last_error: str | None = None
-        self.buffer_shipped = 0  # buffered payloads later taken by the collector
-
-    def add(self, source: str, **deltas: int) -> None:
-        """Add ``deltas`` to the named counters of ``source``."""
-        with self._lock:
-            counts = self.by_source.setdefault(source, SourceCounts())
-            for name, value in deltas.items():
-                setattr(counts, name, getattr(counts, name) + value)
-
-    def add_skipped(self, source: str, skipped: dict[str, int]) -> None:
-        """Count records the parser skipped, by reason."""
-        with self._lock:
-            counts = self.by_source.setdefault(source, SourceCounts())
-            for reason, value in skipped.items():
-                counts.skipped[reason] = counts.skipped.get(reason, 0) + value
-
-    def total(self) -> SourceCounts:
-        """Return the sums over every source."""
-        with self._lock:
-            total = SourceCounts()
-            for counts in self.by_source.values():
-                for field in dataclasses.fields(SourceCounts):
-                    if field.name != "skipped":
-                        setattr(total, field.name,
-                                getattr(total, field.name) + getattr(counts, field.name))
-                for reason, value in counts.skipped.items():
-                    total.skipped[reason] = total.skipped.get(reason, 0) + value
-            return total
-
-
-class Job:
-    """One payload on its way; resolved exactly once."""
-
-    __slots__ = ("payload", "body", "entries", "source", "ticket", "outcome", "buffer_name",
-                 "probe")
-
-    def __init__(self, payload: dict | None, source: str, ticket: "Ticket | None" = None,
-                 body: bytes | None = None, buffer_name: str | None = None,
-                 probe: bool = False):
-        self.payload = payload
-        self.body = body
-        self.entries = len(payload["entries"]) if payload is not None else 0
-        self.source = source
-        self.ticket = ticket
-        self.outcome: Delivery | None = None
-        self.buffer_name = buffer_name  # set for payloads drained from the buffer
-        self.probe = probe  # a buffered payload queued as the probe of a down collector
-
+    REFUSED = "refused"  # 401/403/404/405 or an answer that is not a collector's: wrong URL or key
 
 
 @dataclasses.dataclass(eq=False)
-class Ticket:
-    """The payloads of one read of one file, and the record to commit once all are safe."""
+class Job:
+    """One payload on its way; resolved exactly once."""
 
-    path: str
-    record: FileRecord
-    jobs: list = dataclasses.field(default_factory=list)
-    remaining: int = 0
-    held: bool = False
+    body: bytes | None
+    entries: int
+    source: str
+    token: Any = None  # the submitter's (the ledger's chunk), handed back on settling
+    clipped: int = 0
+    buffer_name: str | None = None  # set for payloads drained from the buffer
+    probe: bool = False  # queued as the probe of a down collector: sent whatever the wait
+    outcome: Outcome | None = None
+    ack: "Ack | None" = None  # what the collector acknowledged, once it answered
+
+
+@dataclasses.dataclass
+class Ack:
+    """What the collector said about one payload (summed over the parts of a split one)."""
+
+    outcome: Outcome | None  # None: not acknowledged, it must wait in the buffer
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0  # entries refused inside a 200 (partial success)
+    clipped: int = 0  # entries that a 413 made the exporter clip further
 
 
 class Dispatcher:
-    """Send payloads with a few threads, fall back to the buffer, commit offsets in order."""
+    """Send payloads with a few threads, fall back to the buffer, report each payload's fate."""
 
-    def __init__(self, offsets: OffsetStore, buffer: DiskBuffer, shipper: Shipper | None, *,
-                 workers: int = 4, counters: Counters | None = None,
+    def __init__(self, buffer: DiskBuffer, shipper: Shipper | None, *, workers: int = 4,
+                 counters: Counters | None = None,
+                 on_settled: Callable[[Job], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic):
-        self.offsets = offsets
         self.buffer = buffer
         self.shipper = shipper
         self.counters = counters or Counters()
+        self.on_settled = on_settled
+        self.should_stop = should_stop or (lambda: False)
         self._clock = clock
         self._workers = max(1, workers)
-        self._queue: queue.Queue = queue.Queue(maxsize=self._workers * 4)
+        self._queue: queue.Queue = queue.Queue(maxsize=self._workers * QUEUE_PER_WORKER)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._tickets: dict[str, collections.deque] = {}
         self._outstanding: set[Job] = set()
+        self._parked: list[Job] = []
         self._draining: set[str] = set()
-        self._server_errors: dict[str, int] = {}
+        self._not_before: dict[str, tuple[float, int]] = {}  # buffered name -> (due, failures)
         self._threads: list[threading.Thread] = []
-        self._held = False
-        self._held_size = 0
-        self.held_count = 0  # payloads that found the buffer full, ever (for reports)
+        self._closed = threading.Event()
+        self.parked_ever = 0  # payloads that found the buffer full (for reports)
         self.state = Collector.NONE if shipper is None else Collector.UNKNOWN
         self.refused_reason: str | None = None
         self._down_until = 0.0
@@ -186,7 +135,7 @@ class Dispatcher:
 
     def start(self) -> "Dispatcher":
         """Start the sending threads (daemon threads: a stuck POST never blocks exit)."""
-        if self.shipper is not None:
+        if self.shipper is not None and not self._threads:
             for number in range(self._workers):
                 thread = threading.Thread(target=self._work, name=f"thinkt-sender-{number}",
                                           daemon=True)
@@ -194,83 +143,76 @@ class Dispatcher:
                 self._threads.append(thread)
         return self
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted payload is resolved; return False on timeout."""
-        deadline = None if timeout is None else self._clock() + timeout
+    def set_shipper(self, shipper: Shipper | None) -> None:
+        """Send to another collector from now on (payloads in flight finish where they are)."""
+        with self._lock:
+            old, self.shipper = self.shipper, shipper
+            self.state = Collector.NONE if shipper is None else Collector.UNKNOWN
+            self.refused_reason = None
+            self._probing = False
+            self._probe_delay = PROBE_MIN
+            self._down_until = 0.0
+        if old is not None and old is not shipper:
+            old.stop.set()  # cut its retry back-offs short: what fails now is buffered
+        if shipper is not None:
+            self.start()
+
+    def wait_idle(self, timeout: float | None = None, parked_too: bool = True) -> bool:
+        """Wait until every submitted payload is resolved (or only parked ones remain,
+        unless ``parked_too``); return False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            while self._outstanding:
-                remaining = None if deadline is None else deadline - self._clock()
+            while len(self._outstanding) > (0 if parked_too else len(self._parked)):
+                remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._idle.wait(0.5 if remaining is None else min(remaining, 0.5))
+                self._idle.wait(0.2 if remaining is None else min(remaining, 0.2))
         return True
 
     def close(self, timeout: float = 3.0) -> None:
-        """Finish in-flight payloads for up to ``timeout`` seconds, buffer the rest, stop."""
-        if not self.wait_idle(timeout):
-            if self.shipper is not None:
-                self.shipper.stop.set()  # cut retry back-offs short
-            with self._lock:
-                leftovers = [j for j in self._outstanding if j.buffer_name is None]
-                stuck = [j for j in self._outstanding if j.buffer_name is not None]
+        """Let in-flight payloads finish for up to ``timeout`` seconds, buffer the rest,
+        give up what fits nowhere (UNSENT), stop the senders."""
+        self.wait_idle(timeout, parked_too=False)
+        self._closed.set()
+        shipper = self.shipper
+        if shipper is not None:
+            shipper.stop.set()  # cut retry back-offs short
+        with self._lock:
+            leftovers = [j for j in self._outstanding if j.buffer_name is None]
+            drained = [j for j in self._outstanding if j.buffer_name is not None]
+            self._parked.clear()
+        if leftovers:
             log.info("%d payloads still in flight at shutdown: buffering them", len(leftovers))
-            for job in leftovers:
-                self._to_buffer(job)
-            for job in stuck:  # buffered payloads in flight stay in the buffer
-                self._resolve(job, Delivery.BUFFERED)
-        if self.shipper is not None:
-            self.shipper.stop.set()
-        for _ in self._threads:
+        for job in leftovers:
+            self._to_buffer(job, park=False)
+        for job in drained:  # buffered payloads in flight stay in the buffer
+            self._resolve(job, Outcome.BUFFERED)
+        while True:  # what no sender took: nothing more to do
             try:
-                self._queue.put_nowait(None)
-            except queue.Full:
+                self._queue.get_nowait()
+            except queue.Empty:
                 break
+        for thread in self._threads:
+            thread.join(0.05)  # those blocked in a POST are daemon threads: never waited on
 
     # -- the reader's side -----------------------------------------------------------
 
-    def accepting(self) -> bool:
-        """Return False while payloads have nowhere to go (buffer full, collector down)."""
-        if not self._held:
-            return True
-        if self.state is Collector.UP or self.buffer.fits(self._held_size):
-            self._held = False
-            log.info("export buffer has room again (%d bytes): reading resumes",
-                     self.buffer.bytes)
-            self._held_size = 0
-            return True
-        return False
+    def has_room(self) -> bool:
+        """Return False while payloads have nowhere to go (parked: buffer full, collector down)."""
+        return not self._parked and not self._closed.is_set()
 
     @property
-    def held(self) -> bool:
-        """True when a payload found the buffer full since reading last resumed."""
-        return self._held
+    def parked(self) -> int:
+        """How many payloads wait in memory for the buffer or the collector."""
+        return len(self._parked)
 
-    def cursor(self, path: str) -> FileRecord | None:
-        """Return where the next read of ``path`` starts if reads are in flight, else None."""
+    def submit(self, payload: Payload, token: Any = None) -> Job:
+        """Hand over one payload; ``on_settled`` is called once its fate is known."""
+        job = Job(payload.body, payload.entries, payload.source, token, payload.clipped)
         with self._lock:
-            tickets = self._tickets.get(path)
-            if tickets:
-                return tickets[-1].record
-        return None
-
-    def pending(self, path: str) -> bool:
-        """Return True while payloads read from ``path`` are not yet all resolved."""
-        with self._lock:
-            return bool(self._tickets.get(path))
-
-    def submit(self, path: str, record: FileRecord, batch: list[dict], source: str) -> Ticket:
-        """Hand over the payloads of one read; ``record`` is committed once all are safe."""
-        ticket = Ticket(path, record)
-        ticket.jobs = [Job(p, source, ticket) for p in batch]
-        ticket.remaining = len(ticket.jobs)
-        with self._lock:
-            self._tickets.setdefault(path, collections.deque()).append(ticket)
-            self._outstanding.update(ticket.jobs)
-            if not ticket.jobs:
-                self._advance(path)
-        for job in ticket.jobs:
-            self._dispatch(job)
-        return ticket
+            self._outstanding.add(job)
+        self._dispatch(job)
+        return job
 
     def _dispatch(self, job: Job) -> None:
         if self._buffer_directly():
@@ -278,18 +220,19 @@ class Dispatcher:
             return
         while True:
             try:
-                self._queue.put(job, timeout=0.5)
+                self._queue.put(job, timeout=0.2)
                 return
             except queue.Full:
-                if self.shipper.stop.is_set():
+                if self.should_stop() or self._closed.is_set() or self.shipper is None \
+                        or self.shipper.stop.is_set():
                     self._to_buffer(job)
                     return
 
     def _buffer_directly(self) -> bool:
         """True when a new payload cannot be sent now (no collector, or down and not due)."""
-        if self.shipper is None:
-            return True
         with self._lock:
+            if self.shipper is None or self._closed.is_set():
+                return True
             return self.state in (Collector.DOWN, Collector.REFUSED) and (
                 self._probing or self._clock() < self._down_until)
 
@@ -309,85 +252,107 @@ class Dispatcher:
     # -- the sending threads ---------------------------------------------------------
 
     def _work(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
+        while not self._closed.is_set():
+            try:
+                job = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
             try:
                 if job.buffer_name is not None:
                     self._send_buffered(job)
                 else:
                     self._send(job)
-            except Exception:  # a bug must not kill the sender and strand the ticket
+            except Exception:  # a bug must not kill the sender and strand the payload
                 log.exception("unexpected error delivering a payload; buffering it")
                 with self._lock:
                     self._probing = False
                 if job.buffer_name is None:
                     self._to_buffer(job)
                 else:
-                    self._resolve(job, Delivery.BUFFERED)
+                    self._resolve(job, Outcome.BUFFERED)
 
     def _send(self, job: Job) -> None:
+        shipper = self.shipper
         with self._lock:
-            send = self._may_send()
-        if not send:
+            send = shipper is not None and (job.probe or self._may_send())
+            body = job.body if job.outcome is None else None
+        if not send or body is None:
             self._to_buffer(job)
             return
-        contents = self._contents(job)
-        if contents is None:
-            return  # resolved meanwhile (buffered at shutdown)
-        payload, body = contents
         started = self._clock()
-        answer = self.shipper.post(body)
+        answer = shipper.post(body)
         self._note(answer, started)
-        outcome = self._settle(answer, payload, body, job.source)
-        if outcome is None:  # transient failure or refusal: it waits in the buffer
+        ack = self._settle(answer, body, job.entries, job.source, shipper)
+        if ack.outcome is None:  # transient failure or refusal: it waits in the buffer
+            job.probe = False
             self._to_buffer(job)
         else:
-            self._resolve(job, outcome)
+            self._resolve(job, ack.outcome, ack)
 
-    def _settle(self, answer: Answer, payload: dict | None, body: bytes, source: str,
-                ) -> Delivery | None:
-        """Act on the answer to one payload; None when the payload must wait in the buffer."""
+    def _settle(self, answer: Answer, body: bytes, entries: int, source: str,
+                shipper: Shipper) -> Ack:
+        """Act on the answer to one payload of ``entries`` entries: what was acknowledged,
+        or an outcome of None when it must wait in the buffer (a transient failure, or an
+        answer that does not acknowledge what was sent)."""
         if answer.result is Result.SHIPPED:
-            self.counters.add(source, payloads_shipped=1, entries_shipped=answer.accepted,
-                              duplicates=answer.duplicates)
+            if answer.accepted + answer.rejected_entries != entries:
+                self._unexpected(answer, f"acknowledged {answer.accepted} of {entries} entries")
+                return Ack(None)
             if answer.rejected_entries:
-                self._reject(source, body, answer, entries=answer.rejected_entries)
-            return Delivery.SHIPPED
+                self._reject(source, body, answer)
+            return Ack(Outcome.SHIPPED, answer.accepted, answer.duplicates,
+                       answer.rejected_entries)
         if answer.result is Result.TOO_LARGE:
-            payload = payload if payload is not None else payloads.decode(body)
-            parts = payloads.split(payload)
-            if len(parts) == 1:
-                self._reject(source, body, answer, entries=len(payload["entries"]))
-                return Delivery.REJECTED
-            log.info("collector said payload too large: sending %d entries in two halves",
-                     len(payload["entries"]))
-            outcomes = []
-            for part in parts:
-                part_body = payloads.encode(part)
-                part_answer = self.shipper.post(part_body)
+            parts = payloads.shrink(body)
+            if not parts:
+                self._reject(source, body, answer)
+                return Ack(Outcome.REJECTED)
+            log.info("collector said payload too large: sending its %d entries as %d smaller "
+                     "payloads", entries, len(parts))
+            total = Ack(Outcome.SHIPPED)
+            for part_body, part_entries in parts:
+                part_answer = shipper.post(part_body)
                 self._note(part_answer)
-                outcomes.append(self._settle(part_answer, part, part_body, source))
-            if any(o is None for o in outcomes):
-                return None  # the whole payload goes to the buffer (the collector dedups)
-            return Delivery.SHIPPED
+                part = self._settle(part_answer, part_body, part_entries, source, shipper)
+                if part.outcome is None:
+                    return Ack(None)  # the whole payload waits in the buffer (the collector dedups)
+                if part.outcome is Outcome.REJECTED:
+                    part = Ack(Outcome.REJECTED, rejected=part_entries)
+                elif entries == 1:
+                    part.clipped += 1  # the single entry went out clipped further
+                total.accepted += part.accepted
+                total.duplicates += part.duplicates
+                total.rejected += part.rejected
+                total.clipped += part.clipped
+            return total
         if answer.result is Result.REJECTED:
-            entries = len(payload["entries"]) if payload is not None else 0
-            self._reject(source, body, answer, entries=entries)
-            return Delivery.REJECTED
+            self._reject(source, body, answer)
+            return Ack(Outcome.REJECTED)
         self.counters.add(source, payloads_failed=1)
-        return None
+        return Ack(None)
+
+    def _unexpected(self, answer: Answer, why: str) -> None:
+        """An answer that does not acknowledge what was sent: the endpoint is not trusted."""
+        reason = f"HTTP {answer.status}: {why}; is the URL a thinkt collector?"
+        with self._lock:
+            if self.state is not Collector.REFUSED:
+                log.error("collector answer not trusted (%s): payloads wait in the buffer", reason)
+            self.state = Collector.REFUSED
+            self.refused_reason = reason
+            self._down_until = self._clock() + PROBE_MAX
+            self._probing = False
+        self.counters.note_error(reason)
 
     def _send_buffered(self, job: Job) -> None:
         name = job.buffer_name
+        shipper = self.shipper
         with self._lock:
             # Queued while the collector was up, taken after it went down: it stays in the
             # buffer unasked. Each such POST would count as a failed probe and double the
             # wait; a drain keeps 2 x workers queued, so that was a minute's stall.
-            send = job.probe or self._may_send()
+            send = shipper is not None and (job.probe or self._may_send())
         if not send:
-            self._resolve(job, Delivery.BUFFERED)
+            self._resolve(job, Outcome.BUFFERED)
             return
         try:
             body = self.buffer.read(name)
@@ -400,29 +365,39 @@ class Dispatcher:
                 if self.state in (Collector.DOWN, Collector.REFUSED):
                     self._probing = False
             self.buffer.remove(name)  # forget the name, or every drain would pick it again
-            self._resolve(job, Delivery.SHIPPED)
+            self._resolve(job, Outcome.SHIPPED)
             self._refill()
             return
+        entries = payloads.count_entries(body)
         # One try: the drain comes back to it; a retry loop here would only delay the others.
         started = self._clock()
-        answer = self.shipper.post(body, attempts=1)
+        answer = shipper.post(body, attempts=1)
         self._note(answer, started)
         if answer.result is Result.REJECTED:
-            self._reject(job.source, None, answer, name=name)
+            self._reject(BUFFER, None, answer, name=name)
+            self.counters.add(BUFFER, payloads_rejected=1, entries_rejected=entries)
         elif answer.result in (Result.SHIPPED, Result.TOO_LARGE):
-            if self._settle(answer, None, body, job.source) is not None:
-                self.buffer.remove(name)
+            ack = self._settle(answer, body, entries, BUFFER, shipper)
+            if ack.outcome is None:
+                self._back_off(name, answer)
+            else:
+                self.buffer.remove(name)  # shipped, or (refused) kept in rejected/ by _settle
+                self._count(BUFFER, ack.outcome, entries, ack)
                 with self._lock:
-                    self.counters.buffer_shipped += 1
-                    self._server_errors.pop(name, None)
-        elif answer.status is not None and answer.status >= 500:
-            errors = self._server_errors[name] = self._server_errors.get(name, 0) + 1
-            if errors >= MAX_SERVER_ERRORS:
-                log.warning("buffered payload %s failed with %s %d times: moving it to "
-                            "rejected/", name, answer.describe(), errors)
-                self._reject(job.source, None, answer, name=name)
-        self._resolve(job, Delivery.BUFFERED)
+                    self.counters.buffer_shipped += ack.outcome is Outcome.SHIPPED
+                    self._not_before.pop(name, None)
+        else:
+            self._back_off(name, answer)  # 5xx, 429, no answer: its turn comes again
+        self._resolve(job, Outcome.BUFFERED)
         self._refill()
+
+    def _back_off(self, name: str, answer: Answer) -> None:
+        """Make a buffered payload that failed wait its turn, so the others go first (a
+        payload the collector keeps failing on must not hold up the rest)."""
+        with self._lock:
+            failures = self._not_before.get(name, (0.0, 0))[1] + 1
+            delay = backoff(failures, answer.retry_after, base=PROBE_MIN, cap=PROBE_MAX)
+            self._not_before[name] = (self._clock() + max(delay, PROBE_MIN), failures)
 
     def _refill(self) -> None:
         """Queue the next buffered payloads while the collector takes them.
@@ -433,20 +408,19 @@ class Dispatcher:
         failure the probe logic decides when to send again, and a failure never
         refills, so nothing here can spin without progress.
         """
-        if self.shipper.stop.is_set() or not self.buffer.files:
+        if self.shipper is None or self.shipper.stop.is_set() or not self.buffer.files:
             return
         with self._lock:
             if self.state is not Collector.UP:
                 return
         self.drain()
 
-    def _reject(self, source: str, body: bytes | None, answer: Answer, *, entries: int = 0,
+    def _reject(self, source: str, body: bytes | None, answer: Answer, *,
                 name: str | None = None) -> None:
+        """Keep a refused payload in ``rejected/`` with the answer (counted by the caller)."""
         response = {"status": answer.status, "body": answer.body, "source": source}
         path = self.buffer.reject(response, name=name, body=body)
-        self.counters.add(source, payloads_rejected=1, entries_rejected=entries)
-        with self._lock:
-            self.counters.last_error = f"payload rejected: {answer.describe()}"
+        self.counters.note_error(f"payload rejected: {answer.describe()}")
         log.warning("collector rejected a %s payload (%s); kept in %s", source,
                     answer.describe(), path)
 
@@ -465,6 +439,8 @@ class Dispatcher:
             if answer.result in (Result.SHIPPED, Result.TOO_LARGE, Result.REJECTED):
                 if self.state is not Collector.UP:
                     log.info("collector is reachable")
+                    # What failed during the outage failed because of it: its turn is now.
+                    self._not_before.clear()
                 self.state = Collector.UP
                 self._probe_delay = PROBE_MIN
                 if answer.result is Result.SHIPPED:
@@ -498,53 +474,94 @@ class Dispatcher:
 
     # -- the buffer ------------------------------------------------------------------
 
-    def _contents(self, job: Job) -> tuple[dict, bytes] | None:
-        """Return the job's payload and gzip body (compressed once), or None if resolved.
+    def _to_buffer(self, job: Job, park: bool = True) -> None:
+        """Put the job's payload in the buffer; park it (or, at close, give it up) when it
+        does not fit."""
+        with self._lock:
+            body = job.body if job.outcome is None else None
+        if body is None:
+            return  # resolved meanwhile (buffered at shutdown)
+        try:
+            name = self.buffer.put(body)
+        except OSError as exc:  # disk full, permissions: as good as a full buffer
+            log.warning("cannot write to the export buffer (%s)", exc.strerror or exc)
+            name = None
+        if name is not None:
+            self._resolve(job, Outcome.BUFFERED)
+            return
+        if not park:
+            self._resolve(job, Outcome.UNSENT)
+            return
+        with self._lock:
+            if job.outcome is not None or job in self._parked:
+                return
+            if not self._parked:
+                log.warning("export buffer is full (%d of %d bytes) and the collector is %s: "
+                            "reading pauses until one of them takes payloads",
+                            self.buffer.bytes, self.buffer.max_bytes, self.state.value)
+            self._parked.append(job)
+            self.parked_ever += 1
 
-        Shutdown may resolve a job while its sender still holds it; reading the
-        fields under the lock keeps either side from sending or buffering nothing.
+    def retry_parked(self) -> int:
+        """Send or buffer parked payloads where there is a way now; return how many left.
+
+        While the collector is down and nothing fits, the oldest parked payload is the
+        probe when one is due (a buffer too small for any payload has nothing else to
+        probe with).
         """
         with self._lock:
-            if job.outcome is not None:
-                return None
-            payload, body = job.payload, job.body
-        if body is None:
-            body = payloads.encode(payload)
+            if not self._parked or self._closed.is_set():
+                return len(self._parked)
+            up = self.state is Collector.UP and self.shipper is not None
+        moved = 0
+        while True:
             with self._lock:
-                job.body = body if job.outcome is None else None
-        return payload, body
-
-    def _to_buffer(self, job: Job) -> None:
-        contents = self._contents(job)
-        if contents is None:
-            return
-        body = contents[1]
-        name = self.buffer.put(body)
-        if name is None:
-            if not self._held:
-                log.warning("export buffer is full (%d of %d bytes): reading pauses until the "
-                            "collector takes payloads", self.buffer.bytes, self.buffer.max_bytes)
-            with self._lock:
-                self._held = True
-                self._held_size = max(self._held_size, len(body))
-                self.held_count += 1
-            self._resolve(job, Delivery.HELD)
-            return
-        self.counters.add(job.source, payloads_buffered=1, entries_buffered=job.entries)
-        self._resolve(job, Delivery.BUFFERED)
+                if not self._parked:
+                    break
+                job = self._parked[0]
+                fits = self.buffer.fits(len(job.body))
+                if not (up or fits):
+                    if self.shipper is not None and self._may_send():
+                        job.probe = True
+                        self._parked.pop(0)
+                        try:
+                            self._queue.put_nowait(job)
+                        except queue.Full:
+                            self._parked.insert(0, job)
+                            job.probe = self._probing = False
+                    break
+                self._parked.pop(0)
+            moved += 1
+            if up:
+                try:
+                    self._queue.put_nowait(job)
+                    continue
+                except queue.Full:
+                    pass
+            self._to_buffer(job)
+        if moved and not self._parked:
+            log.info("export buffer has room again (%d bytes): reading resumes", self.buffer.bytes)
+        return len(self._parked)
 
     def drain(self, limit: int | None = None) -> int:
         """Queue buffered payloads for sending, oldest first; return how many were queued.
 
         While the collector is down only one payload goes, as a probe, once its wait
-        is over. Payloads already on their way are not queued twice.
+        is over. Payloads already on their way, or waiting their own back-off, are not
+        queued (unless nothing else is left to probe with).
         """
-        if self.shipper is None:
+        if self.shipper is None or self._closed.is_set():
             return 0
         limit = self._workers * 2 if limit is None else limit
         queued = 0
+        now = self._clock()
         with self._lock:
-            names = self.buffer.oldest(limit - len(self._draining), self._draining)
+            waiting = {n for n, (due, _) in self._not_before.items() if due > now}
+            names = self.buffer.oldest(limit - len(self._draining), self._draining | waiting)
+            if not names and waiting and not self._draining and self.state is not Collector.UP:
+                # Every payload is waiting its back-off: the probe takes the oldest anyway,
+                # the collector's own wait (``_down_until``) already spaces the probes.
+                names = self.buffer.oldest(1, self._draining)
         for name in names:
             with self._lock:
                 if len(self._draining) >= limit:
@@ -557,7 +574,7 @@ class Dispatcher:
                         break
                     limit = len(self._draining) + 1  # just the probe
                 self._draining.add(name)
-                job = Job(None, "buffer", buffer_name=name, probe=probe)
+                job = Job(None, 0, BUFFER, buffer_name=name, probe=probe)
                 self._outstanding.add(job)
             try:
                 self._queue.put_nowait(job)
@@ -576,36 +593,39 @@ class Dispatcher:
         """How many buffered payloads are on their way right now."""
         return len(self._draining)
 
-    # -- resolution and commits ------------------------------------------------------
+    # -- resolution ------------------------------------------------------------------
 
-    def _resolve(self, job: Job, outcome: Delivery) -> None:
+    def _count(self, source: str, outcome: Outcome, entries: int, ack: Ack | None) -> None:
+        """Count where one payload's entries ended."""
+        if outcome is Outcome.SHIPPED and ack is not None:
+            self.counters.add(source, payloads_shipped=1, entries_shipped=ack.accepted,
+                              duplicates=ack.duplicates, entries_rejected=ack.rejected,
+                              entries_clipped=ack.clipped)
+        elif outcome is Outcome.BUFFERED:
+            self.counters.add(source, payloads_buffered=1, entries_buffered=entries)
+        elif outcome is Outcome.REJECTED:
+            self.counters.add(source, payloads_rejected=1, entries_rejected=entries)
+        elif outcome is Outcome.UNSENT:
+            self.counters.add(source, entries_unsent=entries)
+
+    def _resolve(self, job: Job, outcome: Outcome, ack: Ack | None = None) -> None:
         with self._lock:
             if job.outcome is not None:
-                return
+                return  # resolved already (buffered at shutdown while its POST went on)
             job.outcome = outcome
+            job.ack = ack
+            job.body = None  # free memory
             self._outstanding.discard(job)
+            if job in self._parked:
+                self._parked.remove(job)
             if job.buffer_name is not None:
                 self._draining.discard(job.buffer_name)
-            ticket = job.ticket
-            if ticket is not None:
-                ticket.remaining -= 1
-                if outcome is Delivery.HELD:
-                    ticket.held = True
-                if ticket.remaining == 0:
-                    self._advance(ticket.path)
-            job.payload = None  # free memory; the body stays only while needed
-            job.body = None
+                if outcome is not Outcome.BUFFERED:
+                    self._not_before.pop(job.buffer_name, None)
             self._idle.notify_all()
-
-    def _advance(self, path: str) -> None:
-        """Commit the finished tickets at the head of ``path``'s queue (lock held)."""
-        tickets = self._tickets.get(path)
-        while tickets and tickets[0].remaining == 0:
-            ticket = tickets.popleft()
-            if ticket.held:
-                # Later reads started after lines that are not safe: read them again.
-                tickets.clear()
-                break
-            self.offsets.set(path, ticket.record)
-        if tickets is not None and not tickets:
-            del self._tickets[path]
+        if job.buffer_name is None:
+            if ack is not None:
+                ack.clipped += job.clipped
+            self._count(job.source, outcome, job.entries, ack)
+            if self.on_settled is not None:
+                self.on_settled(job)
