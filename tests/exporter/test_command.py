@@ -165,6 +165,28 @@ def test_dry_run_reports_without_touching_state(capsys, home):
     assert code == 0 and "claude" in out
 
 
+def test_dry_run_tells_new_entries_from_those_already_shipped(capsys, home, stub):
+    write_session(home, "s1", 4)
+    code, _, err = invoke(capsys, "--collector-url", stub.url, "--source", "claude")
+    assert code == 0, err
+    offsets = home / ".thinkt" / "offsets.json"
+    before = offsets.read_bytes()
+
+    def dry_run() -> dict:
+        code, out, _ = invoke(capsys, "--dry-run", "--json", "--source", "claude")
+        assert code == 0
+        return next(s for s in json.loads(out)["sources"] if s["source"] == "claude")
+
+    claude = dry_run()
+    assert (claude["entries"], claude["new_entries"], claude["shipped_entries"]) == (4, 0, 4)
+    write_session(home, "s1", 2, start=4)
+    claude = dry_run()
+    assert (claude["entries"], claude["new_entries"], claude["shipped_entries"]) == (6, 2, 4)
+    assert offsets.read_bytes() == before, "a dry run moved offsets"
+    code, out, _ = invoke(capsys, "--dry-run", "--source", "claude")
+    assert "new: not shipped yet, 2 entries for the next export (4 shipped already)." in out
+
+
 def test_flush_with_an_empty_buffer(capsys, stub):
     code, out, _ = invoke(capsys, "--flush", "--collector-url", stub.url)
     assert code == 0

@@ -135,7 +135,7 @@ class FakeSource:
     def discover(self, root):
         yield from sorted(root.glob("*.log"))
 
-    def read(self, path, offset, state):
+    def read(self, path, offset, state, final=False):
         if path.name in self.fail:
             raise self.fail[path.name]
         size = path.stat().st_size
@@ -179,13 +179,16 @@ def test_table(filled_home, tmp_path):
     report.sources += empty.sources
     table = survey.render_table(report)
     lines = table.splitlines()
-    assert lines[0].split() == ["source", "files", "entries", "sessions", "input", "output",
-                                "cache", "read", "cache", "write", "reasoning", "skipped"]
+    assert lines[0].split() == ["source", "files", "entries", "new", "sessions", "input",
+                                "output", "cache", "read", "cache", "write", "reasoning",
+                                "skipped"]
     assert set(lines[1]) <= {"-", " "}
     copilot = lines[2].split()
-    assert copilot == ["copilot", "1", "31", "1", "35,071", "2,848", "151,738", "0", "0", "0"]
-    assert lines[3].split()[:3] == ["qwen", "1", "5"]
+    assert copilot == ["copilot", "1", "31", "31", "1", "35,071", "2,848", "151,738", "0", "0",
+                       "0"]
+    assert lines[3].split()[:4] == ["qwen", "1", "5", "5"]
     assert lines[4].split()[:3] == ["codex", "0", "0"]
-    assert lines[6].split()[:4] == ["total", "2", "36", "2"]
+    assert lines[6].split()[:5] == ["total", "2", "36", "36", "2"]
+    assert "new: not shipped yet, 36 entries for the next export (0 shipped already)." in table
     assert f"codex: no session files under {tmp_path / 'none'}" in table
     assert len({len(line) for line in lines[:7]}) == 1  # right-aligned columns

@@ -154,8 +154,9 @@ def run_forward(ctx: click.Context, params: dict[str, Any]) -> int:
 @click.option("--flush", is_flag=True,
               help="Only send what the disk buffer holds, report, and exit.")
 @click.option("--dry-run", is_flag=True,
-              help="Report what would be shipped (files, entries, sessions, tokens per source) "
-                   "without shipping anything or moving offsets.")
+              help="Report what the session files hold and what the next export would ship "
+                   "(files, entries, new entries, sessions, tokens per source) without "
+                   "shipping anything or moving offsets.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the report as JSON.")
 @click.option("--traceback", is_flag=True, hidden=True,
               help="Show the Python traceback of an error.")
@@ -218,7 +219,13 @@ def dry_run_report(params: dict[str, Any], as_json: bool) -> int:
         for root in resolve_roots(params, sources):
             roots.setdefault(root.source.name, []).append(root.path)
         sources = [s for s in sources if s.name in roots]
-    report = survey.survey(sources, roots=roots, home=paths.home_dir(), env=os.environ)
+    from thinkt.exporter.runtime import OFFSETS_FILE
+    from thinkt.exporter.state.offsets import OffsetStore
+
+    # Only read (no lock, nothing written): a running exporter may be moving them.
+    offsets = OffsetStore(paths.state_dir() / OFFSETS_FILE).load(repair=False)
+    report = survey.survey(sources, roots=roots, home=paths.home_dir(), env=os.environ,
+                           offsets=offsets)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -9,9 +9,12 @@ Used by ``thinkt export --dry-run [--json] [--source NAME ...]``::
     print(survey.render_table(report))               # the human table
     print(json.dumps(report.to_json(), indent=2))    # for scripts
 
-``survey(sources, roots=None, home=None, env=None)`` discovers every session file of
-each source and reads it to its end, exactly as an export would, but from offset 0 with
-no saved state, and writes nothing. ``roots`` is None for each source's default
+``survey(sources, roots=None, home=None, env=None, offsets=None)`` discovers every
+session file of each source and reads it to its end from offset 0 with no saved state,
+and writes nothing. With ``offsets`` (the exporter's :class:`OffsetStore`, loaded and
+only read), each file is also read from where the last export stopped, with that
+export's parser state, exactly as the next export would: those entries are ``new``,
+the rest were shipped already (a file that was replaced or truncated is new whole). ``roots`` is None for each source's default
 directories (``source.roots(home, env)``; ``home`` defaults to the user's home and
 ``env`` to ``os.environ``), or a dict ``{source name: [directories]}`` to scan instead
 (a source missing from it scans nothing); ``roots_for(sources, dirs)`` builds that dict
@@ -33,8 +36,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from thinkt.exporter.sources import Source, is_whole_file
 from thinkt.exporter.report.tally import UsageTally
+from thinkt.exporter.sources import Source, is_whole_file
+from thinkt.exporter.state.offsets import Change, OffsetStore, compare
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,8 @@ class SourceReport:
     errors: int = 0
     bytes: int = 0
     entries: int = 0
+    #: Entries the next export would ship (not shipped yet by the last one).
+    new_entries: int = 0
     roles: dict[str, int] = dataclasses.field(default_factory=dict)
     sessions: int = 0
     #: API responses that carried usage (each counted once).
@@ -68,6 +74,11 @@ class SourceReport:
     tokens: dict[str, int] = dataclasses.field(
         default_factory=lambda: dict.fromkeys(TOKEN_NAMES.values(), 0))
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def shipped_entries(self) -> int:
+        """Entries an earlier export shipped already."""
+        return self.entries - self.new_entries
 
     @property
     def problems(self) -> int:
@@ -78,6 +89,7 @@ class SourceReport:
         """Return the report as plain JSON data."""
         data = dataclasses.asdict(self)
         data["problems"] = self.problems
+        data["shipped_entries"] = self.shipped_entries
         return data
 
 
@@ -92,8 +104,8 @@ class SurveyReport:
         total = SourceReport("total")
         for report in self.sources:
             total.roots += report.roots
-            for name in ("files", "unreadable", "errors", "bytes", "entries", "sessions",
-                         "responses"):
+            for name in ("files", "unreadable", "errors", "bytes", "entries", "new_entries",
+                         "sessions", "responses"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
             for into, part in ((total.roles, report.roles), (total.tokens, report.tokens),
                                (total.skipped, report.skipped)):
@@ -114,18 +126,20 @@ def roots_for(sources: Iterable[Source], dirs: Iterable[Path]) -> dict[str, list
 
 
 def survey(sources: Iterable[Source], roots: Mapping[str, list[Path]] | None = None,
-           home: Path | None = None, env: Mapping[str, str] | None = None) -> SurveyReport:
+           home: Path | None = None, env: Mapping[str, str] | None = None,
+           offsets: OffsetStore | None = None) -> SurveyReport:
     """Discover and read every session file of ``sources``; return what they hold."""
     home = Path(home) if home is not None else Path.home()
     env = os.environ if env is None else env
     reports = []
     for source in sources:
         dirs = source.roots(home, env) if roots is None else roots.get(source.name, [])
-        reports.append(survey_source(source, [Path(d) for d in dirs]))
+        reports.append(survey_source(source, [Path(d) for d in dirs], offsets))
     return SurveyReport(reports)
 
 
-def survey_source(source: Source, roots: list[Path]) -> SourceReport:
+def survey_source(source: Source, roots: list[Path],
+                  offsets: OffsetStore | None = None) -> SourceReport:
     """Read every file ``source`` finds under ``roots``; return its report."""
     report = SourceReport(source.name, [str(r) for r in roots])
     tally = UsageTally()
@@ -140,11 +154,34 @@ def survey_source(source: Source, roots: list[Path]) -> SourceReport:
             seen.add(key)
             report.files += 1
             _read_file(source, path, report, tally, roles, sessions)
+            report.new_entries += _count_new(source, path, offsets)
     report.roles = roles
     report.sessions = len(sessions)
     report.responses = tally.responses
     report.tokens = {TOKEN_NAMES[k]: v for k, v in tally.totals().items()}
     return report
+
+
+def _count_new(source: Source, path: Path, offsets: OffsetStore | None) -> int:
+    """Count the entries the next export would ship from ``path`` (all without offsets)."""
+    record = offsets.get(str(path)) if offsets is not None else None
+    try:
+        if record is not None and compare(record, path, os.stat(path)) is Change.SAME:
+            return sum(len(r.entries) for r in _reads(source, path, record.offset,
+                                                       record.state or None))
+        return sum(len(r.entries) for r in _reads(source, path, 0, None))
+    except Exception:  # counted (and logged) by the full read already
+        return 0
+
+
+def _reads(source: Source, path: Path, offset: int, state: dict | None):
+    """Yield the results of reading ``path`` to its end from ``offset``, as an export does."""
+    for _ in range(MAX_READS_PER_FILE):
+        result = source.read(path, offset, state, final=True)
+        yield result
+        if result.offset <= offset or is_whole_file(source, path):
+            return
+        offset, state = result.offset, result.state
 
 
 def _read_file(source: Source, path: Path, report: SourceReport, tally: UsageTally,
@@ -153,7 +190,7 @@ def _read_file(source: Source, path: Path, report: SourceReport, tally: UsageTal
     offset, state = 0, None
     try:
         for _ in range(MAX_READS_PER_FILE):
-            result = source.read(path, offset, state)
+            result = source.read(path, offset, state, final=True)
             for entry in result.entries:
                 tally.add(entry)
                 roles[entry.role] = roles.get(entry.role, 0) + 1
@@ -176,12 +213,13 @@ def _read_file(source: Source, path: Path, report: SourceReport, tally: UsageTal
 
 def render_table(report: SurveyReport) -> str:
     """Return the report as a text table, one row per source and a total row."""
-    header = ("source", "files", "entries", "sessions", "input", "output", "cache read",
+    header = ("source", "files", "entries", "new", "sessions", "input", "output", "cache read",
               "cache write", "reasoning", "skipped")
     rows = [header]
     for item in report.sources + [report.total()]:
         tokens = item.tokens
-        rows.append((item.source, f"{item.files:,}", f"{item.entries:,}", f"{item.sessions:,}",
+        rows.append((item.source, f"{item.files:,}", f"{item.entries:,}",
+                     f"{item.new_entries:,}", f"{item.sessions:,}",
                      f"{tokens['input']:,}", f"{tokens['output']:,}",
                      f"{tokens['cache_read']:,}", f"{tokens['cache_write']:,}",
                      f"{tokens['reasoning']:,}", f"{item.problems:,}"))
@@ -192,7 +230,9 @@ def render_table(report: SurveyReport) -> str:
         lines.append("  ".join(cells).rstrip())
         if number == 0 or number == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
-    notes = []
+    total = report.total()
+    notes = [f"new: not shipped yet, {total.new_entries:,} entries for the next export "
+             f"({total.shipped_entries:,} shipped already)."]
     for item in report.sources:
         problems = {r: n for r, n in sorted(item.skipped.items()) if r not in NORMAL_SKIPS}
         if problems:
@@ -204,4 +244,4 @@ def render_table(report: SurveyReport) -> str:
         if not item.files:
             notes.append(f"{item.source}: no session files under "
                          + (", ".join(item.roots) or "(no directory)"))
-    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+    return "\n".join(lines + [""] + notes) + "\n"

@@ -110,8 +110,9 @@ class OffsetStore:
         self._save_lock = threading.Lock()
         self._dirty = False
 
-    def load(self) -> "OffsetStore":
-        """Read the offsets file; a missing file is empty, a corrupt one is set aside."""
+    def load(self, repair: bool = True) -> "OffsetStore":
+        """Read the offsets file; a missing file is empty, a corrupt one is set aside
+        (left where it is without ``repair``: a reader that must not change state)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -120,6 +121,10 @@ class OffsetStore:
             data = json.loads(raw)
             records = {p: FileRecord.from_json(r) for p, r in data["files"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if not repair:
+                log.warning("offsets file %s is unreadable (%s): counting every entry as new",
+                            self.path, exc)
+                return self
             # Starting over re-reads every file; the collector drops what it already has.
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             os.replace(self.path, aside)
