@@ -29,7 +29,8 @@ Sessions: each entry takes its record's ``sessionId`` (a continued session switc
 inside one file); sub-agent transcripts keep the parent's and add ``agent_id``. The
 project path is the first ``cwd`` of the file (``cwd`` itself follows every record).
 Text: user and assistant text whole; a tool call's input as compact JSON cut to
-``TOOL_INPUT_LIMIT``, a tool's output cut to ``TOOL_OUTPUT_LIMIT`` (entry.py).
+``TOOL_INPUT_LIMIT``, a tool's output cut to ``TOOL_OUTPUT_LIMIT`` (entry.py), each
+flagged ``text_truncated`` with its whole size when cut (:mod:`tooltext`).
 """
 
 from __future__ import annotations
@@ -38,11 +39,10 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from thinkt.exporter.entry import (
-    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len,
-)
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
+from thinkt.exporter.sources.tooltext import set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class _Reader:
             entry = self.entry(record, line_offset, index, "tool_use")
             entry.tool_name = fields.text(call.get("name"))
             entry.has_tool_use = True
-            entry.text = tool_input_text(call.get("input"))
+            set_tool_input(entry, call.get("input"))
             _fill(entry, model, message_id, usage)
             call_id = call.get("id")
             if isinstance(call_id, str) and entry.tool_name:
@@ -259,7 +259,7 @@ class _Reader:
             if kind == "tool_result":
                 entry = self.entry(record, line_offset, index, "tool_result")
                 entry.is_error = block.get("is_error") is True
-                entry.text = _result_text(block.get("content"))
+                set_tool_output(entry, _result_text(block.get("content")))
                 call_id = block.get("tool_use_id")
                 if isinstance(call_id, str):
                     entry.tool_name = self.tools.get(call_id)
@@ -307,11 +307,11 @@ def _fill(entry: Entry, model: str | None, message_id: str | None, usage: dict |
 def _result_text(content: Any) -> str | None:
     """Return a tool result's output text: a string, or the text of its blocks."""
     if isinstance(content, str):
-        return clip(content, TOOL_OUTPUT_LIMIT)
+        return content
     if isinstance(content, list):
         parts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
         text = "\n".join(p for p in parts if isinstance(p, str))
-        return clip(text, TOOL_OUTPUT_LIMIT) if text else None
+        return text or None
     return None
 
 

@@ -48,11 +48,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from thinkt.exporter.entry import (
-    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len,
-)
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields
 from thinkt.exporter.sources.jsonl import read_records
+from thinkt.exporter.sources.tooltext import set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +260,7 @@ class _Reader:
             entry = self.entry(record, line_offset, "tool_use")
             entry.tool_name = fields.text(payload.get("name")) or _TOOL_NAMES.get(kind)
             entry.has_tool_use = True
-            entry.text = tool_input_text(payload.get(_CALLS[kind]))
+            set_tool_input(entry, payload.get(_CALLS[kind]))
             entry.model = self.model
             call_id = payload.get("call_id")
             if isinstance(call_id, str) and entry.tool_name:
@@ -270,7 +269,7 @@ class _Reader:
         elif kind in _OUTPUTS:
             entry = self.entry(record, line_offset, "tool_result")
             text, is_error = _output(payload.get("output"))
-            entry.text = clip(text, TOOL_OUTPUT_LIMIT) if text is not None else None
+            set_tool_output(entry, text)
             entry.is_error = is_error
             call_id = payload.get("call_id")
             if isinstance(call_id, str):

@@ -31,11 +31,11 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from thinkt.exporter.entry import (
-    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.rewritten import Shipped, read_document
+from thinkt.exporter.sources.tooltext import set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,10 @@ class _EventReader:
             name = fields.text(request.get("name"))
             if name:
                 self.tools[call] = name
-            out.append(self._entry(
-                call, "tool_use", ts, model=model, tool_name=name, has_tool_use=True,
-                text=tool_input_text(request.get("arguments")), message_id=message_id,
-                parent_uuid=uuid))
+            use = self._entry(call, "tool_use", ts, model=model, tool_name=name,
+                              has_tool_use=True, message_id=message_id, parent_uuid=uuid)
+            set_tool_input(use, request.get("arguments"))
+            out.append(use)
 
     def _tool_done(self, uuid: str, ts: str | None, data: dict, out: list[Entry]) -> None:
         call = fields.text(data.get("toolCallId"))
@@ -193,12 +193,11 @@ class _EventReader:
         error = data.get("error")
         if not isinstance(text, str) or not text:
             text = error.get("message") if isinstance(error, dict) else error
-        out.append(self._entry(
-            uuid, "tool_result", ts, model=fields.text(data.get("model")),
-            tool_name=self.tools.pop(call, None) if call else None,
-            is_error=data.get("success") is False,
-            text=clip(text, TOOL_OUTPUT_LIMIT) if isinstance(text, str) and text else None,
-            parent_uuid=call))
+        done = self._entry(uuid, "tool_result", ts, model=fields.text(data.get("model")),
+                           tool_name=self.tools.pop(call, None) if call else None,
+                           is_error=data.get("success") is False, parent_uuid=call)
+        set_tool_output(done, text if isinstance(text, str) and text else None)
+        out.append(done)
 
     def _shutdown(self, uuid: str, ts: str | None, data: dict, out: list[Entry]) -> None:
         metrics = data.get("modelMetrics")
@@ -260,14 +259,12 @@ def _timeline_entries(item: dict, session: str) -> list[Entry] | None:
     result = item.get("result")
     log_text = result.get("log") if isinstance(result, dict) else None
     status = result.get("type") if isinstance(result, dict) else None
-    return [
-        Entry(session, call, "tool_use", ts, tool_name=name, has_tool_use=True,
-              text=tool_input_text(item.get("arguments"))),
-        Entry(session, uuid, "tool_result", ts, tool_name=name,
-              is_error=status is not None and status != "success",
-              text=clip(log_text, TOOL_OUTPUT_LIMIT) if isinstance(log_text, str) and log_text
-              else None, parent_uuid=call),
-    ]
+    use = Entry(session, call, "tool_use", ts, tool_name=name, has_tool_use=True)
+    set_tool_input(use, item.get("arguments"))
+    done = Entry(session, uuid, "tool_result", ts, tool_name=name,
+                 is_error=status is not None and status != "success", parent_uuid=call)
+    set_tool_output(done, log_text if isinstance(log_text, str) and log_text else None)
+    return [use, done]
 
 
 

@@ -30,11 +30,11 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from thinkt.exporter.entry import (
-    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.rewritten import Shipped, read_document
+from thinkt.exporter.sources.tooltext import input_text, set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -208,31 +208,40 @@ def _call_entries(call: dict, number: int, assistant: Entry) -> list[Entry]:
     ts = iso_utc(call.get("timestamp")) or assistant.timestamp
     name = fields.text(call.get("name"))
     use = Entry(assistant.session_id, call_uuid, "tool_use", ts, assistant.project_path,
-                model=assistant.model, text=tool_input_text(call.get("args")), tool_name=name,
-                has_tool_use=True, message_id=assistant.message_id, parent_uuid=assistant.uuid)
+                model=assistant.model, tool_name=name, has_tool_use=True,
+                message_id=assistant.message_id, parent_uuid=assistant.uuid)
+    set_tool_input(use, call.get("args"))
     status = fields.text(call.get("status"))
     if status not in _DONE and not (status is None and call.get("result")):
         return [use]  # still running or awaiting approval: its result comes with a rewrite
-    output = _result_text(call)
+    output, whole = _result_text(call)
     done = Entry(assistant.session_id, call_uuid + ":result", "tool_result", ts,
                  assistant.project_path, tool_name=name, is_error=_DONE.get(status, False),
-                 text=clip(output, TOOL_OUTPUT_LIMIT) if output else None, parent_uuid=call_uuid)
+                 parent_uuid=call_uuid)
+    set_tool_output(done, output or None, whole)
     return [use, done]
 
 
-def _result_text(call: dict) -> str | None:
+def _result_text(call: dict) -> tuple[str | None, str | None]:
+    """Return a call's output text and, when a response body in it was cut, the whole text."""
     texts = []
+    wholes: dict[int, str] = {}  # position in texts -> the whole rendering of a cut body
     results = call.get("result")
     for item in results if isinstance(results, list) else ():
         response = item.get("functionResponse") if isinstance(item, dict) else None
         body = response.get("response") if isinstance(response, dict) else None
         if isinstance(body, dict):
             value = body.get("output", body.get("error"))
-            texts.append(value if isinstance(value, str) else tool_input_text(body) or "")
+            if not isinstance(value, str):
+                value, whole = input_text(body)
+                if whole is not None:
+                    wholes[len(texts)] = whole
+            texts.append(value or "")
     if texts:
-        return "\n".join(texts)
+        whole = "\n".join(wholes.get(i, t) for i, t in enumerate(texts)) if wholes else None
+        return "\n".join(texts), whole
     display = call.get("resultDisplay")
-    return display if isinstance(display, str) and display else None
+    return (display if isinstance(display, str) and display else None), None
 
 
 def _set_tokens(entry: Entry, tokens: dict) -> None:

@@ -38,10 +38,10 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from thinkt.exporter.entry import (
-    TOOL_OUTPUT_LIMIT, Entry, clip, iso_utc, tool_input_text, utf8_len)
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
+from thinkt.exporter.sources.tooltext import input_text, set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +167,13 @@ def _assistant(base: Entry, record: dict, message: dict) -> list[Entry]:
         _set_usage(base, usage)
     entries = [base]
     for number, call in enumerate(calls):
-        entries.append(Entry(
+        use = Entry(
             base.session_id, f"{base.uuid}:{fields.text(call.get('id')) or number}", "tool_use",
             base.timestamp, base.project_path, model=base.model,
             tool_name=fields.text(call.get("name")), has_tool_use=True,
-            text=tool_input_text(call.get("args")), message_id=base.uuid, parent_uuid=base.uuid))
+            message_id=base.uuid, parent_uuid=base.uuid)
+        set_tool_input(use, call.get("args"))
+        entries.append(use)
     return entries
 
 
@@ -200,26 +202,28 @@ def _tool_result(base: Entry, record: dict, message: dict) -> list[Entry]:
                  if isinstance(p.get("functionResponse"), dict)]
     for number, response in enumerate(responses or [{}]):
         body = response.get("response")
-        text = _response_text(body)
+        text, whole = _response_text(body)
         if text is None and isinstance(outcome, dict):
             text = fields.text(outcome.get("resultDisplay"))
-        entries.append(Entry(
+        done = Entry(
             base.session_id, base.uuid if number == 0 else f"{base.uuid}:{number}",
             "tool_result", base.timestamp, base.project_path,
             tool_name=fields.text(response.get("name")),
             is_error=failed or (isinstance(body, dict) and "error" in body),
-            text=clip(text, TOOL_OUTPUT_LIMIT) if text else None,
-            parent_uuid=base.parent_uuid))
+            parent_uuid=base.parent_uuid)
+        set_tool_output(done, text or None, whole)
+        entries.append(done)
     return entries
 
 
-def _response_text(body: Any) -> str | None:
+def _response_text(body: Any) -> tuple[str | None, str | None]:
+    """Return a response body's text and, when it was cut (a JSON body), its whole text."""
     if isinstance(body, dict):
         value = body.get("output", body.get("error"))
         if isinstance(value, str):
-            return value or None
-        return tool_input_text(body)
-    return body if isinstance(body, str) and body else None
+            return value or None, None
+        return input_text(body)
+    return (body if isinstance(body, str) and body else None), None
 
 
 _BUILDERS = {"user": _user, "assistant": _assistant, "tool_result": _tool_result}

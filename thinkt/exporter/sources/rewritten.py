@@ -65,14 +65,19 @@ def fingerprint(entry: Entry) -> int:
     its result, changes there): hashing whole tool outputs on every re-read of a
     rewritten file would cost more than parsing it. The integers are combined with
     ``hash`` of a tuple of integers, which (unlike string hashing) is the same in every
-    process, so fingerprints saved in the state stay valid after a restart.
+    process, so fingerprints saved in the state stay valid after a restart. A cut text
+    also counts its whole size (a cut output that grows keeps the same cut text); it is
+    left out otherwise, so the fingerprints of uncut entries stay what they were.
     """
     text = entry.text or ""
     ends = text if len(text) <= 128 else text[:64] + text[-64:]
-    return hash((len(text), zlib.crc32(ends.encode("utf-8", "surrogatepass")),
-                 entry.is_error, entry.has_thinking, entry.thinking_len, entry.input_tokens,
-                 entry.output_tokens, entry.cache_read_tokens, entry.cache_write_tokens,
-                 entry.reasoning_tokens)) & 0xFFFFFFFF
+    facts = (len(text), zlib.crc32(ends.encode("utf-8", "surrogatepass")),
+             entry.is_error, entry.has_thinking, entry.thinking_len, entry.input_tokens,
+             entry.output_tokens, entry.cache_read_tokens, entry.cache_write_tokens,
+             entry.reasoning_tokens)
+    if entry.text_truncated:
+        facts += (entry.text_bytes,)
+    return hash(facts) & 0xFFFFFFFF
 
 
 class Shipped:

@@ -41,10 +41,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from thinkt.exporter.entry import TOOL_OUTPUT_LIMIT, clip
 from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.kimi.steps import Steps, parts_text, set_usage
+from thinkt.exporter.sources.tooltext import set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +174,11 @@ class _WireReader:
         output = output if isinstance(output, str) else parts_text(output)
         output = output or fields.text(value.get("message"))
         names = {c["id"]: c["name"] for c in self.steps.open["calls"]} if self.steps.open else {}
-        self.result.entries.append(self.steps.entry(
-            self.steps.uid(call + ":result"), "tool_result", ts, tool_name=names.get(call),
-            is_error=value.get("is_error") is True,
-            text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
-            parent_uuid=self.steps.uid(call)))
+        done = self.steps.entry(self.steps.uid(call + ":result"), "tool_result", ts,
+                                tool_name=names.get(call), is_error=value.get("is_error") is True,
+                                parent_uuid=self.steps.uid(call))
+        set_tool_output(done, output or None)
+        self.result.entries.append(done)
 
     def _status(self, pos: int, ts: Any, payload: dict) -> None:
         usage = payload.get("token_usage")
@@ -227,11 +227,10 @@ class _ContextReader:
             self._assistant(record)
         elif role == "tool":
             call = fields.text(record.get("tool_call_id")) or self.chain
-            output = parts_text(record.get("content"))
-            self.result.entries.append(steps.entry(
-                steps.uid(call + ":result"), "tool_result", None,
-                text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
-                parent_uuid=steps.uid(call)))
+            done = steps.entry(steps.uid(call + ":result"), "tool_result", None,
+                               parent_uuid=steps.uid(call))
+            set_tool_output(done, parts_text(record.get("content")))
+            self.result.entries.append(done)
         else:
             self.result.skip("unknown_type")
 

@@ -34,10 +34,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from thinkt.exporter.entry import TOOL_OUTPUT_LIMIT, clip, tool_input_text
 from thinkt.exporter.sources import ReadResult, fields
 from thinkt.exporter.sources.jsonl import read_records
 from thinkt.exporter.sources.kimi.steps import Steps, parts_text, set_usage
+from thinkt.exporter.sources.tooltext import set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +211,10 @@ class _CodeReader:
         if name:
             self.tools[call] = name
         steps = self.steps
-        self.result.entries.append(steps.entry(
-            steps.uid(call), "tool_use", when, tool_name=name, has_tool_use=True,
-            text=tool_input_text(event.get("args")), message_id=step_id,
-            parent_uuid=steps.uid(step_id) if step_id else None))
+        use = steps.entry(steps.uid(call), "tool_use", when, tool_name=name, has_tool_use=True,
+                          message_id=step_id, parent_uuid=steps.uid(step_id) if step_id else None)
+        set_tool_input(use, event.get("args"))
+        self.result.entries.append(use)
         return True
 
     def _tool_result(self, event: dict, kind: str, when: Any) -> bool:
@@ -225,12 +225,12 @@ class _CodeReader:
         output = body.get("output") if isinstance(body, dict) else body
         output = output if isinstance(output, str) else parts_text(output)
         steps = self.steps
-        self.result.entries.append(steps.entry(
-            steps.uid(call + ":result"), "tool_result", when,
-            tool_name=self.tools.pop(call, None),
-            is_error=isinstance(body, dict) and body.get("isError") is True,
-            text=clip(output, TOOL_OUTPUT_LIMIT) if output else None,
-            parent_uuid=steps.uid(call)))
+        done = steps.entry(steps.uid(call + ":result"), "tool_result", when,
+                           tool_name=self.tools.pop(call, None),
+                           is_error=isinstance(body, dict) and body.get("isError") is True,
+                           parent_uuid=steps.uid(call))
+        set_tool_output(done, output or None)
+        self.result.entries.append(done)
         return True
 
     def _step(self, event: dict, kind: str, when: Any) -> bool:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from thinkt.exporter.entry import Entry, iso_utc, tool_input_text, utf8_len
+from thinkt.exporter.entry import Entry, iso_utc, utf8_len
+from thinkt.exporter.sources.tooltext import set_tool_input
 
 #: Integer epoch milliseconds from 1973 to 2103 take the fast path of :meth:`Steps.time`.
 _MS_FROM, _MS_UNTIL = 100_000_000_000, 4_200_000_000_000
@@ -85,10 +86,11 @@ class Steps:
                 set_usage(entry, usage)
             self.out.append(entry)
         for call in step["calls"]:
-            self.out.append(self.entry(
-                self.uid(call["id"]), "tool_use", call["ts"], tool_name=call["name"],
-                has_tool_use=True, text=tool_input_text(call["args"]), message_id=step["mid"],
-                parent_uuid=self.uid(step["id"])))
+            use = self.entry(self.uid(call["id"]), "tool_use", call["ts"], tool_name=call["name"],
+                             has_tool_use=True, message_id=step["mid"],
+                             parent_uuid=self.uid(step["id"]))
+            set_tool_input(use, call["args"])
+            self.out.append(use)
 
     def _ship_text(self, step: dict) -> None:
         step["cut"] += 1
