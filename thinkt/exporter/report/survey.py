@@ -48,7 +48,7 @@ NORMAL_SKIPS = frozenset(("bookkeeping", "duplicate"))
 TOKEN_NAMES = {"input_tokens": "input", "output_tokens": "output",
                "cache_read_tokens": "cache_read", "cache_write_tokens": "cache_write",
                "reasoning_tokens": "reasoning"}
-#: Reads of one file stop after this many slices (a bound; 8 MiB each).
+#: Reads of one file stop after this many slices (a bound; jsonl.SLICE each).
 MAX_READS_PER_FILE = 100_000
 
 
