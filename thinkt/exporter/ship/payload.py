@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import zlib
 from typing import Any, Iterable
 
 from thinkt.exporter.entry import Entry, utf8_len
@@ -124,10 +125,21 @@ class _Batch:
 
 
 def _assemble(envelope: dict[str, Any], parts: list[bytes]) -> bytes:
-    """Return the gzip body of ``envelope`` with the encoded entries ``parts``."""
-    head = _ENCODER.encode(envelope)[:-1].encode("ascii")
-    raw = b"".join((head, b',"entries":[', b",".join(parts), b"]}"))
-    return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+    """Return the gzip body of ``envelope`` with the encoded entries ``parts``.
+
+    Compressed part by part: the JSON of a payload is never joined in memory (a clipped
+    8 MiB entry would be copied once more).
+    """
+    gzip_stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [gzip_stream.compress(_ENCODER.encode(envelope)[:-1].encode("ascii")),
+           gzip_stream.compress(b',"entries":[')]
+    for number, part in enumerate(parts):
+        if number:
+            out.append(gzip_stream.compress(b","))
+        out.append(gzip_stream.compress(part))
+    out.append(gzip_stream.compress(b"]}"))
+    out.append(gzip_stream.flush())
+    return b"".join(out)
 
 
 def encode_entry(wire: dict[str, Any], max_entry: int = MAX_ENTRY) -> tuple[bytes, bool]:
