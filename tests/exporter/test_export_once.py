@@ -341,3 +341,32 @@ def test_rewritten_files_are_read_whole_with_their_state(stub, tmp_path, make_op
     run(options)  # unchanged: not read again
     sent = [e["uuid"] for p in stub.payloads for e in p["entries"]]
     assert sent == ["m1", "m2"]
+
+
+def test_a_large_rewritten_document_ships_batch_by_batch_once(stub, samples, tmp_path,
+                                                              make_options, monkeypatch):
+    """Streamed (as a document over rewritten.WHOLE_MAX is), in batches of a few entries:
+    every entry once, and the next run, with nothing rewritten, sends nothing."""
+    import shutil
+
+    from thinkt.exporter.sources import get, rewritten
+    from thinkt.exporter.watch.roots import WatchRoot
+
+    pytest.importorskip("ijson")
+    monkeypatch.setattr(rewritten, "WHOLE_MAX", 0)
+    monkeypatch.setattr(rewritten, "BATCH_ENTRIES", 4)
+    root = tmp_path / "gemini" / "tmp"
+    chats = root / "8a20078e" / "chats"
+    chats.mkdir(parents=True)
+    path = chats / "session-2026-03-27T10-19-8a20078e.json"
+    shutil.copy(samples / "gemini" / "Mai0313-VibeCodingTracker__test_conversation_gemini"
+                "@894772f.json", path)
+    expected = {e.uuid for e in get("gemini").read(path, 0, None).entries}
+    options = make_options(stub.url, roots=[WatchRoot(get("gemini"), root)])
+    code, said = run(options)
+    assert code == ExitStatus.OK, said.text
+    assert stub.uuids() == expected and not stub.resent()
+    assert len(stub.payloads) > 1, "one payload: the batches were not streamed"
+    assert offsets(options)[str(path)].offset == path.stat().st_size
+    code, said = run(options)
+    assert said[-1] == "Nothing new to ship." and not stub.resent()

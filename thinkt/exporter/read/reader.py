@@ -25,7 +25,7 @@ from thinkt.exporter.ship import payload as payloads
 from thinkt.exporter.ship.dispatcher import Dispatcher
 from thinkt.exporter.ship.redact import Redactor
 from thinkt.exporter.sources import Source
-from thinkt.exporter.state.ledger import Ledger, end_record
+from thinkt.exporter.state.ledger import Cursor, Ledger, end_record
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,9 @@ class Reader:
             status = self.read_file(source, Path(cursor.rotated), final=True)
             if status is ReadStatus.PAUSED:
                 return status
+        stream = getattr(source, "stream", None) if cursor.whole else None
+        if stream is not None:
+            return self._read_stream(source, stream, path, cursor)
         first = True
         while True:
             if not self.dispatcher.has_room() or self.should_stop():
@@ -124,6 +127,61 @@ class Reader:
                 return ReadStatus.DONE
             # On to the next slice; the read that finds nothing new ends the loop, so a
             # file that grew meanwhile is read to its new end.
+
+    def _read_stream(self, source: Source, stream, path: Path, cursor: Cursor) -> ReadStatus:
+        """Read a whole document as it is parsed: payloads leave batch by batch, and the
+        record (with the parser's state) commits once the document is done."""
+        key = str(path)
+        record = cursor.record
+        chunk = self.ledger.open(cursor)
+        if chunk is None:
+            return ReadStatus.PAUSED
+        entries = 0
+        status = ReadStatus.DONE
+        try:
+            st = os.stat(path)
+            result = stream(path, record.offset, record.state or None)
+            for batch in result.batches:
+                built = payloads.build(source.name, batch, instance_id=self.instance_id,
+                                       machine_id=self.machine_id, redactor=self.redactor,
+                                       metadata_only=self.metadata_only)
+                if not self.ledger.add(chunk, len(built), len(batch)):
+                    status = ReadStatus.PAUSED  # its reads were dropped meanwhile
+                    break
+                self.counters.add(source.name, entries_read=len(batch))
+                entries += len(batch)
+                for payload in built:
+                    self.dispatcher.submit(payload, chunk)
+                if not self.dispatcher.has_room() or self.should_stop():
+                    status = ReadStatus.PAUSED
+                    break
+        except FileNotFoundError:
+            self.ledger.seal(chunk, cursor, record)  # nothing moves: what went out is safe
+            self.ledger.forget_if_gone(key)
+            return ReadStatus.GONE
+        except OSError as exc:
+            self.ledger.seal(chunk, cursor, record)
+            return self._fail(key, f"cannot read it: {exc.strerror}")
+        except Exception:
+            log.exception("the %s parser failed on %s; skipping the file this time",
+                          source.name, path)
+            self.ledger.seal(chunk, cursor, record)
+            return self._fail(key, None)
+        if status is ReadStatus.PAUSED:
+            # Stopped part-way: the document is read again whole later, and its parser
+            # state (what was shipped) is not saved, so the part that went out goes again
+            # (the collector keeps it once).
+            self.ledger.seal(chunk, cursor, record)
+            return status
+        self._failed.discard(key)
+        self.ledger.seal(chunk, cursor, end_record(cursor, path, st, result.offset,
+                                                    result.state))
+        self.counters.add(source.name, bytes_read=st.st_size, files=1)
+        if result.skipped:
+            self.counters.add_skipped(source.name, result.skipped)
+        if self.on_progress is not None:
+            self.on_progress(source.name, st.st_size)
+        return ReadStatus.DONE
 
     def forget_if_gone(self, key: str) -> bool:
         """Forget a deleted file once nothing read from it is in flight; True if forgotten."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from thinkt.exporter.report.tally import UsageTally
-from thinkt.exporter.sources import Source, is_whole_file
+from thinkt.exporter.sources import ReadResult, Source, is_whole_file
 from thinkt.exporter.state.offsets import Change, OffsetStore, compare
 
 log = logging.getLogger(__name__)
@@ -167,41 +167,52 @@ def _count_new(source: Source, path: Path, offsets: OffsetStore | None) -> int:
     record = offsets.get(str(path)) if offsets is not None else None
     try:
         if record is not None and compare(record, path, os.stat(path)) is Change.SAME:
-            return sum(len(r.entries) for r in _reads(source, path, record.offset,
-                                                       record.state or None))
-        return sum(len(r.entries) for r in _reads(source, path, 0, None))
+            reads = _reads(source, path, record.offset, record.state or None)
+        else:
+            reads = _reads(source, path, 0, None)
+        return sum(1 for result in reads for _ in _entries(result))
     except Exception:  # counted (and logged) by the full read already
         return 0
 
 
 def _reads(source: Source, path: Path, offset: int, state: dict | None):
-    """Yield the results of reading ``path`` to its end from ``offset``, as an export does."""
+    """Yield the results of reading ``path`` to its end from ``offset``, as an export does.
+
+    A whole document is streamed (as the exporter reads it): take its entries with
+    :func:`_entries` before asking for the next result.
+    """
+    whole = is_whole_file(source, path)
+    stream = getattr(source, "stream", None) if whole else None
     for _ in range(MAX_READS_PER_FILE):
-        result = source.read(path, offset, state, final=True)
+        result = stream(path, offset, state) if stream is not None else \
+            source.read(path, offset, state, final=True)
         yield result
-        if result.offset <= offset or is_whole_file(source, path):
+        if result.offset <= offset or whole:
             return
         offset, state = result.offset, result.state
+
+
+def _entries(result: ReadResult):
+    """Yield a read's entries, batch by batch for a streamed one (none of them kept)."""
+    yield from result.entries
+    for batch in result.batches or ():
+        yield from batch
 
 
 def _read_file(source: Source, path: Path, report: SourceReport, tally: UsageTally,
                roles: dict[str, int], sessions: set[str]) -> None:
     """Read one file to its end from offset 0 (no saved state), adding to the counts."""
-    offset, state = 0, None
+    offset = 0
     try:
-        for _ in range(MAX_READS_PER_FILE):
-            result = source.read(path, offset, state, final=True)
-            for entry in result.entries:
+        for result in _reads(source, path, 0, None):
+            for entry in _entries(result):
                 tally.add(entry)
                 roles[entry.role] = roles.get(entry.role, 0) + 1
                 sessions.add(entry.session_id)
-            report.entries += len(result.entries)
+                report.entries += 1
             for reason, count in result.skipped.items():
                 report.skipped[reason] = report.skipped.get(reason, 0) + count
-            done = result.offset <= offset or is_whole_file(source, path)
-            offset, state = max(result.offset, offset), result.state
-            if done:
-                break
+            offset = max(result.offset, offset)
     except OSError as exc:
         log.warning("cannot read %s: %s", path, exc)
         report.unreadable += 1

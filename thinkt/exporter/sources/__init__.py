@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Protocol
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 from thinkt.exporter.entry import Entry
 
@@ -28,10 +28,21 @@ class ReadResult:
     #: Bytes at the end of the file left for a later read: a last line without its
     #: newline that was not taken (see ``jsonl.read_lines``); 0 otherwise.
     tail: int = 0
+    #: A streamed read (a whole document, item by item): entries come in batches, and
+    #: ``offset``, ``state`` and ``skipped`` are final once the batches are exhausted.
+    batches: Iterable[list[Entry]] | None = None
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Count a skipped record."""
         self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def drain(self) -> "ReadResult":
+        """Collect a streamed read's batches into ``entries``; return self."""
+        if self.batches is not None:
+            batches, self.batches = self.batches, None
+            for batch in batches:
+                self.entries.extend(batch)
+        return self
 
 
 class Source(Protocol):
@@ -61,6 +72,10 @@ class Source(Protocol):
         A last line without its newline is consumed only when ``final`` (the file is
         quiet) and it is one whole record. A read is bounded (a slice of the file):
         callers read again from the returned offset until it stops moving.
+
+        A source whose whole files can be large may also define ``stream(path, offset,
+        state)``: the same read, with the entries in ``ReadResult.batches`` as they are
+        parsed, so a document of any size is never held whole (see ``rewritten.py``).
         """
 
 

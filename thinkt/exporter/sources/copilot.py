@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping
 from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
-from thinkt.exporter.sources.rewritten import Shipped, read_document
+from thinkt.exporter.sources.rewritten import Shipped, stream_document
 from thinkt.exporter.sources.tooltext import set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,12 @@ class CopilotSource:
         path = Path(path)
         state = dict(state or {})
         if self.is_whole_file(path):
-            return _read_history(path, offset, state)
+            return self.stream(path, offset, state).drain()
         return read_records(path, offset, state, _EventReader, final)
+
+    def stream(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+        """Read a legacy history file item by item of its timeline (entries in batches)."""
+        return _read_history(Path(path), offset, dict(state or {}))
 
 
 class _EventReader:
@@ -218,26 +222,25 @@ class _EventReader:
 
 
 def _read_history(path: Path, offset: int, state: dict) -> ReadResult:
-    """Read a legacy history file whole; ship its timeline entries once per version."""
-    document, result = read_document(path, offset, state)
-    if document is None:
-        return result
-    timeline = document.get("timeline") if isinstance(document, dict) else None
-    if not isinstance(timeline, list):
-        result.skip("malformed")
-        return result
-    session = fields.text(document.get("sessionId")) or state.get("session") or path.stem
-    state["session"] = session
+    """Stream a legacy history file; ship its timeline entries once per version."""
     shipped = Shipped(state.get("shipped"))
-    for item in timeline:
-        entries = _timeline_entries(item, session) if isinstance(item, dict) else None
+
+    def session(header: dict) -> str:
+        return fields.text(header.get("sessionId")) or state.get("session") or path.stem
+
+    def entries_of(item: Any, index: int, header: dict) -> list[Entry] | str:
+        entries = _timeline_entries(item, session(header)) if isinstance(item, dict) else None
         if entries is None:
-            result.skip("malformed" if not isinstance(item, dict) or not item.get("id")
-                        else "unknown_type")
-            continue
-        result.entries.extend(shipped.select(entries[0].uuid, entries))
-    state["shipped"] = shipped.to_state()
-    return result
+            # an item without an id is as good as malformed: nothing can name its entries
+            return "unknown_type" if isinstance(item, dict) and item.get("id") else "malformed"
+        return shipped.select(entries[0].uuid, entries)
+
+    def finish(header: dict) -> None:
+        state["session"] = session(header)
+        state["shipped"] = shipped.to_state()
+
+    return stream_document(path, offset, state, items="timeline", header=("sessionId",),
+                           entries_of=entries_of, finish=finish)
 
 
 _TIMELINE_ROLES = {"user": "user", "copilot": "assistant", "info": "system",

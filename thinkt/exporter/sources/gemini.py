@@ -33,7 +33,7 @@ from typing import Any, Iterator, Mapping
 from thinkt.exporter.entry import Entry, iso_utc, utf8_len
 from thinkt.exporter.sources import ReadResult, env_dir, fields, find
 from thinkt.exporter.sources.jsonl import read_records
-from thinkt.exporter.sources.rewritten import Shipped, read_document
+from thinkt.exporter.sources.rewritten import Shipped, stream_document
 from thinkt.exporter.sources.tooltext import input_text, set_tool_input, set_tool_output
 
 log = logging.getLogger(__name__)
@@ -81,17 +81,31 @@ class GeminiSource:
         path = Path(path)
         if not self.is_whole_file(path):
             return read_records(path, offset, state, _AppendedReader, final)
+        return self.stream(path, offset, state).drain()
+
+    def stream(self, path: Path, offset: int, state: dict | None) -> ReadResult:
+        """Read a rewritten ``.json`` session message by message (entries in batches)."""
+        path = Path(path)
         state = dict(state or {})
-        document, result = read_document(path, offset, state)
-        if document is None:
-            return result
-        if not isinstance(document, dict) or not isinstance(document.get("messages"), list):
-            result.skip("malformed")
-            return result
-        state["session"] = (fields.text(document.get("sessionId")) or state.get("session")
-                            or path.stem)
-        _ship(path, document["messages"], state, result)
-        return result
+        if not state.get("project"):
+            state["project"] = _project_root(path)
+        shipped = Shipped(state.get("shipped"))
+
+        def session(header: dict) -> str:
+            return fields.text(header.get("sessionId")) or state.get("session") or path.stem
+
+        def entries_of(message: Any, index: int, header: dict) -> list[Entry] | None:
+            if not isinstance(message, dict):
+                return None
+            entries = message_entries(message, index, session(header), state["project"])
+            return None if entries is None else shipped.select(entries[0].uuid, entries)
+
+        def finish(header: dict) -> None:
+            state["session"] = session(header)
+            state["shipped"] = shipped.to_state()
+
+        return stream_document(path, offset, state, items="messages", header=("sessionId",),
+                               entries_of=entries_of, finish=finish)
 
 
 class _AppendedReader:
@@ -154,22 +168,6 @@ class _AppendedReader:
             self.result.entries.extend(
                 shipped.select(entries[0].uuid, entries, index >= first_kept))
         self.state["shipped"] = shipped.to_state()
-
-
-def _ship(path: Path, messages: list, state: dict, result: ReadResult) -> None:
-    """Add the new or changed entries of a document's ``messages`` to ``result``."""
-    if not state.get("project"):
-        state["project"] = _project_root(path)
-    shipped = Shipped(state.get("shipped"))
-    for index, message in enumerate(messages):
-        entries = None
-        if isinstance(message, dict):
-            entries = message_entries(message, index, state["session"], state["project"])
-        if entries is None:
-            result.skip("unknown_type" if isinstance(message, dict) else "malformed")
-            continue
-        result.entries.extend(shipped.select(entries[0].uuid, entries))
-    state["shipped"] = shipped.to_state()
 
 
 def message_entries(message: dict, index: int, session: str,

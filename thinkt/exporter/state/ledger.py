@@ -60,14 +60,19 @@ class _Track:
 
 @dataclasses.dataclass(eq=False)
 class Chunk:
-    """One slice of one file handed over as payloads; its ``end`` commits once all are safe."""
+    """One slice of one file handed over as payloads; its ``end`` commits once all are safe.
+
+    A chunk is sealed once its ``end`` is known and every payload of it is counted: a
+    document streamed item by item hands payloads over before it knows where it ends.
+    """
 
     track: _Track
-    end: FileRecord
+    end: FileRecord | None
     epoch: int
     payloads: int  # not settled yet
     entries: int
     unsafe: bool = False
+    sealed: bool = False
 
 
 @dataclasses.dataclass(eq=False)
@@ -144,17 +149,48 @@ class Ledger:
         Returns the chunk to settle each payload against, or None when the file's reads
         were dropped since ``cursor`` was made (the payloads must not be sent).
         """
+        chunk = self.open(cursor)
+        if chunk is not None:
+            self.add(chunk, payloads, entries)
+            self.seal(chunk, cursor, end)
+        return chunk
+
+    def open(self, cursor: Cursor) -> Chunk | None:
+        """Start a chunk whose payloads are counted as they come (:meth:`add`, :meth:`seal`).
+
+        None when the file's reads were dropped since ``cursor`` was made.
+        """
         with self._lock:
             track = cursor.track
             if track.epoch != cursor.epoch:
                 return None
-            chunk = Chunk(track, end, track.epoch, payloads, entries)
+            chunk = Chunk(track, None, track.epoch, 0, 0)
             track.chunks.append(chunk)
+            return chunk
+
+    def add(self, chunk: Chunk, payloads: int, entries: int) -> bool:
+        """Count ``payloads`` more payloads of an open chunk, before they are handed over.
+
+        False when the file's reads were dropped meanwhile: they must not be sent.
+        """
+        with self._lock:
+            if chunk.epoch != chunk.track.epoch:
+                return False
+            chunk.payloads += payloads
+            chunk.entries += entries
+            return True
+
+    def seal(self, chunk: Chunk, cursor: Cursor, end: FileRecord) -> None:
+        """Close a chunk: ``end`` commits once its payloads are all safe; reads go on from it."""
+        with self._lock:
+            track = chunk.track
+            chunk.end = end
+            chunk.sealed = True
+            if chunk.epoch != track.epoch:
+                return
             track.read = end
             cursor.record = end
-            if payloads == 0:
-                self._commit(track)
-            return chunk
+            self._commit(track)
 
     # -- the dispatcher's side -----------------------------------------------------------
 
@@ -171,7 +207,7 @@ class Ledger:
     def _commit(self, track: _Track) -> None:
         """Commit the settled chunks at the head of ``track`` (lock held)."""
         chunks = track.chunks
-        while chunks and chunks[0].payloads <= 0:
+        while chunks and chunks[0].sealed and chunks[0].payloads <= 0:
             chunk = chunks.popleft()
             if chunk.unsafe:
                 log.info("%s: payloads were not delivered; its lines will be read again from "
