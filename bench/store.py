@@ -88,7 +88,7 @@ class Corpus:
                     False, n % 7 == 0, role == "tool_use", 1200 if tokens else 0,
                     (n % 900) if tokens else 0, 0, 30_000 if tokens else 0, 0, 0,
                     f"msg-{prefix}-{n - n % 5}" if tokens else None, None, f"{prefix}-{n - 1}",
-                    "main", "/home/dev/project"))
+                    "main", "/home/dev/project", False, 0))
             n = self.serial + start
             requests.append(store.IngestRequest(
                 "claude", f"{prefix}-session-{n // SESSION_LENGTH}", f"/home/dev/p{n % 50}",
