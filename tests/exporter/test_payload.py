@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from thinkt.exporter.entry import Entry
+from thinkt.exporter.entry import CUT_MARK, Entry
 from thinkt.exporter.ship import payload
 
 
@@ -64,7 +64,7 @@ def test_an_entry_too_large_for_a_request_is_clipped_and_says_so():
     first, clipped, last = decoded(built)[0]["entries"]
     assert "text_truncated" not in first and last["text"] == "t2"
     assert clipped["text_truncated"] is True and clipped["text_bytes"] == 600_003
-    assert clipped["text"].startswith("éé") and clipped["text"].endswith(payload.CUT_MARK)
+    assert clipped["text"].startswith("éé") and clipped["text"].endswith(CUT_MARK)
     assert len(json.dumps(clipped, separators=(",", ":"))) <= 100_000
     assert len(json.dumps(clipped, separators=(",", ":"))) > 90_000, "clipped far too much"
 

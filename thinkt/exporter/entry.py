@@ -117,8 +117,9 @@ TOOL_INPUT_LIMIT = 4 * 1024
 #: A tool's output (file reads, command output) is cut to this many UTF-8 bytes, so one
 #: entry stays far below the collector's 10 MiB request limit.
 TOOL_OUTPUT_LIMIT = 64 * 1024
-_CUT_MARK = "\u2026[truncated]"
-_CUT_MARK_BYTES = len(_CUT_MARK.encode("utf-8"))
+#: How a text the exporter cut ends (the entry also says so: ``text_truncated``).
+CUT_MARK = "\u2026[truncated]"
+_CUT_MARK_BYTES = len(CUT_MARK.encode("utf-8"))
 
 
 def utf8_len(text: str) -> int:
@@ -135,14 +136,14 @@ def clip(text: str, limit: int) -> str:
     if len(text) > limit:  # too long in any encoding: encode only the part that is kept
         head = text[:limit]
         if head.isascii():  # one byte per character: cut the string itself
-            return head[: max(limit - _CUT_MARK_BYTES, 0)] + _CUT_MARK
+            return head[: max(limit - _CUT_MARK_BYTES, 0)] + CUT_MARK
         raw = head.encode("utf-8", "surrogatepass")
     else:
         raw = text.encode("utf-8", "surrogatepass")
         if len(raw) <= limit:
             return text
     keep = max(limit - _CUT_MARK_BYTES, 0)
-    return raw[:keep].decode("utf-8", "ignore") + _CUT_MARK
+    return raw[:keep].decode("utf-8", "ignore") + CUT_MARK
 
 
 #: One encoder for every tool input: json.dumps with options builds a new one per call.

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from thinkt.exporter.entry import (
-    TOOL_INPUT_LIMIT, TOOL_OUTPUT_LIMIT, clip, tool_input_text, utf8_len)
+    CUT_MARK, TOOL_INPUT_LIMIT, TOOL_OUTPUT_LIMIT, clip, tool_input_text, utf8_len)
 from thinkt.exporter.sources import get, is_whole_file
 from thinkt.exporter.sources.tooltext import input_text
 
@@ -28,7 +28,6 @@ BIG_ARGS = json.dumps(BIG_INPUT, ensure_ascii=False)
 SMALL_ARGS = json.dumps(SMALL_INPUT)
 BIG_OUTPUT = "ligne é€ 😀\n" * 8000  # 136,000 bytes
 SMALL_OUTPUT = "ok"
-CUT_MARK = "\u2026[truncated]"  # how entry.clip ends a text it cut
 
 
 def compact(value) -> str:

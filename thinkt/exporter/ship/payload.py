@@ -18,7 +18,7 @@ import json
 import zlib
 from typing import Any, Iterable
 
-from thinkt.exporter.entry import Entry, utf8_len
+from thinkt.exporter.entry import CUT_MARK, Entry, utf8_len
 from thinkt.exporter.ship.redact import Redactor, redact_entries
 
 #: Most entries in one POST (CONTRACT.md §3).
@@ -32,7 +32,6 @@ MAX_ENTRY = 8 * 1024 * 1024
 MIN_ENTRY = 64 * 1024
 #: zlib level 1 compresses session JSON ~5-8x at a fraction of level 6's cost.
 GZIP_LEVEL = 1
-CUT_MARK = "\u2026[truncated]"
 #: A text of at most this many characters cannot exceed MAX_ENTRY whatever it holds (an
 #: astral character escapes to 12 bytes), so it is encoded without measuring first.
 _SAFE_CHARS = MAX_ENTRY // 12 - 4096
