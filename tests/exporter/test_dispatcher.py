@@ -136,3 +136,15 @@ def test_close_is_bounded_when_the_collector_never_answers(tmp_path):
         assert not closer.is_alive(), "close waited for POSTs that never answer"
         assert sorted(job.outcome.value for job in jobs) == ["buffered"] * 3
         assert dispatcher.buffer.files == 3
+
+
+def test_heartbeats_failing_during_an_outage_do_not_push_the_probe_away(tmp_path):
+    with gated_dispatcher(tmp_path) as (clock, shipper, dispatcher):
+        dispatcher.buffer.put(payload(1).body)
+        dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))  # down
+        assert dispatcher.state is Collector.DOWN
+        for _ in range(10):  # a heartbeat every few seconds, each failing
+            clock.now += 0.3
+            dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))
+        clock.now += 0.1  # past the first wait (1 s): the probe goes, not 10 waits later
+        assert dispatcher.drain() == 1

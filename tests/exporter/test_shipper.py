@@ -180,3 +180,12 @@ def test_only_a_collector_shaped_answer_acknowledges(status, kind, data):
     assert answer.accepted == 0
     assert "not a thinkt collector's" in answer.describe()
     assert answer.describe().startswith(f"HTTP {status}")
+
+
+def test_a_registration_answered_by_a_web_page_is_not_a_collector():
+    server = FixedAnswer(200, "text/html", b"<html>Welcome to nginx!</html>")
+    try:
+        answer = shipper_for(server.url).register({"instance_id": "i", "platform": "linux"})
+    finally:
+        server.close()
+    assert answer.result is Result.REFUSED and "not a thinkt collector's" in answer.describe()

@@ -469,7 +469,16 @@ class Dispatcher:
             self._probe_delay = min(PROBE_MAX, self._probe_delay * 2)
 
     def note_answer(self, answer: Answer) -> None:
-        """Learn from an answer obtained elsewhere (registration, health)."""
+        """Learn from an answer obtained elsewhere (registration, health).
+
+        A failure while the collector is known to be down is the same outage seen again:
+        it neither lengthens the wait nor moves the next probe (a heartbeat every few
+        seconds would otherwise keep pushing the probe away for as long as it fails).
+        """
+        with self._lock:
+            if answer.result is Result.RETRY and self.state is Collector.DOWN:
+                self.counters.last_error = answer.describe()
+                return
         self._note(answer)
 
     # -- the buffer ------------------------------------------------------------------

@@ -170,10 +170,7 @@ class Shipper:
         parsed = _parse_body(response)
         if 200 <= status < 300:
             if not (isinstance(parsed, dict) and _is_count(parsed.get("accepted"))):
-                kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-                return Answer(Result.REFUSED, status, body=_excerpt(parsed),
-                              error=f"{kind} answer is not a thinkt collector's; is the "
-                                    "collector URL right?")
+                return _not_a_collector(response, parsed)
             return Answer(Result.SHIPPED, status, accepted=parsed["accepted"],
                           duplicates=_int(parsed.get("duplicates")),
                           rejected_entries=_int(parsed.get("rejected")), body=parsed)
@@ -198,11 +195,14 @@ class Shipper:
         except requests.RequestException as exc:
             return Answer(Result.RETRY, error=_describe_exception(exc))
         status = response.status_code
+        parsed = _parse_body(response)
         if 200 <= status < 300:
+            if not isinstance(parsed, dict):  # the stored agent, as JSON, or not a collector
+                return _not_a_collector(response, parsed)
             return Answer(Result.SHIPPED, status)
         if status in ENDPOINT_STATUSES:
-            return Answer(Result.REFUSED, status, body=_parse_body(response))
-        return Answer(Result.RETRY, status, body=_parse_body(response))
+            return Answer(Result.REFUSED, status, body=parsed)
+        return Answer(Result.RETRY, status, body=parsed)
 
     def healthy(self) -> bool:
         """Return True when ``GET /v1/collector/health`` answers 200."""
@@ -246,6 +246,14 @@ def _parse_body(response) -> Any:
         return response.json()
     except ValueError:
         return response.text[:4096]
+
+
+def _not_a_collector(response, parsed: Any) -> Answer:
+    """A 2xx that is not in the collector's shape: as good as a wrong URL."""
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+    return Answer(Result.REFUSED, response.status_code, body=_excerpt(parsed),
+                  error=f"{kind} answer is not a thinkt collector's; is the collector URL "
+                        "right?")
 
 
 def _is_count(value: Any) -> bool:
