@@ -144,3 +144,21 @@ def test_a_slice_without_payloads_commits_at_once(ledger, fake_source, tmp_path)
     write_lines(path, ["a"])
     read_slice(ledger, fake_source, path, payloads=0)
     assert committed(ledger, path) == path.stat().st_size
+
+
+def test_an_abandoned_read_commits_nothing_and_is_read_again(ledger, tmp_path):
+    from thinkt.exporter.sources import get
+
+    # A new rewritten document whose stream stopped part-way (no room, a stop): its
+    # identity must not be taken for "read", or it would never be read again.
+    path = tmp_path / "chats" / "session.json"
+    path.parent.mkdir()
+    path.write_text('{"sessionId": "s", "messages": []}')
+    source = get("gemini")
+    cursor = ledger.begin(source, path)
+    chunk = ledger.open(cursor)
+    assert ledger.add(chunk, payloads=1, entries=3)
+    ledger.abandon(chunk)
+    ledger.settle(chunk, safe=True)  # what went out still settles
+    assert committed(ledger, path) is None and not ledger.pending(str(path))
+    assert ledger.begin(source, path) is not None, "the document is read again"

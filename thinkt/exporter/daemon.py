@@ -198,7 +198,7 @@ class Daemon:
             # A file deleted while its last payload is in flight is forgotten when that
             # payload lands: try again each turn rather than wait for the next rescan.
             self._gone = {key for key in self._gone
-                          if not runtime.reader.forget_if_gone(key) and not os.path.lexists(key)}
+                          if not runtime.ledger.forget_if_gone(key) and not os.path.lexists(key)}
             if now >= next_rescan and not self._paused:
                 if runtime.options.endpoint.url is None:
                     self._rediscover()

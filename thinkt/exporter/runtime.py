@@ -213,7 +213,7 @@ class Runtime:
             if self.dispatcher.state is Collector.REFUSED and self.mode != "forward":
                 return ReadStatus.PAUSED
         self.paused = None
-        self.reader.prune()
+        self.ledger.prune()
         return ReadStatus.DONE
 
     def save_offsets(self, force: bool = False) -> None:

@@ -156,22 +156,22 @@ class Reader:
                     status = ReadStatus.PAUSED
                     break
         except FileNotFoundError:
-            self.ledger.seal(chunk, cursor, record)  # nothing moves: what went out is safe
+            self.ledger.abandon(chunk)  # what went out is safe; nothing else moves
             self.ledger.forget_if_gone(key)
             return ReadStatus.GONE
         except OSError as exc:
-            self.ledger.seal(chunk, cursor, record)
+            self.ledger.abandon(chunk)
             return self._fail(key, f"cannot read it: {exc.strerror}")
         except Exception:
             log.exception("the %s parser failed on %s; skipping the file this time",
                           source.name, path)
-            self.ledger.seal(chunk, cursor, record)
+            self.ledger.abandon(chunk)
             return self._fail(key, None)
         if status is ReadStatus.PAUSED:
             # Stopped part-way: the document is read again whole later, and its parser
             # state (what was shipped) is not saved, so the part that went out goes again
             # (the collector keeps it once).
-            self.ledger.seal(chunk, cursor, record)
+            self.ledger.abandon(chunk)
             return status
         self._failed.discard(key)
         self.ledger.seal(chunk, cursor, end_record(cursor, path, st, result.offset,
@@ -182,14 +182,6 @@ class Reader:
         if self.on_progress is not None:
             self.on_progress(source.name, st.st_size)
         return ReadStatus.DONE
-
-    def forget_if_gone(self, key: str) -> bool:
-        """Forget a deleted file once nothing read from it is in flight; True if forgotten."""
-        return self.ledger.forget_if_gone(key)
-
-    def prune(self) -> int:
-        """Forget every recorded file that no longer exists; return how many."""
-        return self.ledger.prune()
 
     def _fail(self, key: str, reason: str | None) -> ReadStatus:
         if reason and key not in self._failed:

@@ -73,6 +73,7 @@ class Chunk:
     entries: int
     unsafe: bool = False
     sealed: bool = False
+    void: bool = False  # abandoned: commits nothing (its payloads still settle)
 
 
 @dataclasses.dataclass(eq=False)
@@ -192,6 +193,14 @@ class Ledger:
             cursor.record = end
             self._commit(track)
 
+    def abandon(self, chunk: Chunk) -> None:
+        """Close a chunk whose read did not finish: nothing commits for it, and the next
+        read starts where it started (what it handed over still settles)."""
+        with self._lock:
+            chunk.void = chunk.sealed = True
+            if chunk.epoch == chunk.track.epoch:
+                self._commit(chunk.track)
+
     # -- the dispatcher's side -----------------------------------------------------------
 
     def settle(self, chunk: Chunk, safe: bool) -> None:
@@ -214,7 +223,8 @@ class Ledger:
                          "offset %s", track.path, self._committed_offset(track))
                 self._drop(track)
                 return
-            self.offsets.set(track.path, chunk.end)
+            if not chunk.void:
+                self.offsets.set(track.path, chunk.end)
         if not chunks:
             track.read = None
 
