@@ -80,11 +80,18 @@ def test_a_relative_well_known_answer_is_relative_to_its_base(tmp_path, stub):
     assert discover(project_dir=tmp_path, well_known=[stub.url]).url == stub.url + "/v1/traces"
 
 
-def test_nothing_found_means_buffer_only(tmp_path, stub):
+def test_nothing_found_means_buffer_only_and_says_what_was_tried(tmp_path, stub):
+    from tests.conftest import free_port
+
     stub.well_known = None  # the stub answers 404
-    found = discover(project_dir=tmp_path, well_known=[stub.url])
+    dead = f"http://127.0.0.1:{free_port()}"
+    found = discover(project_dir=tmp_path, well_known=[stub.url, dead])
     assert found.url is None and found.found_by == "none"
-    assert "buffering to disk only" in found.describe()
+    assert found.describe() == (
+        "No collector found (no --collector-url, THINKT_COLLECTOR_URL or collector_url in "
+        f"the config; no .thinkt/collector.json in {tmp_path} or its parents; "
+        f"{stub.url}/.well-known/thinkt.json: HTTP 404; "
+        f"{dead}/.well-known/thinkt.json: nothing answers): buffering to disk only")
 
 
 # -- transport (issue 9): the key never travels in the clear off this machine ----------

@@ -42,6 +42,8 @@ class Endpoint:
     found_by: str = "none"
     #: What requests verifies TLS with: True (the system CAs) or a CA bundle path.
     verify: bool | str = True
+    #: When nothing was found: each step tried, and what it gave.
+    tried: tuple[str, ...] = ()
 
     @property
     def base(self) -> str | None:
@@ -59,8 +61,10 @@ class Endpoint:
     def describe(self) -> str:
         """One line saying where payloads go and which discovery step chose it."""
         if self.url is None:
-            return ("No collector found (no --collector-url, THINKT_COLLECTOR_URL, "
-                    ".thinkt/collector.json or well-known document): buffering to disk only")
+            tried = "; ".join(self.tried or (
+                "no --collector-url, THINKT_COLLECTOR_URL or collector_url in the config",
+                "no .thinkt/collector.json", "no well-known document"))
+            return f"No collector found ({tried}): buffering to disk only"
         return f"Collector {self.url} (from {self.found_by})"
 
 
@@ -103,31 +107,33 @@ def read_project_file(path: Path) -> tuple[str, str | None]:
     return data["collector_url"], api_key if isinstance(api_key, str) and api_key else None
 
 
-def fetch_well_known(base: str) -> str | None:
-    """Return the collector URL a base's ``/.well-known/thinkt.json`` names, or None."""
+def fetch_well_known(base: str) -> tuple[str | None, str]:
+    """Return the collector URL a base's ``/.well-known/thinkt.json`` names (or None), and
+    what the try gave, for the message that says what discovery tried."""
     import requests
 
     url = base.rstrip("/") + WELL_KNOWN_PATH
     try:
         response = requests.get(url, timeout=WELL_KNOWN_TIMEOUT)
+    except requests.ConnectionError:
+        return None, f"{url}: nothing answers"
+    except requests.Timeout:
+        return None, f"{url}: timed out"
     except requests.RequestException as exc:
-        log.debug("well-known %s: %s", url, exc.__class__.__name__)
-        return None
+        return None, f"{url}: {exc.__class__.__name__}"
     if response.status_code != 200:
-        log.debug("well-known %s: HTTP %d", url, response.status_code)
-        return None
+        return None, f"{url}: HTTP {response.status_code}"
     try:
         data = response.json()
     except ValueError:
-        log.debug("well-known %s: not JSON", url)
-        return None
+        return None, f"{url}: not JSON"
     value = data.get("collector_url") if isinstance(data, dict) else None
     if not isinstance(value, str) or not value.strip():
-        return None
+        return None, f"{url}: no collector_url in it"
     if not urlsplit(value.strip()).netloc:
         # A relative answer ("/v1/traces") is relative to the base that gave it.
         value = base.rstrip("/") + "/" + value.strip().lstrip("/")
-    return value
+    return value, url
 
 
 def check_transport(endpoint: Endpoint, *, allow_insecure_http: bool = False,
@@ -172,14 +178,16 @@ def _cascade(*, url: str | None, url_from: str, api_key: str | None,
              project_dir: Path | None, well_known: Iterable[str]) -> Endpoint:
     if url:
         return Endpoint(normalize(url), api_key, url_from)
+    tried = ["no --collector-url, THINKT_COLLECTOR_URL or collector_url in the config"]
     if project_dir is not None:
         project_file = find_project_file(project_dir)
         if project_file is not None:
             file_url, file_key = read_project_file(project_file)
             return Endpoint(normalize(file_url), api_key or file_key, f"project file {project_file}")
+        tried.append(f"no .thinkt/collector.json in {project_dir} or its parents")
     for base in well_known:
-        found = fetch_well_known(normalize(base)[: -len(TRACES_PATH)])
+        found, what = fetch_well_known(normalize(base)[: -len(TRACES_PATH)])
         if found:
-            return Endpoint(normalize(found), api_key,
-                            f"well-known {base.rstrip('/')}{WELL_KNOWN_PATH}")
-    return Endpoint(None, api_key, "none")
+            return Endpoint(normalize(found), api_key, f"well-known {what}")
+        tried.append(what)
+    return Endpoint(None, api_key, "none", tried=tuple(tried))
