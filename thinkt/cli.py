@@ -45,6 +45,31 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+#: The extra each command's packages come in.
+EXTRA_OF_COMMAND = {"collect": "collector", "export": "exporter", "status": "tui", "tui": "tui",
+                    "thinkt-collector": "collector", "thinkt-exporter": "exporter"}
+#: Packages that come with an extra, not with thinkt itself, and the extras that bring them.
+EXTRAS_OF_PACKAGE = {
+    "requests": ("exporter", "tui"), "inotify_simple": ("exporter",), "ijson": ("exporter",),
+    "flask": ("collector",), "flask_cors": ("collector",), "gunicorn": ("collector",),
+    "marshmallow": ("collector",), "duckdb": ("collector",), "numpy": ("collector",),
+    "textual": ("tui",), "prometheus_client": ("metrics",),
+}
+
+
+def missing_package(exc: ImportError, command: str | None) -> ThinktError | None:
+    """Say which extra brings a package a command needs, or None if it is not an extra's."""
+    package = (exc.name or "").partition(".")[0]
+    extras = EXTRAS_OF_PACKAGE.get(package)
+    if extras is None:
+        return None
+    wanted = EXTRA_OF_COMMAND.get(command or "")
+    extra = wanted if wanted in extras else extras[0]
+    return ThinktError(f"this command needs a package that is not installed ({package})",
+                       hint=f"Install it with: pip install 'thinkt[{extra}]'",
+                       status=ExitStatus.UNAVAILABLE)
+
+
 def load_command(spec: str) -> click.Command:
     """Import ``module:attribute`` and return the click command it names."""
     module_name, _, attr = spec.partition(":")
@@ -61,6 +86,13 @@ def load_command(spec: str) -> click.Command:
     return getattr(module, attr)
 
 
+def _command_name(args: list[str], prog_name: str | None) -> str | None:
+    """The subcommand being run (``export``), or the program (``thinkt-exporter``)."""
+    if prog_name != "thinkt":
+        return prog_name
+    return next((arg for arg in args if arg in COMMANDS), None)
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="thinkt")
 def cli() -> None:
@@ -74,9 +106,18 @@ def cli() -> None:
 def run(command: click.Command, args: list[str] | None = None, prog_name: str | None = None,
         ) -> NoReturn:
     """Run a click command, turning user-facing errors into one line and an exit status."""
-    traceback = "--traceback" in (args if args is not None else sys.argv[1:])
+    argv = args if args is not None else sys.argv[1:]
+    traceback = "--traceback" in argv
     try:
-        rv: Any = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        try:
+            rv: Any = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        except ImportError as exc:
+            # A package an extra brings, imported where it is first needed (requests for
+            # `thinkt export` on a collector-only install): one line, not a traceback.
+            error = missing_package(exc, _command_name(argv, prog_name))
+            if error is None or traceback:
+                raise
+            raise error from None
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

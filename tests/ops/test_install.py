@@ -71,3 +71,15 @@ def test_collector_install_runs_check_config(tmp_path):
                            str(tmp_path / "db.duckdb")], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert (done.returncode, done.stdout) == (0, "configuration OK\n"), done.stderr
+    # A first try on the collector's machine (issue 14, item 5): the exporter and the
+    # status page need packages of other extras; each says which, in one line.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for argv, extra in ((["export", "--collector-url", "http://127.0.0.1:9"], "exporter"),
+                        (["status", "--collector-url", "http://127.0.0.1:9"], "tui")):
+        done = subprocess.run([str(bin_dir / "thinkt"), *argv], capture_output=True,
+                              text=True, timeout=60, env=env)
+        assert done.returncode == 69, (argv, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.splitlines()[0].startswith("Error: this command needs a package "
+                                                      "that is not installed"), done.stderr
+        assert f"pip install 'thinkt[{extra}]'" in done.stderr, done.stderr
