@@ -148,3 +148,17 @@ def test_heartbeats_failing_during_an_outage_do_not_push_the_probe_away(tmp_path
             dispatcher.note_answer(Answer(Result.RETRY, error="connection failed"))
         clock.now += 0.1  # past the first wait (1 s): the probe goes, not 10 waits later
         assert dispatcher.drain() == 1
+
+
+def test_the_last_ship_is_a_payload_acknowledged_not_a_registration(tmp_path):
+    shipper = ScriptedShipper(lambda body: Answer(Result.SHIPPED, 200, accepted=1))
+    dispatcher = dispatcher_for(tmp_path, shipper)
+    try:
+        dispatcher.note_answer(Answer(Result.SHIPPED, 200))  # the registration
+        assert dispatcher.counters.last_ship_at is None
+        dispatcher.submit(payload(1))
+        assert dispatcher.wait_idle(10)
+        assert dispatcher.counters.last_ship_at is not None
+        assert dispatcher.counters.total().payloads_shipped == 1
+    finally:
+        dispatcher.close(timeout=1)

@@ -443,8 +443,6 @@ class Dispatcher:
                     self._not_before.clear()
                 self.state = Collector.UP
                 self._probe_delay = PROBE_MIN
-                if answer.result is Result.SHIPPED:
-                    self.counters.last_ship_at = time.time()
                 return
             reason = answer.describe()
             self.counters.last_error = reason
@@ -610,6 +608,9 @@ class Dispatcher:
             self.counters.add(source, payloads_shipped=1, entries_shipped=ack.accepted,
                               duplicates=ack.duplicates, entries_rejected=ack.rejected,
                               entries_clipped=ack.clipped)
+            # A payload acknowledged, not a registration's answer: the status page put
+            # "Last ship 32s ago" next to "Shipped 0 payloads".
+            self.counters.last_ship_at = time.time()
         elif outcome is Outcome.BUFFERED:
             self.counters.add(source, payloads_buffered=1, entries_buffered=entries)
         elif outcome is Outcome.REJECTED:
