@@ -5,8 +5,8 @@ from datetime import datetime
 import pytest
 from marshmallow import ValidationError
 
-from thinkt.collector.schemas import (ENTRY_FIELDS, agent_schema, entry_schema, ingest_schema,
-                                      load_entries)
+from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FIELDS, MAX_COUNT, agent_schema,
+                                      entry_schema, ingest_schema, load_entries)
 
 
 def row(entry):
@@ -56,14 +56,25 @@ def test_bad_or_naive_times_are_refused(value):
 
 
 @pytest.mark.parametrize("value", [-1, 2**63, "12", 1.5, True])
-def test_token_counts_must_be_non_negative_64_bit_integers(value):
+def test_token_counts_must_be_non_negative_integers(value):
     with pytest.raises(ValidationError) as err:
         entry_schema.load({"uuid": "u", "role": "assistant", "output_tokens": value})
     assert "output_tokens" in err.value.messages
 
 
-def test_largest_64_bit_count_is_accepted():
-    assert row({"uuid": "u", "role": "assistant", "input_tokens": 2**63 - 1})["input_tokens"] == 2**63 - 1
+@pytest.mark.parametrize("field", ENTRY_COUNTS)
+def test_every_count_is_bounded_and_the_error_names_the_field_and_the_bound(field):
+    # The issue: 2**63 - 1 was accepted, then broke every sum it took part in.
+    assert row({"uuid": "u", "role": "assistant", field: MAX_COUNT})[field] == MAX_COUNT
+    for value in (MAX_COUNT + 1, 2**63 - 1):
+        with pytest.raises(ValidationError) as err:
+            entry_schema.load({"uuid": "u", "role": "assistant", field: value})
+        assert list(err.value.messages) == [field]
+        assert f"{MAX_COUNT}" in err.value.messages[field][0]
+
+
+def test_the_bound_is_above_any_real_response_and_exact_in_json():
+    assert 2 * 10**6 * 1000 < MAX_COUNT < 2**53
 
 
 def test_a_cut_text_keeps_its_flag_and_original_size():

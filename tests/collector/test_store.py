@@ -109,6 +109,27 @@ def test_counts_outside_64_bits_are_refused_before_writing(con):
     assert count(con) == 0
 
 
+def test_the_largest_counts_never_break_a_sum(con, cur):
+    # GIVEN the entries (2**63 - 1 tokens, as a collector before the API bound
+    # stored them) in two sessions
+    top = 2**63 - 1
+    for session_id in ("s1", "s2"):
+        store.ingest(con, [build_request(session_id, [build_entry("a", input_tokens=top)])])
+    # THEN stats and usage add them up exactly (they answered 503 for everyone)
+    assert store.stats(cur, T0, ":none:")["tokens"]["input"] == 2 * top
+    assert store.usage(cur, "source", None, None, None)[0]["input_tokens"] == 2 * top
+    # WHEN more usage arrives in one of those sessions (it was refused 400)
+    assert store.ingest(con, [build_request("s1", [
+        build_entry("b", input_tokens=5, output_tokens=top), build_entry("c", text="hi")])]
+    ) == [(2, 0)]
+    # THEN every total is exact, and the session's own columns stop at their largest value
+    assert store.stats(cur, T0, ":none:")["tokens"]["input"] == 2 * top + 5
+    [claude] = store.usage(cur, "source", None, None, None)
+    assert (claude["input_tokens"], claude["output_tokens"]) == (2 * top + 5, top)
+    assert tokens_of(session(cur, "s1"))[:2] == (store.BIGINT_MAX, top)
+    assert session(cur, "s1")["entry_count"] == 3
+
+
 def test_a_cut_text_keeps_its_flag_and_size_and_a_whole_one_shows_false_and_0(con, cur):
     store.ingest(con, [build_request("s1", [
         build_entry("cut", text="head of a paste", text_truncated=True, text_bytes=12_582_912),

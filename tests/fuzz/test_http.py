@@ -208,3 +208,33 @@ def test_the_collector_still_serves_after_all_of_it(collector):
                          "timestamp": "2026-01-01T00:00:00Z"}]}
     response = post(collector, "/v1/traces", encode_json(good), "application/json")
     assert response.get_json() == {"accepted": 1, "duplicates": 0}
+
+
+# -- issue 14: what once broke the collector for everyone ---------------------------------
+
+def entry(uuid, **fields):
+    return dict({"uuid": uuid, "role": "assistant", "timestamp": "2026-01-01T00:00:00Z"},
+                **fields)
+
+
+def ingest(collector, session, *items):
+    body = {"source": "claude", "session_id": session, "entries": list(items)}
+    return post(collector, "/v1/traces", encode_json(body), "application/json")
+
+
+def test_a_count_past_the_bound_is_refused_naming_it_and_breaks_no_query(collector):
+    # WHEN the issue's entry arrives alone, then beside a good one
+    alone = ingest(collector, "huge-1", entry("a", input_tokens=2**63 - 1))
+    mixed = ingest(collector, "huge-2", entry("a", output_tokens=10**12 + 1),
+                   entry("b", input_tokens=10**12, text="the largest count there is"))
+    # THEN the count is refused with its field named, and the rest is stored
+    assert alone.status_code == 400
+    assert "input_tokens" in alone.get_json()["errors"]["entries"]["0"]
+    assert mixed.status_code == 200, mixed.get_json()
+    assert mixed.get_json()["accepted"] == 1 and mixed.get_json()["rejected"] == 1
+    assert "output_tokens" in mixed.get_json()["errors"]["entries"]["0"]
+    # AND later batches of that session, stats and usage all still answer
+    assert ingest(collector, "huge-2", entry("c", input_tokens=5)).status_code == 200
+    for path in ("/v1/traces/stats", "/v1/usage", "/v1/usage?group_by=session"):
+        assert collector.http.get(path).status_code == 200, path
+    assert collector.http.get("/v1/traces/stats").get_json()["tokens"]["input"] >= 10**12 + 5

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from thinkt.collector.openapi import build_document
-from thinkt.collector.schemas import ENTRY_FIELDS, AgentSchema, IngestSchema
+from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FIELDS, MAX_COUNT, AgentSchema,
+                                      IngestSchema)
 
 
 def route_templates(app) -> set[str]:
@@ -102,3 +103,15 @@ def test_a_cut_text_is_documented_and_comes_back(collector):
         jsonschema.validate(entry, entry_schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(body["entries"][0], text_bytes=-1), entry_schema)
+
+
+def test_every_count_documents_the_bound_the_collector_enforces(collector):
+    entry = build_document()["components"]["schemas"]["Entry"]["properties"]
+    for name in ENTRY_COUNTS:
+        [count, _null] = entry[name]["anyOf"]
+        assert (count["minimum"], count["maximum"]) == (0, MAX_COUNT), name
+    over = {"source": "claude", "session_id": "doc-bound", "entries": [
+        {"uuid": "a", "role": "assistant", "reasoning_tokens": MAX_COUNT + 1}]}
+    response = collector.http.post("/v1/traces", json=over)
+    assert response.status_code == 400
+    assert "reasoning_tokens" in response.get_json()["errors"]["entries"]["0"]

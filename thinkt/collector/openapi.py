@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from thinkt import __version__
-from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FLAGS, MAX_ENTRIES, MAX_INT, ROLES
+from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES, ROLES
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,12 @@ def _entry_schema() -> dict:
     }
     properties.update({name: _nullable({"type": "string"}) for name in _TEXTS})
     properties.update({name: _nullable({"type": "boolean"}) for name in ENTRY_FLAGS})
-    properties.update({name: _nullable({"type": "integer", "minimum": 0, "maximum": MAX_INT})
-                       for name in ENTRY_COUNTS})
+    properties.update({name: _nullable({
+        "type": "integer", "minimum": 0, "maximum": MAX_COUNT,
+        "description": f"At most {MAX_COUNT:,} (10^12): more tokens than one API response "
+                       "carries, more bytes than one record of a session file holds. A "
+                       "larger value rejects the entry, naming the field."})
+        for name in ENTRY_COUNTS})
     for name, description in _DESCRIPTIONS.items():
         properties[name] = dict(properties[name], description=description)
     return {"type": "object", "required": ["uuid", "role"], "properties": properties}

@@ -15,7 +15,15 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 MAX_ENTRIES = 10_000
-MAX_INT = 2**63 - 1
+#: The largest value of any count of an entry (``ENTRY_COUNTS``). Tokens: one API response
+#: carries at most its context window, about 10**6 tokens today (2 * 10**6 for the
+#: largest), so 10**12 leaves a millionfold margin, enough even for an exporter that
+#: reports a session's running total. Bytes (``thinking_len``, ``text_bytes``): the UTF-8
+#: size of one record of a session file, which the exporter holds in memory whole; 10**12
+#: (a terabyte) is more than any machine that runs an assistant has. A bound this size
+#: keeps every count exact in JSON (below 2**53) and lets 9 million maximal entries add
+#: up in a 64-bit column; the store's sums do not depend on it (see store.py).
+MAX_COUNT = 10**12
 ROLES = ("user", "assistant", "tool_use", "tool_result", "system")
 _ROLE_ALIASES = {"tool": "tool_result"}
 
@@ -29,7 +37,7 @@ ENTRY_FIELDS = (
 )
 #: Entry fields that are booleans, false when absent or null.
 ENTRY_FLAGS = ("is_error", "has_thinking", "has_tool_use", "text_truncated")
-#: Entry fields that are counts (0 to 2**63 - 1), 0 when absent or null. ``text_bytes`` is
+#: Entry fields that are counts (0 to MAX_COUNT), 0 when absent or null. ``text_bytes`` is
 #: the UTF-8 size of a text the exporter cut (``text_truncated``) before it was cut.
 ENTRY_COUNTS = ("input_tokens", "output_tokens", "thinking_len", "cache_read_tokens",
                 "cache_write_tokens", "reasoning_tokens", "text_bytes")
@@ -95,7 +103,7 @@ class Text(fields.String):
 
 
 def _count(**kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(0, MAX_INT), **kwargs)
+    return fields.Integer(strict=True, validate=validate.Range(0, MAX_COUNT), **kwargs)
 
 
 def _required_id() -> Text:

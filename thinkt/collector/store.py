@@ -366,7 +366,17 @@ _TOKEN_MAX = ", ".join(f"max({t}) AS {t}" for t in TOKEN_FIELDS)
 _TOKEN_SET = ",\n".join(
     f"prev_{t} = u.{t}, {t} = greatest(u.{t}, excluded.{t})" for t in TOKEN_FIELDS)
 _TOKEN_ADDED = ", ".join(f"{t} - prev_{t} AS {t}" for t in TOKEN_FIELDS)
-_TOKEN_SUM = ", ".join(f"sum({t})::BIGINT AS {t}" for t in TOKEN_FIELDS)
+# Sums are never cast back to BIGINT: DuckDB sums BIGINT as HUGEINT (128 bits), which
+# 2**63 rows of 2**63 - 1 cannot overflow. A cast made one large count answer 503 to
+# every stats and usage query (issue 14).
+_TOKEN_SUM = ", ".join(f"sum({t}) AS {t}" for t in TOKEN_FIELDS)
+#: The largest value of a BIGINT column; a session's token totals stop there.
+BIGINT_MAX = 2**63 - 1
+# A session's totals are BIGINT columns: they add in 128 bits and saturate at BIGINT_MAX
+# instead of failing the commit (and every later one of that session) on overflow. With
+# counts bounded at the API (schemas.MAX_COUNT) that takes 9 million maximal responses.
+_TOKEN_ADD = ", ".join(f"{t} = least(s.{t}::HUGEINT + g.{t}, {BIGINT_MAX})::BIGINT"
+                       for t in TOKEN_FIELDS)
 
 
 def _upsert_usage(con: Any, new_rows: dict, request_rows: dict) -> None:
@@ -406,7 +416,7 @@ def _upsert_usage(con: Any, new_rows: dict, request_rows: dict) -> None:
         return  # only copies that were no larger than what is stored
     token_growth = added
     con.execute(f"""
-        UPDATE collected_sessions AS s SET {", ".join(f"{t} = s.{t} + g.{t}" for t in TOKEN_FIELDS)}
+        UPDATE collected_sessions AS s SET {_TOKEN_ADD}
         FROM (SELECT session_id, {_TOKEN_SUM} FROM token_growth GROUP BY session_id) g
         WHERE s.session_id = g.session_id
     """)
@@ -676,8 +686,8 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
     total = " + ".join(f"sum(u.{t})" for t in TOKEN_FIELDS)
     rows = cur.execute(f"""
         SELECT {_USAGE_KEYS[group_by]} AS key,
-               {", ".join(f"sum(u.{t})::BIGINT" for t in TOKEN_FIELDS)},
-               sum(u.entries)::BIGINT, count(DISTINCT u.session_id)
+               {", ".join(f"sum(u.{t})" for t in TOKEN_FIELDS)},
+               sum(u.entries), count(DISTINCT u.session_id)
         FROM collected_usage u LEFT JOIN collected_sessions s USING (session_id)
         WHERE ($since IS NULL OR u."timestamp" >= $since)
           AND ($until IS NULL OR u."timestamp" < $until)
