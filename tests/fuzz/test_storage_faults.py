@@ -2,22 +2,32 @@
 
 The promise (CONTRACT.md §1): the collector answers 503 with Retry-After while it cannot
 write, never loses what it acknowledged with a 200, and takes writes again once space
-returns. Shown twice: in-process with a simulated write error (always runs), and against
-a real collector whose database lives on a small tmpfs that fills up or is remounted
-read-only (needs root to mount; skipped otherwise).
+returns. Shown in-process with a simulated write error (always runs), against a real
+collector whose database lives on a small tmpfs that fills up (needs root to mount;
+skipped otherwise), and against a real collector whose database directory turns
+read-only. Root ignores file modes, so as root that collector runs without the
+capabilities that bypass them (``setpriv``): the fault then binds it as it binds any
+other owner, in CI too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from thinkt.collector import store
+from thinkt.status import ExitStatus
 from tests.fuzz.conftest import InProcessCollector
+from tests.harness import Collector, child_env, thinkt_command
 
 
 def batch(session: str, start: int, count: int, text_size: int = 100) -> dict:
@@ -94,8 +104,6 @@ def remount(mount_point: Path, options: str) -> None:
 
 @pytest.fixture
 def collector_on(small_disk, tmp_path):
-    from tests.harness import Collector
-
     live = Collector(small_disk / "collector.duckdb", tmp_path / "collector.log", workers=2)
     try:
         yield live.start()
@@ -161,37 +169,109 @@ def test_disk_full_answers_503_keeps_what_it_acknowledged_and_recovers(collector
     check_stored_once(live, "full", acked)
 
 
-def immutable(directory: Path, on: bool) -> None:
-    """chattr +i / -i: no file created or removed in ``directory``, even by root."""
-    subprocess.run(["chattr", "+i" if on else "-i", str(directory)], check=True, timeout=30)
+#: Run as root, a process ignores file modes through these capabilities; without them a
+#: mode-0555 directory is read-only for it too, as it is for any other owner.
+MODE_BYPASS = ("dac_override", "dac_read_search", "fowner")
+
+
+def modes_apply() -> list[str]:
+    """The argv prefix under which file modes bind this test's children, even as root.
+
+    As root: ``setpriv`` removes MODE_BYPASS from the bounding set, so the program it runs
+    (still uid 0, owner of everything under tmp_path) has no way around a directory's
+    mode. Otherwise modes bind already and no prefix is needed.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to run a child bound by file modes as root")
+    return ["setpriv", "--bounding-set=" + ",".join("-" + cap for cap in MODE_BYPASS), "--"]
+
+
+class ModeBoundCollector(Collector):
+    """A real collector whose processes cannot bypass file modes (see :func:`modes_apply`)."""
+
+    def start(self, wait: bool = True, timeout: float = 60.0) -> "ModeBoundCollector":
+        prefix = modes_apply()
+        with mock.patch("tests.harness.thinkt_command",
+                        lambda *args: prefix + thinkt_command(*args)):
+            return super().start(wait, timeout)
+
+
+def wal_files(directory: Path) -> list[str]:
+    """The DuckDB write-ahead logs in ``directory``."""
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".wal"))
+
+
+@contextlib.contextmanager
+def read_only(directory: Path):
+    """Mode 0555 on ``directory`` until the block ends: nothing can be created in it."""
+    directory.chmod(0o555)
+    try:
+        yield directory
+    finally:
+        directory.chmod(0o755)
+
+
+def test_a_read_only_directory_is_refused_even_as_root(tmp_path):
+    """A database in a directory it may not write is refused at open with the sentence
+    an operator acts on and EX_CANTCREAT, and nothing is created there. Checked in a
+    child bound by file modes, so that it also holds (and runs) as root, as in CI."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "collector.duckdb"
+    probe = ("import json, sys\n"
+             "from thinkt.collector import store\n"
+             "try:\n"
+             "    store.open_database(sys.argv[1]).close()\n"
+             "except store.StoreError as exc:\n"
+             "    print(json.dumps({'message': exc.message, 'status': int(exc.status)}))\n"
+             "else:\n"
+             "    print(json.dumps({'opened': True}))\n")
+    command = modes_apply() + [sys.executable, "-c", probe, str(path)]
+    with read_only(folder):
+        result = subprocess.run(command, capture_output=True, text=True, env=child_env(),
+                                timeout=60)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer == {"message": f"Cannot open the database {path} for writing: "
+                                 "permission denied.",
+                      "status": int(ExitStatus.CANTCREAT)}, answer
+    assert list(folder.iterdir()) == []
 
 
 @pytest.mark.slow
-def test_read_only_database_directory_never_fails_a_request(collector_on, small_disk):
-    """Root ignores modes and a busy tmpfs cannot be remounted read-only, so the directory
-    is made immutable: nothing can be created or removed in it (a new WAL, a temp file).
-    Whatever DuckDB needs, every answer is a 200 or a 503 with Retry-After, and once the
-    directory is writable again everything acknowledged is there, once."""
-    live, codes = collector_on, []
-    acked = send_all(live, "ro", [0])
+def test_read_only_database_directory_answers_503_then_recovers(tmp_path):
+    """The directory turns read-only under a running collector whose next commit must
+    create the write-ahead log there: every write answers 503 with Retry-After while
+    reads go on; once it is writable again everything is taken, and what was
+    acknowledged is there once, after a kill -9 too."""
+    folder = tmp_path / "db"
+    folder.mkdir()
+    live = ModeBoundCollector(folder / "collector.duckdb", tmp_path / "collector.log")
     try:
-        immutable(small_disk, True)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("chattr +i is not supported here")
-    try:
-        for start in range(10, 60, 10):
-            response = live.post("/v1/traces", json=batch("ro", start, 10))
-            codes.append(response.status_code)
-            assert response.status_code in (200, 503), (response.status_code, response.text)
-            if response.status_code == 503:
-                assert response.headers.get("Retry-After")
-            else:
-                acked.update(f"u{n:06d}" for n in range(start, start + 10))
-        assert live.get("/v1/traces/stats").status_code in (200, 503)
+        live.start()
+        acked = send_all(live, "ro", [0])
+        # A clean stop checkpoints the log into the database file and removes it; the
+        # fault below takes effect only if the next commit has to create it again.
+        assert live.terminate() == 0, live.log()[-3000:]
+        live.start()
+        assert wal_files(folder) == [], "the log survived a clean stop: nothing to refuse"
+        with read_only(folder):
+            for start in (10, 20, 30):
+                response = live.post("/v1/traces", json=batch("ro", start, 10))
+                assert response.status_code == 503, (response.status_code, response.text)
+                assert int(response.headers["Retry-After"]) > 0
+                assert response.json()["error"] == "unavailable"
+            # reads and health go on: the database is open, only its writes fail
+            assert live.get("/v1/collector/health").status_code == 200
+            rows = live.get("/v1/sessions/ro/entries", params={"limit": 1000}).json()
+            assert sorted(stored_uuids(rows)) == sorted(acked)
+            assert wal_files(folder) == []
+        acked |= send_all(live, "ro", (10, 20, 30))
+        check_stored_once(live, "ro", acked)
+        live.kill_group()
+        live.start()
+        check_stored_once(live, "ro", acked)
     finally:
-        immutable(small_disk, False)
-    acked |= send_all(live, "ro", range(0, 70, 10))
-    check_stored_once(live, "ro", acked)
-    live.kill_group()
-    live.start()
-    check_stored_once(live, "ro", acked)
+        live.stop()
