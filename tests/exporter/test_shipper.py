@@ -127,27 +127,27 @@ def test_retry_after_parses_seconds_and_dates():
         assert retry_after_seconds("Tue, 31 Dec 2024 00:00:00 GMT") == 0.0
 
 
-def test_encoded_body_is_what_the_stub_decoded(stub):
-    raw = body(["x"])
-    shipper_for(stub.url).post(raw)
-    assert stub.payloads[0] == json.loads(gzip.decompress(raw))
-
-
 class FixedAnswer:
-    """An HTTP server on a thread that answers every request with one fixed response."""
+    """An HTTP server on a thread that answers every request with one fixed response.
+
+    It decodes nothing: ``received`` holds each request's path, headers and body bytes
+    exactly as they came over the wire.
+    """
 
     def __init__(self, status: int, content_type: str, data: bytes):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         answer = (status, content_type, data)
+        received = self.received = []
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append((self.path, dict(self.headers), raw))
                 status, kind, payload = answer
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
@@ -180,6 +180,28 @@ def test_only_a_collector_shaped_answer_acknowledges(status, kind, data):
     assert answer.accepted == 0
     assert "not a thinkt collector's" in answer.describe()
     assert answer.describe().startswith(f"HTTP {status}")
+
+
+def test_the_body_on_the_wire_is_the_gzip_payload_as_given():
+    """What the shipper puts on the wire, read by a server that decodes nothing."""
+    sent = {"source": "fake", "session_id": "s", "instance_id": "i",
+            "entries": [{"uuid": f"w{n}", "role": "user", "text": "caf\u00e9 " * 200}
+                        for n in range(3)]}
+    raw = payload.encode(sent)
+    server = FixedAnswer(200, "application/json", b'{"accepted": 3, "duplicates": 0}')
+    try:
+        answer = shipper_for(server.url).post(raw)
+    finally:
+        server.close()
+    assert answer.result is Result.SHIPPED and answer.accepted == 3
+    [(path, headers, wire)] = server.received
+    assert path == "/v1/traces"
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"] == "application/json"
+    assert "Transfer-Encoding" not in headers and int(headers["Content-Length"]) == len(wire)
+    assert wire[:2] == b"\x1f\x8b", "not a gzip stream"
+    assert json.loads(gzip.decompress(wire)) == sent
+    assert wire == raw  # the buffered bytes as they are: neither decoded nor packed again
 
 
 def test_a_registration_answered_by_a_web_page_is_not_a_collector():
