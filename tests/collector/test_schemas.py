@@ -100,9 +100,56 @@ def test_wrong_truncation_values_name_the_field(field, value):
     assert field in err.value.messages
 
 
-def test_unknown_keys_are_ignored_and_nul_characters_dropped():
-    loaded = row({"uuid": "u", "role": "user", "text": "a\x00b", "agent_id": "a1", "future": 1})
-    assert loaded["text"] == "ab" and loaded["agent_id"] == "a1"
+def test_unknown_keys_are_ignored_and_texts_keep_nul_characters():
+    loaded = row({"uuid": "u", "role": "user", "text": "a\x00b", "model": "m\x00",
+                  "agent_id": "a1", "future": 1})
+    assert (loaded["text"], loaded["model"], loaded["agent_id"]) == ("a\x00b", "m\x00", "a1")
+
+
+def test_a_lone_surrogate_in_a_text_becomes_the_replacement_character():
+    loaded = row({"uuid": "u", "role": "user", "text": "cut \U0001f600 emoji \ud83d",
+                  "tool_name": "\udc00x"})
+    assert loaded["text"] == "cut \U0001f600 emoji \ufffd"
+    assert loaded["tool_name"] == "\ufffdx"
+
+
+BAD_IDS = [("abc\x00", "NUL"), ("\x00", "NUL"), ("x\ud800", "\\ud800"),
+           ("x\udc00", "\\udc00"), ("\ud83d", "\\ud83d")]
+
+
+@pytest.mark.parametrize("field", ["uuid", "message_id", "agent_id", "parent_uuid"])
+@pytest.mark.parametrize("value, said", BAD_IDS)
+def test_an_entry_id_that_cannot_be_stored_as_sent_is_refused_naming_it(field, value, said):
+    entry = {"uuid": "u", "role": "user", field: value}
+    with pytest.raises(ValidationError) as err:
+        entry_schema.load(entry)
+    assert list(err.value.messages) == [field]
+    assert said in err.value.messages[field][0]
+
+
+@pytest.mark.parametrize("field", ["session_id", "source", "instance_id", "machine_id"])
+@pytest.mark.parametrize("value, said", BAD_IDS)
+def test_an_envelope_id_that_cannot_be_stored_as_sent_is_refused_naming_it(field, value, said):
+    body = {"source": "claude", "session_id": "s", "entries": [{}], field: value}
+    with pytest.raises(ValidationError) as err:
+        ingest_schema.load(body)
+    assert list(err.value.messages) == [field]
+    assert said in err.value.messages[field][0]
+
+
+@pytest.mark.parametrize("field", ["instance_id", "machine_id"])
+def test_an_agent_id_that_cannot_be_stored_as_sent_is_refused(field):
+    with pytest.raises(ValidationError) as err:
+        agent_schema.load({"instance_id": "i", "platform": "linux", field: "i\ud800"})
+    assert list(err.value.messages) == [field]
+
+
+@pytest.mark.parametrize("value", ["d1b5\U0001f600", "\u00e9t\u00e9", " spaced ", "a/b//c"])
+def test_ids_are_kept_exactly_as_sent(value):
+    loaded = row({"uuid": value, "role": "user", "message_id": value, "parent_uuid": value})
+    assert loaded["uuid"] == loaded["message_id"] == loaded["parent_uuid"] == value
+    assert ingest_schema.load({"source": "x", "session_id": value, "entries": [{}]}
+                              )["session_id"] == value
 
 
 def test_envelope_source_is_trimmed_and_lower_cased():

@@ -130,6 +130,15 @@ def test_the_largest_counts_never_break_a_sum(con, cur):
     assert session(cur, "s1")["entry_count"] == 3
 
 
+def test_texts_and_ids_are_stored_and_read_back_exactly_nul_characters_included(con, cur):
+    store.ingest(con, [build_request("s\U0001f600", [
+        build_entry("a\U0001f600", text="before\x00after", model="m\x00", tool_name="t\x00")])])
+    [entry] = store.session_entries(cur, "s\U0001f600", 10, 0)
+    assert (entry["uuid"], entry["text"], entry["model"], entry["tool_name"]) == (
+        "a\U0001f600", "before\x00after", "m\x00", "t\x00")
+    assert [s["id"] for s in store.search(cur, "e\x00a", 10)] == ["s\U0001f600"]
+
+
 def test_a_cut_text_keeps_its_flag_and_size_and_a_whole_one_shows_false_and_0(con, cur):
     store.ingest(con, [build_request("s1", [
         build_entry("cut", text="head of a paste", text_truncated=True, text_bytes=12_582_912),

@@ -238,3 +238,41 @@ def test_a_count_past_the_bound_is_refused_naming_it_and_breaks_no_query(collect
     for path in ("/v1/traces/stats", "/v1/usage", "/v1/usage?group_by=session"):
         assert collector.http.get(path).status_code == 200, path
     assert collector.http.get("/v1/traces/stats").get_json()["tokens"]["input"] >= 10**12 + 5
+
+
+def stored(collector, session):
+    response = collector.http.get(f"/v1/sessions/{session}/entries?limit=1000")
+    return [(e["uuid"], e["text"]) for e in response.get_json()] if response.status_code == 200 \
+        else response.status_code
+
+
+def test_ids_are_never_rewritten_into_each_other(collector):
+    # GIVEN the pairs: "abc\0" then "abc"; "x\ud800" beside "x\udc00"
+    nul = ingest(collector, "ids-1", entry("abc\x00", text="first"), entry("ok", text="kept"))
+    plain = ingest(collector, "ids-1", entry("abc", text="second"))
+    halves = ingest(collector, "ids-2", entry("x\ud800", text="one"), entry("x\udc00", text="two"))
+    # THEN what cannot be stored as sent is refused naming the field, the rest is stored,
+    # and no entry is lost as a "duplicate" of another
+    assert nul.status_code == 200
+    assert nul.get_json()["rejected"] == 1 and "uuid" in nul.get_json()["errors"]["entries"]["0"]
+    assert plain.get_json() == {"accepted": 1, "duplicates": 0}
+    assert sorted(stored(collector, "ids-1")) == [("abc", "second"), ("ok", "kept")]
+    assert halves.status_code == 400
+    assert set(halves.get_json()["errors"]["entries"]) == {"0", "1"}
+    assert stored(collector, "ids-2") == 404
+
+
+def test_an_envelope_id_that_cannot_be_stored_as_sent_is_refused_whole(collector):
+    for field, value in (("session_id", "s\x00"), ("session_id", "s\udfff"),
+                         ("instance_id", "i\x00"), ("source", "claude\ud800")):
+        body = {"source": "claude", "session_id": "ids-3", "entries": [entry("a")], field: value}
+        response = post(collector, "/v1/traces", encode_json(body), "application/json")
+        assert response.status_code == 400, (field, value)
+        assert list(response.get_json()["errors"]) == [field]
+    assert stored(collector, "ids-3") == 404
+
+
+def test_entry_text_keeps_its_nul_characters(collector):
+    assert ingest(collector, "nul-text", entry("a", text="a\x00b")).get_json() == {
+        "accepted": 1, "duplicates": 0}
+    assert stored(collector, "nul-text") == [("a", "a\x00b")]

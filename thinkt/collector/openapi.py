@@ -16,8 +16,14 @@ from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_E
 log = logging.getLogger(__name__)
 
 _GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
-_TEXTS = ("model", "text", "tool_name", "message_id", "agent_id", "parent_uuid", "git_branch",
-          "cwd")
+_TEXTS = ("model", "text", "tool_name", "git_branch", "cwd")
+#: Entry fields that are identities (schemas.Id), besides the required uuid.
+_IDS = ("message_id", "agent_id", "parent_uuid")
+_ID_RULE = ("An identity, stored exactly as sent: one holding a NUL character or a lone "
+            "surrogate (\\ud800-\\udfff, no UTF-8 form) is refused with 400 naming the "
+            "field, never cleaned.")
+_TEXT_RULE = ("Stored as sent, NUL characters included; a lone surrogate (\\ud800-\\udfff, "
+              "no UTF-8 form) becomes U+FFFD.")
 _DESCRIPTIONS = {
     "text_truncated": "The exporter cut this entry's text to fit one request; `text` is "
                       "the part that was kept. Default false.",
@@ -51,14 +57,22 @@ def _nullable(schema: dict) -> dict:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+def _id(**limits: int) -> dict:
+    # Only NUL in the pattern: a validator without Unicode regexes would read an emoji's
+    # two UTF-16 halves as lone surrogates.
+    return {"type": "string", **limits, "pattern": "^[^\\u0000]*$", "description": _ID_RULE}
+
+
 def _entry_schema() -> dict:
     properties: dict[str, Any] = {
-        "uuid": {"type": "string", "minLength": 1, "maxLength": 512},
+        "uuid": _id(minLength=1, maxLength=512),
         "role": {"type": "string", "description": "Case-insensitive; `tool` means "
                  "`tool_result`.", "enum": [*ROLES, "tool"]},
         "timestamp": _nullable({"type": "string", "format": "date-time"}),
     }
-    properties.update({name: _nullable({"type": "string"}) for name in _TEXTS})
+    properties.update({name: _nullable({"type": "string", "description": _TEXT_RULE})
+                       for name in _TEXTS})
+    properties.update({name: _nullable(_id()) for name in _IDS})
     properties.update({name: _nullable({"type": "boolean"}) for name in ENTRY_FLAGS})
     properties.update({name: _nullable({
         "type": "integer", "minimum": 0, "maximum": MAX_COUNT,
@@ -100,13 +114,13 @@ def _components() -> dict:
             "IngestRequest": {
                 "type": "object", "required": ["source", "session_id", "entries"],
                 "properties": {
-                    "source": {"type": "string", "minLength": 1, "maxLength": 64},
-                    "session_id": {"type": "string", "minLength": 1, "maxLength": 512},
+                    "source": _id(minLength=1, maxLength=64),
+                    "session_id": _id(minLength=1, maxLength=512),
                     "entries": {"type": "array", "minItems": 1, "maxItems": MAX_ENTRIES,
                                 "items": _ref("Entry")},
-                    "instance_id": _nullable({"type": "string", "maxLength": 512}),
-                    "project_path": _nullable({"type": "string"}),
-                    "machine_id": _nullable({"type": "string", "maxLength": 512}),
+                    "instance_id": _nullable(_id(maxLength=512)),
+                    "project_path": _nullable({"type": "string", "description": _TEXT_RULE}),
+                    "machine_id": _nullable(_id(maxLength=512)),
                     "metadata": _nullable({"type": "object"})}},
             "IngestResponse": {
                 "type": "object", "required": ["accepted", "duplicates"], "properties": {
@@ -114,12 +128,12 @@ def _components() -> dict:
                     "rejected": {"type": "integer"}, "errors": {"type": "object"}}},
             "AgentRegistration": {
                 "type": "object", "required": ["instance_id", "platform"], "properties": {
-                    "instance_id": {"type": "string", "minLength": 1, "maxLength": 512},
+                    "instance_id": _id(minLength=1, maxLength=512),
                     "platform": {"type": "string", "minLength": 1, "maxLength": 128},
                     "hostname": _nullable({"type": "string", "maxLength": 512}),
                     "version": _nullable({"type": "string", "maxLength": 128}),
                     "started_at": _nullable({"type": "string", "format": "date-time"}),
-                    "machine_id": _nullable({"type": "string", "maxLength": 512}),
+                    "machine_id": _nullable(_id(maxLength=512)),
                     "project": _nullable({"type": "string"}),
                     "region": _nullable({"type": "string", "maxLength": 128}),
                     "metadata": _nullable({"type": "object"})}},

@@ -84,30 +84,70 @@ class Role(fields.String):
         return role
 
 
-class Text(fields.String):
-    """A string that can be stored: NULs dropped, lone surrogates replaced.
+#: A code point with no UTF-8 form: half of a UTF-16 surrogate pair, alone. JSON may carry
+#: one (``"\\ud800"``), and tools written in JavaScript produce them when they cut a text
+#: between the two halves of an emoji.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    JSON may carry ``"\\ud800"``, which Python decodes to a string that has no UTF-8
-    form; storing it would fail the whole group commit.
+
+def _has_utf8_form(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class Text(fields.String):
+    """A free text, stored as sent but for lone surrogates, which become U+FFFD.
+
+    A lone surrogate has no UTF-8 form, so storing it would fail the whole group
+    commit; U+FFFD (what Go's encoding/json decodes it to) marks where a character was
+    lost. NUL characters are kept: DuckDB's VARCHAR stores them.
     """
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if text.isascii():
-            return text.replace("\x00", "") if "\x00" in text else text
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "replace").decode("utf-8")
-        return text.replace("\x00", "") if "\x00" in text else text
+        if _has_utf8_form(text):
+            return text
+        return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+class Id(fields.String):
+    """An identity (a uuid, a session or message id): stored exactly as sent, or refused.
+
+    Cleaning an id would make two different ids one (``"x\\ud800"`` and ``"x\\udc00"``)
+    and lose an entry as a "duplicate", so what cannot be stored as sent is a
+    validation error naming the field: a lone surrogate (no UTF-8 form), or a NUL
+    character, which ends a string in C, URLs and file names that ids travel into.
+    """
+
+    default_error_messages = {
+        "nul": "Contains a NUL character (\\u0000) at position {position}; an id is "
+               "stored exactly as sent, so it cannot hold one.",
+        "surrogate": "Contains a lone surrogate ({code}) at position {position}, which has "
+                     "no UTF-8 form; an id is stored exactly as sent, so it cannot hold one.",
+    }
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul", position=text.index("\x00"))
+        if not _has_utf8_form(text):
+            found = _LONE_SURROGATE.search(text)
+            raise self.make_error("surrogate", code=f"\\u{ord(found.group()):04x}",
+                                  position=found.start())
+        return text
 
 
 def _count(**kwargs) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(0, MAX_COUNT), **kwargs)
 
 
-def _required_id() -> Text:
-    return Text(required=True, validate=validate.Length(min=1, max=512))
+def _required_id() -> Id:
+    return Id(required=True, validate=validate.Length(min=1, max=512))
 
 
 class EntrySchema(Schema):
@@ -131,9 +171,9 @@ class EntrySchema(Schema):
     cache_read_tokens = _count(allow_none=True)
     cache_write_tokens = _count(allow_none=True)
     reasoning_tokens = _count(allow_none=True)
-    message_id = Text(allow_none=True)
-    agent_id = Text(allow_none=True)
-    parent_uuid = Text(allow_none=True)
+    message_id = Id(allow_none=True)
+    agent_id = Id(allow_none=True)
+    parent_uuid = Id(allow_none=True)
     git_branch = Text(allow_none=True)
     cwd = Text(allow_none=True)
     text_truncated = fields.Boolean(allow_none=True)
@@ -158,13 +198,13 @@ class IngestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    source = Text(required=True, validate=validate.Length(min=1, max=64))
+    source = Id(required=True, validate=validate.Length(min=1, max=64))
     session_id = _required_id()
     entries = fields.List(fields.Raw(), required=True,
                           validate=validate.Length(min=1, max=MAX_ENTRIES))
-    instance_id = Text(allow_none=True, validate=validate.Length(max=512))
+    instance_id = Id(allow_none=True, validate=validate.Length(max=512))
     project_path = Text(allow_none=True)
-    machine_id = Text(allow_none=True, validate=validate.Length(max=512))
+    machine_id = Id(allow_none=True, validate=validate.Length(max=512))
     metadata = fields.Dict(allow_none=True)
 
     @pre_load
@@ -185,7 +225,7 @@ class AgentSchema(Schema):
     hostname = Text(allow_none=True, validate=validate.Length(max=512))
     version = Text(allow_none=True, validate=validate.Length(max=128))
     started_at = Timestamp(allow_none=True)
-    machine_id = Text(allow_none=True, validate=validate.Length(max=512))
+    machine_id = Id(allow_none=True, validate=validate.Length(max=512))
     project = Text(allow_none=True)
     region = Text(allow_none=True, validate=validate.Length(max=128))
     metadata = fields.Dict(allow_none=True)
