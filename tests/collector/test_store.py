@@ -259,7 +259,9 @@ def test_a_response_replayed_in_another_session_stays_with_the_first(con, cur):
     assert tokens_of(session(cur, "s2"))[:2] == (1, 1)
     assert store.stats(cur, T0, ":none:")["tokens"]["output"] == 9
     by_session = {r["key"]: r for r in store.usage(cur, "session", None, None, None)}
-    assert (by_session["s1"]["output_tokens"], by_session["s1"]["entries"]) == (8, 3)
+    # AND each session's entries are its own: the replays are s2's
+    assert (by_session["s1"]["output_tokens"], by_session["s1"]["entries"]) == (8, 1)
+    assert (by_session["s2"]["output_tokens"], by_session["s2"]["entries"]) == (1, 3)
     assert session(cur, "s2")["entry_count"] == 3
 
 
@@ -272,8 +274,8 @@ def test_the_same_message_id_in_two_sources_is_two_responses(con, cur):
 
 def test_entries_without_tokens_are_no_response(con, cur):
     store.ingest(con, [build_request("s1", [build_entry("a", text="no usage", message_id="m")])])
-    assert store.usage(cur, "source", None, None, None) == []
     assert count(con, "collected_usage") == 0
+    assert store.usage(cur, "source", None, None, None) == [row("claude", 0, 0, 0, 0, 0, 1, 1)]
 
 
 @pytest.fixture
@@ -333,6 +335,53 @@ def test_usage_since_is_inclusive_until_exclusive_and_source_filters(usage_data,
     assert store.usage(cur, "source", T0 + 3 * day, None, None) == []
     with pytest.raises(ValueError):
         store.usage(cur, "hostname", None, None, None)
+
+
+@pytest.fixture
+def usage_without_tokens(usage_data, con):
+    """usage_data, plus user lines in s1 and a Copilot session with no token figures at all."""
+    day = timedelta(days=1)
+    store.ingest(con, [
+        build_request("s1", [build_entry("q1", role="user", timestamp=T0, text="why?"),
+                             build_entry("q2", role="user", timestamp=T0 + day, text="and?")],
+                      project_path="/p1", instance_id="laptop"),
+        build_request("cop", [build_entry(f"c{n}", role="user" if n % 2 else "assistant",
+                                          model=None if n % 2 else "gpt-4.1",
+                                          timestamp=T0 + 3 * day) for n in range(38)],
+                      source="copilot", project_path="/p3", instance_id="desk"),
+    ])
+
+
+@pytest.mark.parametrize("group_by, expected", [
+    ("source", [row("claude", 106, 26, 0, 3, 0, 6, 2), row("codex", 50, 50, 1, 0, 30, 1, 1),
+                row("copilot", 0, 0, 0, 0, 0, 38, 1)]),
+    ("model", [row("gpt-5", 50, 50, 1, 0, 30, 1, 1), row("opus", 101, 21, 0, 0, 0, 3, 2),
+               row("haiku", 5, 5, 0, 3, 0, 1, 1), row(None, 0, 0, 0, 0, 0, 21, 2),
+               row("gpt-4.1", 0, 0, 0, 0, 0, 19, 1)]),
+    ("project", [row("/p1", 105, 25, 0, 3, 0, 5, 1), row("/p2", 50, 50, 1, 0, 30, 1, 1),
+                 row(None, 1, 1, 0, 0, 0, 1, 1), row("/p3", 0, 0, 0, 0, 0, 38, 1)]),
+    ("day", [row("2026-01-03", 51, 51, 1, 0, 30, 2, 2), row("2026-01-01", 100, 20, 0, 0, 0, 3, 1),
+             row("2026-01-02", 5, 5, 0, 3, 0, 2, 1), row("2026-01-04", 0, 0, 0, 0, 0, 38, 1)]),
+    ("agent", [row("laptop", 105, 25, 0, 3, 0, 5, 1), row("server", 50, 50, 1, 0, 30, 1, 1),
+               row(None, 1, 1, 0, 0, 0, 1, 1), row("desk", 0, 0, 0, 0, 0, 38, 1)]),
+    ("session", [row("s1", 105, 25, 0, 3, 0, 5, 1), row("s2", 50, 50, 1, 0, 30, 1, 1),
+                 row("s3", 1, 1, 0, 0, 0, 1, 1), row("cop", 0, 0, 0, 0, 0, 38, 1)]),
+])
+def test_usage_lists_every_key_with_all_its_entries_and_sessions(usage_without_tokens, cur,
+                                                                  group_by, expected):
+    # The issue: a Copilot session (no token figures) was missing from group_by=source,
+    # and entries counted only the entries that carried tokens.
+    assert store.usage(cur, group_by, None, None, None) == expected
+
+
+def test_usage_filters_entries_without_tokens_like_the_rest(usage_without_tokens, cur):
+    day = timedelta(days=1)
+    assert store.usage(cur, "source", None, None, "copilot") == [
+        row("copilot", 0, 0, 0, 0, 0, 38, 1)]
+    assert store.usage(cur, "source", T0 + 3 * day, None, None) == [
+        row("copilot", 0, 0, 0, 0, 0, 38, 1)]
+    assert store.usage(cur, "day", T0 + day, T0 + 2 * day, None) == [
+        row("2026-01-02", 5, 5, 0, 3, 0, 2, 1)]
 
 
 def test_usage_of_a_project_filled_in_later_follows_the_session(con, cur):

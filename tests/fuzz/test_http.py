@@ -276,3 +276,19 @@ def test_entry_text_keeps_its_nul_characters(collector):
     assert ingest(collector, "nul-text", entry("a", text="a\x00b")).get_json() == {
         "accepted": 1, "duplicates": 0}
     assert stored(collector, "nul-text") == [("a", "a\x00b")]
+
+
+def test_usage_lists_a_session_without_token_figures_under_every_grouping(collector):
+    # GIVEN a session whose tool reports no tokens (Copilot), 38 entries
+    body = {"source": "copilot-14", "session_id": "no-tokens", "project_path": "/p14",
+            "instance_id": "agent-14",
+            "entries": [entry(f"c{n}", role="user", text=f"line {n}") for n in range(38)]}
+    assert post(collector, "/v1/traces", encode_json(body), "application/json").status_code == 200
+    # THEN every grouping lists it, with all its entries and tokens 0
+    keys = {"source": "copilot-14", "model": None, "project": "/p14", "day": "2026-01-01",
+            "agent": "agent-14", "session": "no-tokens"}
+    for group_by, key in keys.items():
+        rows = collector.http.get(f"/v1/usage?group_by={group_by}&source=copilot-14").get_json()
+        assert rows == [{"key": key, "input_tokens": 0, "output_tokens": 0,
+                         "cache_read_tokens": 0, "cache_write_tokens": 0,
+                         "reasoning_tokens": 0, "entries": 38, "sessions": 1}], group_by

@@ -93,10 +93,16 @@ def _components() -> dict:
             ("instance_id", "string"), ("model", "string"), ("entry_count", "integer"),
             ("first_seen", "string"), ("last_updated", "string"), ("match_count", "integer"),
             ("snippet", "string"))}}
-    usage_row = {"type": "object", "properties": {"key": _nullable({"type": "string"}), **{
-        name: {"type": "integer"} for name in (
+    usage_row = {"type": "object", "properties": {
+        "key": _nullable({"type": "string", "description": "null: a model, project or agent "
+                          "that was never reported."}),
+        **{name: {"type": "integer", "minimum": 0} for name in (
             "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-            "reasoning_tokens", "entries", "sessions")}}}
+            "reasoning_tokens")},
+        "entries": {"type": "integer", "minimum": 0, "description": "Every stored entry of "
+                    "the key, with or without token figures."},
+        "sessions": {"type": "integer", "minimum": 0, "description": "The sessions of those "
+                     "entries (and of the responses counted)."}}}
     agent = {"type": "object", "properties": {
         "instance_id": {"type": "string"}, "platform": {"type": "string"},
         **{name: _nullable({"type": "string"}) for name in (
@@ -179,7 +185,8 @@ def _paths() -> dict:
             "summary": "Totals of the store.",
             "responses": {"200": _json(_ref("Stats"), "Totals."), **common}}},
         "/v1/usage": {"get": {
-            "summary": "Token usage, each API response counted once.",
+            "summary": "Token usage, each API response counted once; every key that has "
+                       "entries is listed (tokens 0 where none were reported).",
             "parameters": [
                 _query("group_by", {"type": "string", "enum": _GROUP_BY}, "Grouping."),
                 _query("since", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),

@@ -660,40 +660,56 @@ def stats(cur: Any, now: datetime, db_path: str) -> dict:
     }
 
 
+# Grouping keys of a row ``t`` (an API response of collected_usage, or an entry) and its
+# session ``s``. A model, project or agent that was never reported is NULL.
 _USAGE_KEYS = {
-    "source": "u.source",
-    "model": "u.model",
-    "project": "coalesce(nullif(u.project_path, ''), s.project_path)",
-    "day": "strftime(u.\"timestamp\", '%Y-%m-%d')",
-    "agent": "coalesce(u.instance_id, s.instance_id)",
-    "session": "u.session_id",
+    "source": "t.source",
+    "model": "nullif(nullif(t.model, ''), '<synthetic>')",
+    "project": "coalesce(nullif(t.project_path, ''), s.project_path)",
+    "day": "strftime(t.\"timestamp\", '%Y-%m-%d')",
+    "agent": "coalesce(t.instance_id, s.instance_id)",
+    "session": "t.session_id",
 }
+# An entry has no project path of its own: its session's is the one it was sent with.
+_ENTRY_KEYS = dict(_USAGE_KEYS, project="nullif(s.project_path, '')")
 
 
 def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
           source: str | None) -> list[dict]:
     """Return token usage per group, largest total first, each API response counted once.
 
-    Rows are API responses (see :func:`ingest`), filtered on the response's
-    timestamp (its first copy's entry time; ``since`` inclusive, ``until``
-    exclusive) and ``source``. ``entries`` counts the stored entries that carried
-    those responses' token counts (a response split over several entries counts
-    each); ``sessions`` counts distinct sessions the responses are attributed to.
-    A ``model``, ``project`` or ``agent`` that was never reported is ``None``.
+    Every group that has entries is listed, with or without token figures (a Copilot
+    session reports none: its tokens are 0). Tokens are summed over API responses
+    (see :func:`ingest`), each filtered on its timestamp (its first copy's entry time)
+    and attributed to its first copy's session; ``entries`` counts every stored entry
+    of the group, ``sessions`` the distinct sessions of those entries and responses.
+    ``since`` is inclusive, ``until`` exclusive; both, and ``source``, filter entries
+    and responses alike.
     """
     if group_by not in _USAGE_KEYS:
         raise ValueError(f"cannot group usage by {group_by!r}")
-    total = " + ".join(f"sum(u.{t})" for t in TOKEN_FIELDS)
+    where = """($since IS NULL OR t."timestamp" >= $since)
+               AND ($until IS NULL OR t."timestamp" < $until)
+               AND ($source IS NULL OR t.source = $source)"""
+
+    def rows_of(table: str, key: str, tokens: str, is_entry: str) -> str:
+        join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
+        return (f"SELECT {key} AS key, t.session_id, {is_entry} AS is_entry, {tokens} "
+                f"FROM {table} t {join} WHERE {where}")
+
+    total = " + ".join(f"sum({t})" for t in TOKEN_FIELDS)
     rows = cur.execute(f"""
-        SELECT {_USAGE_KEYS[group_by]} AS key,
-               {", ".join(f"sum(u.{t})" for t in TOKEN_FIELDS)},
-               sum(u.entries), count(DISTINCT u.session_id)
-        FROM collected_usage u LEFT JOIN collected_sessions s USING (session_id)
-        WHERE ($since IS NULL OR u."timestamp" >= $since)
-          AND ($until IS NULL OR u."timestamp" < $until)
-          AND ($source IS NULL OR u.source = $source)
+        SELECT key, {", ".join(f"sum({t})" for t in TOKEN_FIELDS)},
+               count(*) FILTER (WHERE is_entry) AS entries, count(DISTINCT session_id)
+        FROM (
+            {rows_of("collected_entries", _ENTRY_KEYS[group_by],
+                     ", ".join(f"0 AS {t}" for t in TOKEN_FIELDS), "true")}
+            UNION ALL
+            {rows_of("collected_usage", _USAGE_KEYS[group_by],
+                     ", ".join(f"t.{t}" for t in TOKEN_FIELDS), "false")}
+        )
         GROUP BY key
-        ORDER BY {total} DESC, key NULLS LAST
+        ORDER BY {total} DESC, entries DESC, key NULLS LAST
     """, {"since": _naive_utc(since), "until": _naive_utc(until), "source": source}).fetchall()
     return [dict(zip(("key",) + TOKEN_FIELDS + ("entries", "sessions"),
                      (row[0], *map(int, row[1:])))) for row in rows]
