@@ -7,6 +7,7 @@ forward exporter uses no CPU.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -63,6 +64,15 @@ def wait_stored(collector, expected: dict[str, list[str]], proc=None, timeout=60
         time.sleep(0.1)
 
 
+def offsets_saved(proc: Exporter, paths) -> bool:
+    """True once the exporter's offsets file holds each of ``paths`` at its full size."""
+    try:
+        files = json.loads((proc.state_dir / "offsets.json").read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return all(files.get(str(p), {}).get("offset") == p.stat().st_size for p in paths)
+
+
 def forward(home, tmp_path, collector, name="forward", *args) -> Exporter:
     proc = Exporter(home, tmp_path / f"{name}.log", "--forward", "--collector-url", collector.url,
                     *args).start()
@@ -91,18 +101,24 @@ def test_live_lines_are_queryable_within_a_second(collector, home, tmp_path):
         fresh = write_session(home, "fresh", 5, project="-made-after-start")
         wait_stored(collector, {"fresh": fresh}, proc, timeout=10)
 
-        # Half a line is not shipped until its newline arrives.
+        # Half a line is not shipped until its newline arrives: decided once a line
+        # written after it to another file of the directory is stored (its events come
+        # later, and the exporter reads changed files in the order they changed).
         line = claude_line("live-half", "live", "written in two parts")
         with open(path, "ab") as fh:
             fh.write(line[:30])
-        time.sleep(0.8)
+        after = write_session(home, "after-half", 1)
+        wait_stored(collector, {"after-half": after}, proc, timeout=10)
         assert "live-half" not in stored(collector, "live")
         with open(path, "ab") as fh:
             fh.write(line[30:])
         wait_stored(collector, {"live": written + ["live-half"]}, proc, timeout=10)
 
-        # Idle: no CPU to speak of over five seconds.
-        time.sleep(0.5)  # let the last status write and offsets save pass
+        # Idle: no CPU to speak of over five seconds, from the moment the exporter has
+        # saved the offsets of everything it shipped (its last piece of work).
+        files = [path, session_file(home, "fresh", "-made-after-start"),
+                 session_file(home, "after-half")]
+        proc.wait_for(lambda: offsets_saved(proc, files), what="the final offsets saved")
         before = cpu_seconds(proc.proc.pid)
         time.sleep(5)
         used = cpu_seconds(proc.proc.pid) - before
