@@ -220,6 +220,46 @@ def test_health_is_503_when_the_writer_is_gone(client, recorder):
     assert "Retry-After" in response.headers
 
 
+# -- the well-known document (CONTRACT.md section 4) ------------------------------------------
+def test_the_well_known_document_names_the_collector_without_a_token(authed):
+    response = authed.get("/.well-known/thinkt.json",
+                          headers={"Host": "collector.example:4318"})
+    assert response.status_code == 200
+    assert response.get_json() == {"collector_url": "http://collector.example:4318"}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "token" not in response.get_data(as_text=True)
+
+
+def test_the_well_known_document_follows_the_scheme_and_host_the_client_used(client):
+    assert client.get("/.well-known/thinkt.json", base_url="https://[::1]:8443").get_json() == {
+        "collector_url": "https://[::1]:8443"}
+    assert client.get("/.well-known/thinkt.json", base_url="http://localhost:4318"
+                      ).get_json() == {"collector_url": "http://localhost:4318"}
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "thinkt.example, inner:80",
+             "X-Forwarded-Prefix": "/thinkt/"}
+
+
+def test_a_proxy_on_this_machine_names_what_the_client_used(client):
+    response = client.get("/.well-known/thinkt.json", headers=FORWARDED,
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.get_json() == {"collector_url": "https://thinkt.example/thinkt"}
+
+
+def test_forwarded_headers_from_another_machine_are_ignored(client):
+    response = client.get("/.well-known/thinkt.json", headers=FORWARDED,
+                          base_url="http://10.0.0.2:4318", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.get_json() == {"collector_url": "http://10.0.0.2:4318"}
+
+
+@pytest.mark.parametrize("host", ["", "evil.example/path", "user@evil.example", "a b"])
+def test_a_request_without_a_usable_host_gets_a_json_400(client, host):
+    response = client.get("/.well-known/thinkt.json", headers={"Host": host},
+                          environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
+
+
 # -- queries -----------------------------------------------------------------------------
 def test_unknown_path_and_wrong_method_are_json(client):
     missing = client.get("/nope")

@@ -73,7 +73,8 @@ def test_answers_match_the_documented_schemas(collector):
              ("get", "/v1/usage?group_by=day", None), ("get", "/v1/sessions", None),
              ("get", "/v1/sessions/doc-1/entries", None), ("get", "/v1/agents", None),
              ("get", "/v1/collector/health", None), ("get", "/v1/sessions/none/entries", None),
-             ("get", "/v1/traces/search", None), ("post", "/v1/traces", {"entries": []})]
+             ("get", "/v1/traces/search", None), ("post", "/v1/traces", {"entries": []}),
+             ("get", "/.well-known/thinkt.json", None)]
     for method, url, payload in calls:
         response = collector.http.open(url, method=method.upper(), json=payload)
         template = "/v1/sessions/{session_id}/entries" if "/entries" in url else url.split("?")[0]

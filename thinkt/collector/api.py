@@ -10,7 +10,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest
 
+from thinkt.addresses import is_loopback
 from thinkt.collector.app import error_response
 from thinkt.collector.body import parse_json, read_body
 from thinkt.collector.channel import Rejected, Unavailable, WriterClient
@@ -27,6 +29,10 @@ SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 500
 GROUP_BY = ("source", "model", "project", "day", "agent", "session")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A host name or address with an optional port, as a Host header may carry it.
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])"
+                   r"(?::\d{1,5})?$")
+_PREFIX = re.compile(r"^(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?$")
 
 
 class BadInput(Exception):
@@ -75,6 +81,39 @@ def _client() -> WriterClient:
 
 def _query_timeout() -> float:
     return max(1.0, min(30.0, _settings().request_timeout * 0.8))
+
+
+def _forwarded(name: str) -> str:
+    """The first value of an X-Forwarded-* header (a chain of proxies appends to it)."""
+    return request.headers.get(name, "").split(",")[0].strip()
+
+
+def public_base_url() -> str:
+    """This collector's root URL as the client reached it, e.g. ``https://host:8443``.
+
+    The scheme is the request's (gunicorn already made it ``https`` for a TLS listener,
+    and for ``X-Forwarded-Proto: https`` from its forwarded_allow_ips, loopback by
+    default) and the host is the request's Host header. A proxy on this machine (the
+    peer is loopback) may name what the client used with ``X-Forwarded-Proto``,
+    ``X-Forwarded-Host`` and ``X-Forwarded-Prefix``; those headers are ignored from any
+    other peer, which could otherwise send clients elsewhere. A client that forges them
+    on this machine only misleads itself: the answer is not cached (no-store).
+
+    :raises BadRequest: the request names no usable host (HTTP/1.0 without Host).
+    """
+    scheme, host, prefix = request.scheme, request.host, request.script_root
+    if is_loopback(request.remote_addr):
+        scheme = _forwarded("X-Forwarded-Proto").lower() or scheme
+        host = _forwarded("X-Forwarded-Host") or host
+        prefix = _forwarded("X-Forwarded-Prefix") or prefix
+    if scheme not in ("http", "https"):
+        scheme = request.scheme
+    if not _HOST.match(host or ""):
+        raise BadRequest("The request names no host that this collector could answer "
+                         "with: send a Host header with a host name or address.")
+    if not _PREFIX.match(prefix):
+        prefix = ""
+    return f"{scheme}://{host}{prefix.rstrip('/')}"
 
 
 def _load_body(schema: Any) -> dict:
@@ -244,4 +283,13 @@ def health():
 @blueprint.get("/v1/openapi.json")
 def openapi():
     """The OpenAPI 3 document of this API (for clients and API fuzzers)."""
-    return jsonify(build_document(request.host_url.rstrip("/")))
+    return jsonify(build_document(public_base_url()))
+
+
+@blueprint.get("/.well-known/thinkt.json")
+def well_known():
+    """Where this collector is (CONTRACT.md section 4), for exporter discovery (no auth).
+
+    It names the endpoint only: no token, version or storage path.
+    """
+    return jsonify({"collector_url": public_base_url()})

@@ -20,8 +20,9 @@ from thinkt.collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
-#: Endpoints that answer without a token (load balancers and systemd probes use them).
-OPEN_ENDPOINTS = frozenset({"api.health", "api.openapi"})
+#: Endpoints that answer without a token: health (load balancers and systemd probes use
+#: it), this API's description, and the well-known document exporters discover us by.
+OPEN_ENDPOINTS = frozenset({"api.health", "api.openapi", "api.well_known"})
 
 _ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -152,6 +152,12 @@ def _components() -> dict:
                     "db_size_bytes")},
                 "uptime_seconds": {"type": "number"}, "started_at": {"type": "string"},
                 "tokens": {"type": "object"}}},
+            "WellKnown": {"type": "object", "required": ["collector_url"],
+                          "additionalProperties": False, "properties": {
+                "collector_url": {"type": "string", "format": "uri", "description": (
+                    "This collector's root URL as the client reached it (scheme and Host "
+                    "of the request; X-Forwarded-Proto, -Host and -Prefix only from a "
+                    "proxy on the collector's machine). Exporters append /v1/traces.")}}},
             "Health": {"type": "object", "required": ["status"], "properties": {
                 "status": {"type": "string", "enum": ["ok", "unavailable"]}}},
         },
@@ -217,6 +223,11 @@ def _paths() -> dict:
             "summary": "200 when the writer is alive and the database open.", "security": [],
             "responses": {"200": _json(_ref("Health"), "Healthy."),
                           "503": _error("Unhealthy.", retry_after=True)}}},
+        "/.well-known/thinkt.json": {"get": {
+            "summary": "Where this collector is, for exporter discovery; names nothing else.",
+            "security": [],
+            "responses": {"200": _json(_ref("WellKnown"), "The collector's URL."),
+                          "400": _error("The request names no host.")}}},
         "/v1/openapi.json": {"get": {
             "summary": "This document.", "security": [],
             "responses": {"200": {"description": "OpenAPI 3 document.",
