@@ -308,6 +308,33 @@ def test_session_entries_404_for_unknown_session(client, recorder):
     assert client.get("/v1/sessions/x/entries?offset=-1").status_code == 400
 
 
+def test_session_entries_say_the_total_and_where_the_next_page_is(client, recorder):
+    recorder.answers["session_entries"] = {"entries": [{"uuid": "a"}, {"uuid": "b"}],
+                                           "total": 1516}
+    response = client.get("/v1/sessions/s 1/entries?limit=2&offset=100",
+                          base_url="https://collector.example")
+    assert response.get_json() == [{"uuid": "a"}, {"uuid": "b"}]  # still a bare array
+    assert recorder.queries[-1] == ("session_entries",
+                                    {"session_id": "s 1", "limit": 2, "offset": 100})
+    assert response.headers["X-Total-Count"] == "1516"
+    assert response.headers["Link"] == (
+        '<https://collector.example/v1/sessions/s%201/entries?limit=2&offset=102>; rel="next"')
+    client.get("/v1/sessions/s/entries?limit=5000")
+    assert recorder.queries[-1][1]["limit"] == 1000
+
+
+def test_the_last_page_has_no_next_link(client, recorder):
+    recorder.answers["session_entries"] = {"entries": [{"uuid": "z"}], "total": 1516}
+    response = client.get("/v1/sessions/s/entries?offset=1515")
+    assert response.headers["X-Total-Count"] == "1516" and "Link" not in response.headers
+
+
+def test_without_a_usable_host_the_next_link_is_relative(client, recorder):
+    recorder.answers["session_entries"] = {"entries": [{"uuid": "a"}], "total": 2}
+    response = client.get("/v1/sessions/s/entries?limit=1", headers={"Host": ""})
+    assert response.headers["Link"] == '</v1/sessions/s/entries?limit=1&offset=1>; rel="next"'
+
+
 @freeze_time("2026-05-06T07:08:09Z")
 def test_register_validates_and_passes_now(client, recorder):
     assert client.post("/v1/agents/register", json={"hostname": "h"}).status_code == 400
@@ -341,6 +368,9 @@ def test_configured_origin_gets_cors_and_others_do_not(recorder):
     ok = client.get("/v1/agents", headers={"Origin": "https://dash.example",
                                            "Authorization": "Bearer t"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    # A page's total and next link are readable by the dashboard's script.
+    exposed = ok.headers["Access-Control-Expose-Headers"].lower()
+    assert "x-total-count" in exposed and "link" in exposed
     other = client.get("/v1/agents", headers={"Origin": "https://evil.example",
                                               "Authorization": "Bearer t"})
     assert "Access-Control-Allow-Origin" not in other.headers

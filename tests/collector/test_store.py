@@ -25,6 +25,10 @@ def session(cur, session_id):
     return next(s for s in store.list_sessions(cur, 500, None, None) if s["id"] == session_id)
 
 
+def entries_page(cur, session_id, limit=10, offset=0):
+    return store.session_entries(cur, session_id, limit, offset)["entries"]
+
+
 def tokens_of(row):
     return tuple(row[t] for t in store.TOKEN_FIELDS)
 
@@ -56,7 +60,7 @@ def test_a_duplicate_inside_one_group_keeps_the_first_copy(con, cur):
         build_request("s1", [build_entry("b", text="later"), build_entry("c")]),
     ])
     assert results == [(2, 1), (1, 1)]
-    entries = store.session_entries(cur, "s1", 10, 0)
+    entries = entries_page(cur, "s1")
     assert [(e["uuid"], e["text"]) for e in entries] == [("a", "first"), ("b", None), ("c", None)]
     assert session(cur, "s1")["entry_count"] == 3
 
@@ -133,7 +137,7 @@ def test_the_largest_counts_never_break_a_sum(con, cur):
 def test_texts_and_ids_are_stored_and_read_back_exactly_nul_characters_included(con, cur):
     store.ingest(con, [build_request("s\U0001f600", [
         build_entry("a\U0001f600", text="before\x00after", model="m\x00", tool_name="t\x00")])])
-    [entry] = store.session_entries(cur, "s\U0001f600", 10, 0)
+    [entry] = entries_page(cur, "s\U0001f600", 10, 0)
     assert (entry["uuid"], entry["text"], entry["model"], entry["tool_name"]) == (
         "a\U0001f600", "before\x00after", "m\x00", "t\x00")
     assert [s["id"] for s in store.search(cur, "e\x00a", 10)] == ["s\U0001f600"]
@@ -144,7 +148,7 @@ def test_a_cut_text_keeps_its_flag_and_size_and_a_whole_one_shows_false_and_0(co
         build_entry("cut", text="head of a paste", text_truncated=True, text_bytes=12_582_912),
         build_entry("whole", text="all of it", timestamp=T0 + timedelta(seconds=1)),
     ])])
-    entries = store.session_entries(cur, "s1", 10, 0)
+    entries = entries_page(cur, "s1")
     assert [(e["uuid"], e["text_truncated"], e["text_bytes"]) for e in entries] == [
         ("cut", True, 12_582_912), ("whole", False, 0)]
 
@@ -160,7 +164,7 @@ def test_an_unknown_timestamp_is_the_receive_time_and_flagged(con, cur):
     store.ingest(con, [build_request("s1", [build_entry("a", timestamp=None),
                                             build_entry("b", timestamp=T0)],
                                      received_at=received)])
-    entries = {e["uuid"]: e for e in store.session_entries(cur, "s1", 10, 0)}
+    entries = {e["uuid"]: e for e in entries_page(cur, "s1")}
     assert entries["a"]["timestamp"] == "2026-01-01T15:00:00Z"
     assert entries["a"]["timestamp_estimated"] is True
     assert entries["b"]["timestamp"] == "2026-01-01T12:00:00Z"
@@ -536,12 +540,14 @@ def test_session_entries_by_timestamp_then_arrival_with_paging(con, cur):
         build_entry("tie-1", timestamp=T0, text="1"),
         build_entry("tie-2", timestamp=T0, text="2", is_error=True, input_tokens=4),
     ])])
-    entries = store.session_entries(cur, "s1", 10, 0)
+    page = store.session_entries(cur, "s1", 10, 0)
+    assert page["total"] == 3
+    entries = page["entries"]
     assert [e["uuid"] for e in entries] == ["tie-1", "tie-2", "late"]
     assert entries[1]["is_error"] is True and entries[1]["input_tokens"] == 4
     assert set(store.ENTRY_FIELDS) <= set(entries[0])
-    assert [e["uuid"] for e in store.session_entries(cur, "s1", 1, 1)] == ["tie-2"]
-    assert store.session_entries(cur, "s1", 10, 5) == []
+    assert [e["uuid"] for e in entries_page(cur, "s1", 1, 1)] == ["tie-2"]
+    assert store.session_entries(cur, "s1", 10, 5) == {"entries": [], "total": 3}
     assert store.session_entries(cur, "nope", 10, 0) is None
 
 
@@ -749,14 +755,14 @@ def test_a_version_2_database_gets_the_truncation_columns_with_whole_texts(db_pa
         versions = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
         assert [v for (v,) in versions] == [1, 2, 3]
         cur = con.cursor()
-        [old] = store.session_entries(cur, "old", 10, 0)
+        [old] = entries_page(cur, "old", 10, 0)
         assert (old["uuid"], old["text"]) == ("u1", "Legacy ENTRY text")
         assert (old["text_truncated"], old["text_bytes"]) == (False, 0)
         # AND a cut entry can be stored next to it
         store.ingest(con, [build_request("old", [build_entry(
             "u2", timestamp=datetime(2025, 12, 2), text_truncated=True, text_bytes=99)])])
         assert [(e["uuid"], e["text_truncated"], e["text_bytes"])
-                for e in store.session_entries(cur, "old", 10, 0)] == [
+                for e in entries_page(cur, "old", 10, 0)] == [
             ("u1", False, 0), ("u2", True, 99)]
     finally:
         con.close()

@@ -15,6 +15,7 @@ import json
 import zlib
 from urllib.parse import quote_from_bytes
 
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -292,3 +293,40 @@ def test_usage_lists_a_session_without_token_figures_under_every_grouping(collec
         assert rows == [{"key": key, "input_tokens": 0, "output_tokens": 0,
                          "cache_read_tokens": 0, "cache_write_tokens": 0,
                          "reasoning_tokens": 0, "entries": 38, "sessions": 1}], group_by
+
+
+def test_paging_through_a_long_session_gets_every_entry_once(collector):
+    # GIVEN the session of 1,516 entries, some sharing a timestamp
+    uuids = [f"e{n:04d}" for n in range(1516)]
+    for start in range(0, 1516, 500):
+        ingest(collector, "long", *(entry(u, timestamp=f"2026-01-01T00:{n // 60 % 60:02d}:"
+                                              f"{n % 60:02d}Z" if n % 3 else None)
+                                    for n, u in enumerate(uuids[start:start + 500], start)))
+    # WHEN a client follows the next links from the first page
+    url, pages, seen = "/v1/sessions/long/entries", 0, []
+    while url:
+        response = collector.http.get(url)
+        assert response.status_code == 200
+        assert response.headers["X-Total-Count"] == "1516"
+        seen += [e["uuid"] for e in response.get_json()]
+        pages += 1
+        links = requests.utils.parse_header_links(response.headers.get("Link", ""))
+        url = next((link["url"] for link in links if link.get("rel") == "next"), None)
+        if url:
+            assert url.startswith("http://localhost/v1/sessions/long/entries?")
+    # THEN it read every entry once, 100 at a time
+    assert pages == 16 and len(seen) == 1516 and sorted(seen) == uuids
+
+
+def test_the_last_page_and_a_page_past_the_end_have_no_next_link(collector):
+    ingest(collector, "a/b?c", *(entry(f"u{n}") for n in range(5)))
+    first = collector.http.get("/v1/sessions/a/b%3Fc/entries?limit=3")
+    assert first.headers["X-Total-Count"] == "5"
+    [link] = requests.utils.parse_header_links(first.headers["Link"])
+    assert link == {"url": "http://localhost/v1/sessions/a/b%3Fc/entries?limit=3&offset=3",
+                    "rel": "next"}
+    last = collector.http.get(link["url"])
+    assert len(last.get_json()) == 2 and "Link" not in last.headers
+    beyond = collector.http.get("/v1/sessions/a/b%3Fc/entries?offset=10")
+    assert beyond.get_json() == [] and beyond.headers["X-Total-Count"] == "5"
+    assert "Link" not in beyond.headers

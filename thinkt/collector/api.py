@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
@@ -27,6 +28,8 @@ blueprint = Blueprint("api", __name__)
 
 SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 500
+ENTRIES_LIMIT_DEFAULT = 100
+ENTRIES_LIMIT_MAX = 1000
 GROUP_BY = ("source", "model", "project", "day", "agent", "session")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A host name or address with an optional port, as a Host header may carry it.
@@ -237,14 +240,30 @@ def sessions():
 # (an HTML body) to another session's URL.
 @blueprint.get("/v1/sessions/<path:session_id>/entries", merge_slashes=False)
 def session_entries(session_id: str):
-    """The stored entries of one session, oldest first."""
-    limit = _int_arg("limit", 100, 1, 1000, clamp=True)
+    """A page of the stored entries of one session, oldest first.
+
+    The body stays a bare array (as before paging was said); ``X-Total-Count`` gives
+    the session's number of entries and ``Link: <...>; rel="next"`` the next page,
+    absent on the last one.
+    """
+    limit = _int_arg("limit", ENTRIES_LIMIT_DEFAULT, 1, ENTRIES_LIMIT_MAX, clamp=True)
     offset = _int_arg("offset", 0, 0)
-    rows = _client().query("session_entries", _query_timeout(), session_id=session_id,
+    page = _client().query("session_entries", _query_timeout(), session_id=session_id,
                            limit=limit, offset=offset)
-    if rows is None:
+    if page is None:
         return error_response(404, "not_found", f"No session {session_id!r}.")
-    return jsonify(rows)
+    response = jsonify(page["entries"])
+    response.headers["X-Total-Count"] = str(page["total"])
+    following = offset + len(page["entries"])
+    if page["entries"] and following < page["total"]:
+        try:
+            base = public_base_url()
+        except BadRequest:  # no usable Host: a reference relative to this host
+            base = request.script_root
+        query = urlencode({"limit": limit, "offset": following})
+        response.headers["Link"] = (f'<{base}/v1/sessions/{quote(session_id, safe="/")}'
+                                    f'/entries?{query}>; rel="next"')
+    return response
 
 
 # -- agents ----------------------------------------------------------------------------

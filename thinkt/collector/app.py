@@ -59,6 +59,7 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
         # bearer token, which a browser sends only when the page's script adds it.
         CORS(app, origins=list(settings.cors_origins), supports_credentials=False,
              allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+             expose_headers=["X-Total-Count", "Link", "Retry-After"],
              methods=["GET", "POST", "OPTIONS"], max_age=600)
 
     @app.before_request

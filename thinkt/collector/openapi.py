@@ -205,11 +205,22 @@ def _paths() -> dict:
                            _query("project", {"type": "string"}, "Only this project path.")],
             "responses": {"200": _array_of("SessionSummary", "Sessions."), **bad}}},
         "/v1/sessions/{session_id}/entries": {"get": {
-            "summary": "The stored entries of one session, oldest first.",
+            "summary": "A page of the stored entries of one session, oldest first.",
+            "description": "Follow the `Link` header's `rel=\"next\"` URL (or add the "
+                           "page's length to `offset`) until there is none; "
+                           "`X-Total-Count` is the session's number of entries.",
             "parameters": [{"name": "session_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "minLength": 1}}, limit,
-                           _query("offset", {"type": "integer", "minimum": 0}, "Skip.")],
-            "responses": {"200": _array_of("Entry", "Entries."),
+                            "schema": {"type": "string", "minLength": 1}},
+                           _query("limit", {"type": "integer", "minimum": 1, "default": 100},
+                                  "Entries per page; capped at 1000."),
+                           _query("offset", {"type": "integer", "minimum": 0, "default": 0},
+                                  "Entries to skip.")],
+            "responses": {"200": dict(_array_of("Entry", "One page of entries."), headers={
+                              "X-Total-Count": {"schema": {"type": "integer", "minimum": 1},
+                                                "description": "The session's entries."},
+                              "Link": {"schema": {"type": "string"}, "description": (
+                                  "`<URL>; rel=\"next\"`: the next page, absent on the "
+                                  "last.")}}),
                           "404": _error("No such session."), **bad}}},
         "/v1/agents/register": {"post": {
             "summary": "Upsert an exporter agent (a heartbeat).",

@@ -740,21 +740,27 @@ def list_sessions(cur: Any, limit: int, source: str | None, project: str | None)
 _ENTRY_OUT = ENTRY_FIELDS + ("timestamp_estimated", "received_at")
 
 
-def session_entries(cur: Any, session_id: str, limit: int, offset: int) -> list[dict] | None:
-    """Return one session's entries by timestamp, then arrival; None if there is no such session."""
-    if not cur.execute("SELECT count(*) FROM collected_sessions WHERE session_id = ?",
-                       [session_id]).fetchone()[0]:
-        return None
-    rows = cur.execute(f"""
-        SELECT {", ".join(f'"{c}"' for c in _ENTRY_OUT)}
-        FROM collected_entries WHERE session_id = ?
-        ORDER BY "timestamp", seq
-        LIMIT ? OFFSET ?
-    """, [session_id, int(limit), int(offset)]).fetchall()
+def session_entries(cur: Any, session_id: str, limit: int, offset: int) -> dict | None:
+    """Return a page of one session's entries (by timestamp, then arrival) and their number.
+
+    ``{"entries": [...], "total": N}``, both read from one snapshot, so a page and the
+    total agree while entries arrive; None if there is no such session.
+    """
+    with _transaction(cur):
+        total = cur.execute("SELECT count(*) FROM collected_entries WHERE session_id = ?",
+                            [session_id]).fetchone()[0]
+        if not total:
+            return None
+        rows = cur.execute(f"""
+            SELECT {", ".join(f'"{c}"' for c in _ENTRY_OUT)}
+            FROM collected_entries WHERE session_id = ?
+            ORDER BY "timestamp", seq
+            LIMIT ? OFFSET ?
+        """, [session_id, int(limit), int(offset)]).fetchall()
     entries = []
     for row in rows:
         entry = dict(zip(_ENTRY_OUT, row))
         entry["timestamp"] = rfc3339(entry["timestamp"])
         entry["received_at"] = rfc3339(entry["received_at"])
         entries.append(entry)
-    return entries
+    return {"entries": entries, "total": int(total)}
