@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 SYSTEM_UNITS = [REPO / "systemd" / "thinkt-collector.service"]
 USER_UNITS = [REPO / "systemd" / "user" / name for name in
               ("thinkt-exporter.service", "thinkt-export.service", "thinkt-export.timer")]
+NGINX_DROP_IN = REPO / "systemd" / "nginx.service.d" / "thinkt-collector.conf"
+DEBIAN_NGINX_UNIT = Path("/lib/systemd/system/nginx.service")
 #: The only complaint allowed: the program is not installed on the machine running tests.
 NOT_INSTALLED = re.compile(r"^\S+: Command \S+/(thinkt|thinkt-collector|thinkt-exporter) "
                            r"is not executable: No such file or directory$")
@@ -73,6 +75,32 @@ def test_verify_does_catch_a_broken_unit(tmp_path):
     broken.write_text(text.replace("RestartSec=3", "RestartSec=soon"))
     complaints = "\n".join(verify([broken], tmp_path, user=False))
     assert "Unknown key 'Typ'" in complaints and "ignoring: soon" in complaints
+
+
+@needs_analyze
+def test_the_nginx_drop_in_passes_systemd_analyze_verify(tmp_path):
+    # Beside Debian's nginx.service where nginx is installed, else a stand-in for it.
+    unit = tmp_path / "units" / "nginx.service"
+    (unit.parent / "nginx.service.d").mkdir(parents=True)
+    if DEBIAN_NGINX_UNIT.is_file():
+        shutil.copy(DEBIAN_NGINX_UNIT, unit)
+    else:
+        unit.write_text("[Service]\nExecStart=/bin/true\n")
+    shutil.copy(NGINX_DROP_IN, unit.parent / "nginx.service.d")
+    assert verify([unit], tmp_path, user=False) == []
+    # verify does read the drop-in directory: a typo there is reported.
+    (unit.parent / "nginx.service.d" / "typo.conf").write_text("[Unit]\nAftr=x.service\n")
+    assert "Unknown key 'Aftr'" in "\n".join(verify([unit], tmp_path, user=False))
+
+
+def test_the_nginx_drop_in_starts_nginx_after_the_collector_without_binding_them():
+    drop_in = read_unit(NGINX_DROP_IN)
+    assert drop_in.sections() == ["Unit"]
+    assert value(drop_in, "Unit", "After") == "thinkt-collector.service"
+    assert value(drop_in, "Unit", "Wants") == "thinkt-collector.service"
+    # Stopping the collector (a backup) must not stop nginx and the other sites it serves.
+    for key in ("Requires", "BindsTo", "PartOf", "Requisite"):
+        assert not drop_in.has_option("Unit", key)
 
 
 def test_collector_unit_says_what_the_collector_does():
