@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import re
 import select
@@ -25,12 +26,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from tests.conftest import free_port
 from tests.harness import Collector
 from tests.tls import TLSPair, make_pair, needs_openssl
 from thinkt import config
-from thinkt.collector.settings import MAX_BODY
+from thinkt.collector.settings import MAX_BODY, CollectorSettings
 from thinkt.exporter.ship import payload
 from thinkt.exporter.ship.endpoint import Endpoint, fetch_well_known
 from thinkt.exporter.ship.shipper import Result, Shipper
@@ -468,3 +470,50 @@ def test_nginx_drops_a_half_sent_request_after_its_timeout(tmp_path):
             took = time.monotonic() - start
     assert 0.5 < took < 3, took
 
+
+# -- the warning --------------------------------------------------------------------------
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
+def test_a_collector_on_loopback_is_not_warned(host):
+    from thinkt.collector.command import exposure_warning
+
+    assert exposure_warning(CollectorSettings(host=host)) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "collector.example"])
+def test_a_collector_beyond_loopback_is_told_why_it_wants_a_proxy(host):
+    from thinkt.collector.command import exposure_warning
+
+    warning = exposure_warning(CollectorSettings(host=host, port=4318, workers=8))
+    assert warning is not None
+    where = f"[{host}]:4318" if ":" in host else f"{host}:4318"
+    assert f"listening on {where}" in warning
+    assert "8 clients that send a request slowly" in warning
+    assert "etc/nginx/thinkt-collector.conf" in warning and "127.0.0.1" in warning
+
+
+@pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_thinkt_collect_logs_the_warning_before_it_serves(monkeypatch, tmp_path, host, warned):
+    from thinkt.collector import command, server
+
+    served = []
+    monkeypatch.setattr(server, "serve", served.append)
+    monkeypatch.setattr("thinkt.log.configure", lambda **kwargs: None)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger(command.__name__)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        result = CliRunner().invoke(command.collect, [
+            "--host", host, "--token", TOKEN, "--storage", str(tmp_path / "c.duckdb")])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert result.exit_code == 0, result.output
+    assert len(served) == 1
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert warnings == [command.exposure_warning(served[0])]

@@ -58,6 +58,27 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
     )
 
 
+def exposure_warning(settings: CollectorSettings) -> str | None:
+    """Return why serving beyond this machine without a buffering proxy stalls, or None.
+
+    The collector cannot see whether a proxy is in front of it, so the rule is the
+    address alone: every --host that is not loopback gets the warning (issue 14, item 3).
+    """
+    if is_loopback(settings.host):
+        return None
+    workers = settings.workers
+    where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return (f"listening on {where}:{settings.port}, beyond this machine, and the collector "
+            "cannot tell whether a buffering proxy is in front: without one, "
+            f"{workers} clients that send a request slowly or stop part-way (no token "
+            f"needed) occupy all {workers} sync workers, and every other request, health "
+            "checks included, waits for as long as they keep at it (gunicorn frees a worker "
+            f"only after --request-timeout, {settings.request_timeout:g}s). Put nginx in "
+            "front (etc/nginx/thinkt-collector.conf; README: \"The proxy in front of the "
+            "collector\") and listen on 127.0.0.1. If a buffering proxy on another machine "
+            "is already the only way in, this warning does not apply.")
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"],
                                  "max_content_width": 100})
 @config.options("collector")
@@ -85,5 +106,7 @@ def collect(check_config: bool, traceback: bool, **params: Any) -> None:
                           hint="Install it with: pip install 'thinkt[collector]'",
                           status=ExitStatus.UNAVAILABLE) from None
     thinkt_log.configure(quiet=settings.quiet, log_file=settings.log)
-
+    warning = exposure_warning(settings)
+    if warning:
+        log.warning("%s", warning)
     server.serve(settings)
