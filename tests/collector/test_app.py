@@ -160,14 +160,21 @@ def test_envelope_errors_name_the_fields(client):
     assert set(data["errors"]) >= {"source", "session_id", "entries"}
 
 
-def test_body_over_the_limit_is_413(recorder):
-    small = make_client(recorder, max_body=1000)
+def test_body_over_the_limit_is_413_stating_the_limit(recorder):
+    small = make_client(recorder, max_body=2048)
     response = small.post("/v1/traces", json=batch(50))
     assert response.status_code == 413
-    assert response.get_json()["error"] == "payload_too_large"
+    assert response.get_json() == {"error": "payload_too_large", "message":
+                                   "The body is larger than the limit of 2048 bytes (2 KiB)."}
     zipped = small.post("/v1/traces", data=gzip.compress(json.dumps(batch(50)).encode()),
                         headers={"Content-Encoding": "gzip"})
     assert zipped.status_code == 413
+    assert "limit of 2048 bytes" in zipped.get_json()["message"]
+    # One byte more than the limit is still refused; the limit itself is not.
+    for size, status in ((2049, 413), (2048, 400)):
+        body = small.post("/v1/traces", data=b" " * size, content_type="application/json")
+        assert body.status_code == status, size
+    assert recorder.ingested == []
 
 
 def test_writer_busy_is_503_with_retry_after(client, recorder):

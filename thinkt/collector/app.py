@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from thinkt.collector import metrics
+from thinkt.collector.body import too_large
 from thinkt.collector.channel import Unavailable, WriterClient
 from thinkt.collector.settings import CollectorSettings
 
@@ -46,7 +47,10 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     app = Flask("thinkt.collector")
     # "//" in a path is data (session ids may hold it), never a reason to redirect.
     app.url_map.merge_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    # One byte more than the limit: werkzeug refuses a longer Content-Length at once, and
+    # stops a chunked body one byte past the limit, where read_body can tell "too large"
+    # from "ends exactly at the limit".
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body + 1
     app.json.sort_keys = False
     app.extensions["thinkt.settings"] = settings
     app.extensions["thinkt.client"] = client
@@ -88,6 +92,9 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
         error = getattr(exc, "error_code", None) or _ERROR_CODES.get(status, "error")
         if type(exc).__name__ == "InvalidJSON":
             error = "invalid_json"
+        if isinstance(exc, RequestEntityTooLarge) \
+                and exc.description == RequestEntityTooLarge.description:
+            exc = too_large(settings.max_body)  # werkzeug's, from the Content-Length
         response = error_response(status, error, exc.description or exc.name)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

@@ -24,20 +24,38 @@ except ImportError:  # served by something else: only I/O errors come from the s
 _UNREADABLE = (OSError, _FramingError)
 
 
-def _read(stream: Any, size: int) -> bytes:
+def too_large(limit: int, inflated: bool = False) -> RequestEntityTooLarge:
+    """Return the 413 that says the limit, e.g. "... 10485760 bytes (10 MiB)."."""
+    size = f"{limit} bytes"
+    for unit, name in ((1024 * 1024, "MiB"), (1024, "KiB")):
+        if limit >= unit and limit % (unit // 2) == 0:
+            size += f" ({limit / unit:g} {name})"
+            break
+    what = "inflates to more" if inflated else "is larger"
+    return RequestEntityTooLarge(f"The body {what} than the limit of {size}.")
+
+
+def _read(stream: Any, size: int, limit: int) -> bytes:
     try:
         return stream.read(size)
+    except RequestEntityTooLarge:  # werkzeug's stream stopped a body of unknown length
+        raise too_large(limit) from None
     except _UNREADABLE as exc:
         raise BadRequest(f"The request body could not be read ({type(exc).__name__}).") from None
 
 
 def read_body(stream: Any, encoding: str | None, limit: int) -> bytes:
-    """Read a request body, inflating ``Content-Encoding: gzip``; 413 past ``limit`` bytes."""
+    """Read a request body, inflating ``Content-Encoding: gzip``; 413 past ``limit`` bytes.
+
+    ``stream`` must let one byte past ``limit`` through (Flask's ``MAX_CONTENT_LENGTH``
+    is ``limit + 1``), or a chunked body larger than the limit would read as one that
+    ends exactly at it.
+    """
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
-        data = _read(stream, limit + 1)
+        data = _read(stream, limit + 1, limit)
         if len(data) > limit:
-            raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
+            raise too_large(limit)
         return data
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported (use gzip).")
@@ -46,18 +64,18 @@ def read_body(stream: Any, encoding: str | None, limit: int) -> bytes:
     out = bytearray()
     try:
         while True:
-            chunk = _read(stream, _CHUNK)
+            chunk = _read(stream, _CHUNK, limit)
             if not chunk:
                 break
             out += inflater.decompress(chunk, limit + 1 - len(out))
             # Whatever did not fit in the allowance waits in unconsumed_tail: too big.
             if len(out) > limit or inflater.unconsumed_tail:
-                raise RequestEntityTooLarge(f"The body inflates to more than {limit} bytes.")
+                raise too_large(limit, inflated=True)
         out += inflater.flush()
     except zlib.error:
         raise BadRequest("The body is not valid gzip data.") from None
     if len(out) > limit:
-        raise RequestEntityTooLarge(f"The body inflates to more than {limit} bytes.")
+        raise too_large(limit, inflated=True)
     if not inflater.eof:
         raise BadRequest("The gzip body is truncated.")
     return bytes(out)

@@ -181,7 +181,8 @@ def _paths() -> dict:
             "parameters": [{"name": "Content-Encoding", "in": "header", "required": False,
                             "schema": {"type": "string", "enum": ["gzip", "identity"]}}],
             "responses": {"200": _json(_ref("IngestResponse"), "Stored (new or duplicate)."),
-                          "413": _error("Over 10 MiB after decompression."), **bad}}},
+                          "413": _error("Over the limit (10 MiB) after decompression, "
+                                        "chunked or not; the message states the limit."), **bad}}},
         "/v1/traces/search": {"get": {
             "summary": "Sessions containing q (literal, case-insensitive).",
             "parameters": [_query("q", {"type": "string", "minLength": 1}, "Search term.",
