@@ -20,7 +20,9 @@ from thinkt import config
 from thinkt.exporter.ship import payload as payloads
 from thinkt.exporter.command import build_redactor
 from thinkt.exporter.entry import Entry, tool_input_text
-from thinkt.exporter.ship.redact import NAMES, Redactor, is_placeholder, parse_extra
+from thinkt.exporter.ship import redact
+from thinkt.exporter.ship.redact import (
+    Redactor, TriggerScan, go_regex, is_placeholder, looks_secret, parse_extra, rule_names)
 from thinkt.status import ConfigError
 from tests.exporter.fake_secrets import FakeSecret, fake_secrets
 
@@ -32,8 +34,13 @@ def marker(kind: str) -> str:
 
 
 def pieces(fake: FakeSecret) -> list[str]:
-    """The secret, and each long line of it (a numbered file read splits a key block)."""
-    return [fake.secret] + [line for line in fake.secret.split("\n")[1:-1] if len(line) > 16]
+    """The secret, and each long line of it (a numbered file read splits a key block).
+
+    A key in a JSON file has its lines joined by an escaped newline instead.
+    """
+    lines = fake.secret.replace("\\n", "\n").split("\n")
+    inner = lines[1:-1] if len(lines) > 2 and "-----" in fake.secret else lines
+    return [fake.secret] + [line for line in inner if len(line) > 16 and line != fake.secret]
 
 
 def leaked(fake: FakeSecret, text: str) -> bool:
@@ -50,8 +57,21 @@ def test_each_kind_is_replaced_by_its_marker_and_the_context_stays(fake: FakeSec
         assert kept in text
 
 
-def test_every_builtin_rule_has_a_fake_secret():
-    assert {fake.kind for fake in SECRETS} == set(NAMES)
+HAND_WRITTEN = {rule.name for rule in redact._hand_written_shapes() + redact._context_rules()}
+#: The kinds issue 14 names (item 10), besides the hand-written ones.
+ISSUE_14_KINDS = {
+    "stripe_access_token", "twilio_api_key", "sendgrid_api_token", "npm_access_token",
+    "pypi_upload_token", "huggingface_access_token", "datadog_access_token", "heroku_api_key",
+    "digitalocean_pat", "mailgun_private_api_token", "shopify_access_token",
+    "databricks_api_token", "postman_api_token",
+}
+
+
+def test_every_hand_written_rule_and_each_kind_of_issue_14_has_a_fake_secret():
+    kinds = {fake.kind for fake in SECRETS}
+    assert kinds == HAND_WRITTEN | ISSUE_14_KINDS
+    assert kinds <= set(rule_names())
+    assert {"azure_key", "keyword_secret"} <= HAND_WRITTEN
 
 
 @pytest.mark.parametrize("fake", SECRETS, ids=lambda f: f.kind)
@@ -107,6 +127,17 @@ NEAR_MISSES = [
     "if line.startswith('-----BEGIN RSA PRIVATE KEY-----'):\n    parse(line)",
     "eyJhbGciOi is half a header; a.b.c is not a token",
     "redis://:@localhost:6379/0 and https://user:@host/",
+    # secret-ish names in the middle of a line, with code, prose or references as values
+    "token = get_token()\nself.api_key = api_key\npassword=os.environ[\"DB_PASSWORD\"]",
+    '{"password": "Enter your password", "token": "{{ .Values.token }}", "secret": null}',
+    "apiKey: process.env.API_KEY, secret: my-k8s-secret, password_file: /run/secrets/db",
+    "--- PASS: TestEventPayloadSerialization (0.00s)\n--- PASS: TestTrackCommand (0.02s)",
+    "keyboard: us, key: value, primary_key: id, sort_key=created_at, max_tokens: 4096",
+    "api_key=settings.OPENAI_API_KEY and token: ${{ secrets.GITHUB_TOKEN }} in the workflow",
+    "the password: at least 12 characters; Token: see the README, secret: TopSecretName",
+    "ssh -i ~/.ssh/id_ed25519 and SECRET_KEY=django-insecure-change-me later",
+    "stripe keys look like sk_live_... and rk_test_xxxx; SG.abc is not a SendGrid key",
+    "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=<your key>;EndpointSuffix=y",
 ]
 
 
@@ -352,7 +383,7 @@ def buffered(home) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [(), ("--no-redact",), ("--metadata-only",),
                                    ("--redact-disable", "jwt", "--redact-disable",
-                                    "env_secret")])
+                                    "env_secret", "--redact-disable", "keyword_secret")])
 def test_the_export_command_applies_the_privacy_settings(home, tmp_path, flags):
     from tests.conftest import free_port
     from tests.exporter.corpus import session_file
@@ -368,7 +399,7 @@ def test_the_export_command_applies_the_privacy_settings(home, tmp_path, flags):
     entries = [e for p in payloads_ for e in p["entries"]]
     assert len(entries) == len(SECRETS)
     status = json.loads((home / ".thinkt" / "exporter-status.json").read_text())
-    off = {"jwt", "env_secret"} if "--redact-disable" in flags else set()
+    off = {"jwt", "env_secret", "keyword_secret"} if "--redact-disable" in flags else set()
     if flags == ("--metadata-only",):
         assert not any("text" in e for e in entries)
         assert all(e["role"] and e["timestamp"] for e in entries)
@@ -376,7 +407,7 @@ def test_the_export_command_applies_the_privacy_settings(home, tmp_path, flags):
         assert status["counts"]["redactions"] == {}
         assert status["redaction"] == "metadata-only"
     elif flags == ("--no-redact",):
-        assert all(fake.secret.split("\n")[0] in text for fake in SECRETS)
+        assert all(leaked(fake, text) for fake in SECRETS)
         assert "[REDACTED:" not in text
         assert status["counts"]["redactions"] == {}
         assert status["redaction"] == "off"
@@ -446,11 +477,72 @@ def test_exported_secrets_reach_neither_the_buffer_nor_the_collector(home, tmp_p
     assert not any(leaked(fake, logged) for fake in SECRETS)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["sk-", "sk-ant-", "AKIA", "AIza", "KEY", "PRIVATE KEY", "x",
-                                 " ", "ghp_", "gh", "://", "TOKEN", "PASS", "ECRET", "S"]),
-                max_size=12))
-def test_the_trigger_scan_sees_a_text_with_any_trigger(parts: list[str]):
+TRIGGER_PARTS = ["sk-", "sk-ant-", "AKIA", "AIza", "KEY", "PRIVATE KEY", "x", " ", "ghp_", "gh",
+                 "://", "TOKEN", "PASS", "ECRET", "S", "s.", "Hvs.", "ey", "Stripe", "SK_LIVE",
+                 "hf_", "dop_v1_", "shpat", "_", "sig="]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TRIGGER_PARTS), max_size=12))
+def test_the_trigger_scan_finds_every_trigger_in_any_case_both_ways(parts: list[str]):
     text = "".join(parts)
-    found = Redactor()._triggers.search(text) is not None
-    assert found == any(t in text for rule in Redactor().rules for t in rule.triggers)
+    words = {t for rule in Redactor().rules for t in rule.triggers}
+    expected = {word for word in words if word in text.lower()}
+    assert TriggerScan(words).find(text) == expected
+    assert TriggerScan(words, compiled=False).find(text) == expected  # without the extra
+
+
+def test_without_the_compiled_scan_the_same_secrets_are_masked():
+    text = "\n\n".join(fake.text for fake in SECRETS)
+    assert Redactor(compiled_scan=False).redact(text) == Redactor().redact(text)
+
+
+# -- gitleaks' rules ---------------------------------------------------------------------
+
+
+def test_gitleaks_rules_are_read_and_run_after_the_hand_written_shapes():
+    names = [rule.name for rule in redact.builtin_rules()]
+    vendored = redact.gitleaks_rules()
+    assert len(vendored) > 190 and all(rule.triggers for rule in vendored)
+    assert "stripe_access_token" in names and "generic_api_key" not in names
+    assert names.index("jwt") < names.index("stripe_access_token") < names.index("env_secret")
+    # the kinds a hand-written rule names are counted under that name
+    assert sum(rule.name == "github_token" for rule in vendored) == 5
+
+
+@pytest.mark.parametrize("go,python", [
+    (r"""(?i)\b(npm_[a-z0-9]{36})(?:[\x60'"\s;]|\\[nr]|$)""",
+     r"""(?i)(?:\b|(?<=\\[nrt]))(npm_[a-z0-9]{36})(?=[\x60'"\s;\\]|$)"""),
+    (r"a(?i)b|c(d(?-i)e|f)g", r"a(?i:b)|(?i:c(d(?-i:e)|(?-i:f))g)"),
+    (r"\b(pat[[:alnum:]]{14})\b", r"(?:\b|(?<=\\[nrt]))(pat[A-Za-z0-9]{14})\b"),
+    (r"x[[\]]y(?:\s|\z)", r"x[\[\]]y(?:\s|\Z)"),
+    (r"""(?i)[\w.-]{0,50}?(?:heroku)[\s'"]{0,3}=""", r"""(?i)(?:heroku)[\s'"\\]{0,4}="""),
+])
+def test_go_regexes_become_python_regexes(go: str, python: str):
+    assert go_regex(go) == python
+
+
+def test_gitleaks_entropy_and_allowlists_apply():
+    rule = next(r for r in redact.gitleaks_rules() if r.name == "twilio_api_key")
+    low = "SK" + "0a" * 16  # 1.2 bits per character: gitleaks wants more than 3
+    assert rule.apply(f"key {low} here") == (f"key {low} here", 0)
+    aws = next(r for r in redact.gitleaks_rules() if r.name == "aws_access_key")
+    example = "AKIA" + "IOSF" + "ODNN7" + "EXAMPLE"  # the documentation's, allowlisted
+    assert aws.apply(f"id {example} x") == (f"id {example} x", 0)
+
+
+def test_a_stripe_key_in_a_quoted_value_of_a_tool_calls_json_is_masked():
+    fake = next(f for f in SECRETS if f.kind == "stripe_access_token")
+    rendered = tool_input_text({"content": f'STRIPE_KEY="{fake.secret}"\nDEBUG=1'})
+    text, counts = Redactor().redact(rendered)
+    assert fake.secret not in text and counts == {"stripe_access_token": 1}
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("Zq8f02LmX4", True), ("hunter2hunter", True), ("pa$$phrase-ok", True),
+    ("short1", False), ("AbXkQpZrTmWvYsLnHcJd", False), ("TopSecretName", False), ("process.env.API_KEY", False),
+    ("/run/secrets/db", False), ("https://vault.internal/v1", False), ("sa-key-2.json", False),
+    ("Enter the password", False), ("${API_KEY}", False),
+])
+def test_values_beside_a_secret_name_mid_line(value: str, expected: bool):
+    assert looks_secret(value) is expected
