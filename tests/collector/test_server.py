@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.harness import Collector, group_pids
+from thinkt.collector.server import MAX_RESTARTS
 
 pytestmark = pytest.mark.slow
 
@@ -183,11 +184,21 @@ def test_kill_9_of_the_whole_tree_right_after_200_loses_nothing(fresh):
     assert stats(fresh)["total_traces"] == len(acknowledged)
 
 
+#: What a stop or a failed start never prints: the resource tracker's warning about
+#: leaked semaphores and the sem_unlink tracebacks that followed it (issue 14, item 6).
+ALARMS = ("Traceback", "leaked", "Exception ignored", "Warning:")
+
+
+def alarming(log):
+    return [line for line in log.splitlines() if any(alarm in line for alarm in ALARMS)]
+
+
 def test_sigterm_drains_and_exits_0(fresh):
     fresh.start()
     assert fresh.post("/v1/traces", json=traces("term", entries("t", 10))).status_code == 200
     assert fresh.terminate(timeout=60) == 0
     assert "writer stopped" in fresh.log()
+    assert alarming(fresh.log()) == [], fresh.log()
     fresh.start()
     assert stats(fresh)["total_traces"] == 10
 
@@ -198,7 +209,10 @@ def test_second_collector_on_the_same_database_refuses_to_start(fresh, tmp_path)
     other.start(wait=False)
     code = other.proc.wait(timeout=60)
     assert code not in (0, 3, 4)
-    assert "Error:" in other.log() and str(fresh.storage) in other.log()
+    log = other.log()
+    assert "Error:" in log and str(fresh.storage) in log
+    assert alarming(log) == [], log  # nothing alarming follows the error
+    assert "writer stopped" not in log  # no writer ever ran
     assert fresh.get("/v1/collector/health").status_code == 200
 
 
@@ -250,6 +264,61 @@ def test_writer_death_is_survived(fresh):
     assert stats(fresh)["writer_pid"] != writer_pid
     assert stats(fresh)["total_traces"] == 20
     assert "died" in fresh.log()
+    assert fresh.terminate() == 0
+    assert alarming(fresh.log()) == [], fresh.log()
+
+
+def writer_pid(collector):
+    """The writer's pid as stats tell it, or None while no writer answers."""
+    try:
+        response = collector.get("/v1/traces/stats")
+    except requests.RequestException:
+        return None
+    return response.json()["writer_pid"] if response.status_code == 200 else None
+
+
+def new_writer_pid(collector, old):
+    """The writer's pid once it is not ``old`` any more, else None."""
+    pid = writer_pid(collector)
+    return pid if pid != old else None
+
+
+def wait_for(condition, timeout, what):
+    """Poll ``condition`` until it returns something true; fail saying ``what`` at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} within {timeout}s")
+
+
+def open_fds(pid):
+    """What the process's open file descriptors point at (pipes, sockets, files)."""
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:  # closed meanwhile
+            pass
+    return sorted(targets)
+
+
+def test_writer_restarts_leave_the_arbiters_fds_as_they_were(fresh):
+    """Each restart closes the old queue's pipes and unlinks its semaphores (issue 14, item 6)."""
+    fresh.start()
+    before = open_fds(fresh.proc.pid)
+    pid = writer_pid(fresh)
+    for _ in range(MAX_RESTARTS - 2):  # well below the crash-loop halt
+        os.kill(pid, signal.SIGKILL)
+        pid = wait_for(lambda: new_writer_pid(fresh, pid), 60,
+                       f"no new writer after the last one was killed:\n{fresh.log()}")
+    # The old workers take a moment to go, and gunicorn holds a file for each of them.
+    wait_for(lambda: len(open_fds(fresh.proc.pid)) == len(before), 30,
+             f"the arbiter's fds did not come back to {before}: {open_fds(fresh.proc.pid)}")
+    assert fresh.terminate() == 0
+    assert alarming(fresh.log()) == [], fresh.log()
 
 
 def worker_pids(collector):
@@ -281,6 +350,9 @@ def test_sighup_replaces_workers_and_keeps_the_writer(fresh):
         raise AssertionError("workers were not replaced after SIGHUP")
     assert stats(fresh)["writer_pid"] == writer_pid
     assert fresh.post("/v1/traces", json=traces("hup", entries("h", 3))).status_code == 200
+    # Workers that used the queue came and went: the resource tracker is not confused.
+    assert fresh.terminate() == 0
+    assert alarming(fresh.log()) == [], fresh.log()
 
 
 def test_warns_when_no_token_is_set(fresh):

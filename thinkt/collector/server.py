@@ -99,7 +99,10 @@ class WriterSupervisor:
         if message and message[0] == "ready":
             log.info("writer process %d has %s open", message[1], self.settings.storage)
             return
-        self._reap()
+        # It failed, or did not answer in time: make sure it is gone before forgetting it.
+        self._signal(signal.SIGKILL)
+        multiprocessing.connection.wait([self.process.sentinel], 5)
+        self._discard()
         if message and message[0] == "failed":
             raise StartupError(message[1], hint=_hint_for(message[1]),
                                status=_status_for(message[1]))
@@ -124,7 +127,7 @@ class WriterSupervisor:
         now = time.monotonic()
         self.deaths = [t for t in self.deaths if now - t < RESTART_WINDOW] + [now]
         log.error("the writer process %s died; starting a new one", self.process.pid)
-        self._reap()
+        self._discard()
         if len(self.deaths) > MAX_RESTARTS:
             raise HaltServer(f"the writer died {len(self.deaths)} times in "
                              f"{RESTART_WINDOW:g}s", ExitStatus.SOFTWARE)
@@ -133,26 +136,29 @@ class WriterSupervisor:
         except StartupError as exc:
             raise HaltServer(exc.message, int(exc.status)) from None
         # Workers hold the old queue and address: replace them gracefully.
-        for pid in list(arbiter.WORKERS):
-            arbiter.kill_worker(pid, signal.SIGTERM)
+        for worker_pid in list(arbiter.WORKERS):
+            arbiter.kill_worker(worker_pid, signal.SIGTERM)
 
     def stop(self) -> None:
         """Let the writer commit what is queued and exit; kill it past the bound."""
         if self.process is None:
             return
         self.stopping = True
-        try:
-            self.queue.put(None, timeout=5)
-        except Exception:  # a full or broken queue: the writer drains on SIGTERM instead
-            self._signal(signal.SIGTERM)
-        ended = multiprocessing.connection.wait([self.process.sentinel], WRITER_STOP_TIMEOUT)
-        if not ended:
-            log.error("the writer did not stop within %gs; killing it", WRITER_STOP_TIMEOUT)
-            self._signal(signal.SIGKILL)
-            multiprocessing.connection.wait([self.process.sentinel], 5)
-        self.queue.close()
-        self.queue.join_thread()
-        self._reap()
+        if not multiprocessing.connection.wait([self.process.sentinel], 0):
+            try:
+                self.queue.put(None, timeout=5)
+            except Exception:  # a full or broken queue: the writer drains on SIGTERM instead
+                self._signal(signal.SIGTERM)
+            ended = multiprocessing.connection.wait([self.process.sentinel],
+                                                    WRITER_STOP_TIMEOUT)
+            if not ended:
+                log.error("the writer did not stop within %gs; killing it",
+                          WRITER_STOP_TIMEOUT)
+                self._signal(signal.SIGKILL)
+                multiprocessing.connection.wait([self.process.sentinel], 5)
+                # Nobody will read the sentinel now: flushing it could wait forever.
+                self.queue.cancel_join_thread()
+        self._discard()
         log.info("writer stopped")
 
     def _signal(self, signum: int) -> None:
@@ -163,11 +169,22 @@ class WriterSupervisor:
             except OSError:
                 pass
 
-    def _reap(self) -> None:
+    def _discard(self) -> None:
+        """Forget the ended writer process, and close and let go of its queue."""
         # gunicorn may already have reaped it; either way multiprocessing must forget it,
         # or its exit handler joins a child that is not there.
         multiprocessing.process._children.discard(self.process)
         metrics.mark_dead(self.process.pid)
+        self.process = None
+        # A spawn-context queue has three named semaphores, registered with
+        # multiprocessing's resource tracker until the queue is freed. Held until exit,
+        # they were still registered when stop_resource_tracker() ended the tracker: it
+        # called them leaked and unlinked them, and the queue's own finalizers then
+        # failed with FileNotFoundError (issue 14, item 6). Dropping the last reference
+        # (no cycle holds a queue) closes its pipes and unlinks them now, in order.
+        self.queue.close()
+        self.queue.join_thread()
+        self.queue = None
 
 
 def _hint_for(message: str) -> str | None:
@@ -324,13 +341,19 @@ def serve(settings: CollectorSettings) -> None:
     # Before any worker or writer exists: every one of them must see the same directory.
     metrics_dir, made_here = metrics.prepare_directory()
     arbiter_pid = os.getpid()
+    application = None
     try:
-        CollectorApplication(settings).run()
+        application = CollectorApplication(settings)
+        application.run()
     finally:
         # gunicorn forks the workers inside run(): a worker leaving (SIGHUP, a writer
         # restart) unwinds through this block too, and must not delete the directory
         # the other processes are still writing.
         if os.getpid() == arbiter_pid:
+            if application is not None:
+                # Done already by on_exit, except where gunicorn leaves its loop without
+                # calling it (an unhandled error); the tracker must go after the queue.
+                application.supervisor.stop()
             metrics.remove_directory(metrics_dir, made_here)
             stop_resource_tracker()
 
@@ -344,7 +367,9 @@ def stop_resource_tracker() -> None:
 
     Left alone it goes only once it notices the arbiter's exit, and by then systemd has
     sent SIGKILL to whatever is left of the unit (KillMode=mixed): seen on every clean
-    stop under systemd. Closing its pipe ends it; the attributes are CPython's own.
+    stop under systemd. Closing its pipe ends it; the attributes are CPython's own. Call
+    it only once the queue is let go (``WriterSupervisor.stop``): the tracker reports
+    every semaphore still registered as leaked, and unlinks it under the queue's feet.
     """
     from multiprocessing import resource_tracker
 
