@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
 from datetime import datetime, timedelta
@@ -9,11 +10,12 @@ from multiprocessing.connection import Client, Listener
 
 import pytest
 
-from thinkt.collector import store
+from thinkt.collector import store, writer
 from thinkt.collector.channel import (FAILED, INGEST, OK, REGISTER, REJECTED, Rejected,
                                       Unavailable, WriterClient, new_address, new_authkey)
 from thinkt.collector.schemas import load_entries
 from thinkt.collector.writer import QueryServer, Replies, Writer
+from thinkt.status import ExitStatus
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, 0)
 
@@ -252,3 +254,39 @@ def test_unauthenticated_connections_are_refused(db):
             Client(address, family="AF_UNIX", authkey=b"guess").send(("hello", "x"))
     finally:
         server.close()
+
+
+def open_in_a_writer_process(path):
+    """Start the real writer process on ``path``; return what it tells the arbiter and its exit."""
+    ctx = multiprocessing.get_context("spawn")
+    ready_recv, ready_send = ctx.Pipe(duplex=False)
+    # Held until the writer has ended: freed sooner, its semaphores are unlinked before
+    # the writer has opened them.
+    work = ctx.Queue()
+    process = ctx.Process(target=writer.main, args=(str(path), work, new_address(),
+                                                    new_authkey(), ready_send, {"quiet": True}))
+    process.start()
+    ready_send.close()
+    try:
+        assert ready_recv.poll(60), "the writer said nothing within 60s"
+        message = ready_recv.recv()
+    finally:
+        process.join(30)
+        ready_recv.close()
+        work.close()
+    return message, process.exitcode
+
+
+@pytest.mark.slow
+def test_a_writer_that_cannot_open_the_database_passes_on_the_stores_status(db, tmp_path):
+    """The arbiter exits with the store's status and sentence, not a guess from the words:
+    75 for a lock (try again later), 78 for a file that is not a database."""
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database\n" * 1000)
+    for path, status, start in ((tmp_path / "collector.duckdb", ExitStatus.TEMPFAIL,
+                                 f"The database {tmp_path / 'collector.duckdb'} is locked"),
+                                (junk, ExitStatus.CONFIG, f"The file {junk} is not a DuckDB")):
+        message, exitcode = open_in_a_writer_process(path)
+        assert message[0] == "failed" and message[1].startswith(start), message
+        assert message[2:] == (status, None), message
+        assert exitcode == writer.EXIT_OPEN_FAILED

@@ -104,8 +104,8 @@ class WriterSupervisor:
         multiprocessing.connection.wait([self.process.sentinel], 5)
         self._discard()
         if message and message[0] == "failed":
-            raise StartupError(message[1], hint=_hint_for(message[1]),
-                               status=_status_for(message[1]))
+            _, text, status, hint = message
+            raise StartupError(text, hint=hint or _hint_for(text), status=ExitStatus(status))
         raise StartupError(f"the writer process did not open {self.settings.storage}",
                            hint="Run with --log FILE to see why.", status=ExitStatus.SOFTWARE)
 
@@ -188,17 +188,11 @@ class WriterSupervisor:
 
 
 def _hint_for(message: str) -> str | None:
-    if "lock" in message.lower():
-        return "Stop the other collector, or give this one another --storage path."
+    # Only where the store's sentence does not already say what to do: a locked or
+    # foreign file's message ends with its own advice, and twice is noise.
     if "permission" in message.lower() or "read-only" in message.lower():
         return "Make the directory writable for this user, or choose another --storage path."
     return None
-
-
-def _status_for(message: str) -> ExitStatus:
-    if "lock" in message.lower():
-        return ExitStatus.TEMPFAIL
-    return ExitStatus.CANTCREAT
 
 
 def listen(cfg: Any, logger: Any) -> list[Any]:

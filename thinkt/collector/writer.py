@@ -27,6 +27,7 @@ from typing import Any, Callable
 from thinkt.collector import metrics, registry, store
 from thinkt.collector.channel import (FAILED, HELLO, INGEST, OK, QUERY, REGISTER, REJECTED,
                                       UNAVAILABLE)
+from thinkt.status import ExitStatus
 
 log = logging.getLogger(__name__)
 
@@ -388,12 +389,14 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
         con = store.open_database(path, threads=options.get("threads", 1),
                                   memory_limit=options.get("memory_limit"))
     except store.StoreError as exc:
-        ready.send(("failed", str(exc)))
+        # The arbiter raises it again: the store's sentence, status (75 for a lock) and hint.
+        ready.send(("failed", exc.message, int(exc.status), exc.hint))
         sys.exit(EXIT_OPEN_FAILED)
     try:
         listener = Listener(address, family="AF_UNIX", authkey=authkey)
     except OSError as exc:
-        ready.send(("failed", f"cannot listen for workers: {exc}"))
+        ready.send(("failed", f"cannot listen for workers: {exc}", int(ExitStatus.SOFTWARE),
+                    None))
         sys.exit(EXIT_OPEN_FAILED)
 
     replies = Replies()
