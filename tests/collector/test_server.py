@@ -236,6 +236,25 @@ def test_a_database_it_cannot_open_fails_with_the_stores_status(tmp_path, what, 
     assert alarming(other.log()) == [], other.log()
 
 
+@pytest.mark.parametrize("default", [False, True])
+def test_a_missing_storage_directory_is_created_and_said_unless_default(tmp_path, home,
+                                                                        default):
+    """A new directory for --storage is named in the log (a mistyped path or an unmounted
+    disk would start an empty database unnoticed); the default state directory is not."""
+    storage = (home / ".thinkt" if default else tmp_path / "new" / "dir") / "collector.duckdb"
+    running = Collector(storage, tmp_path / "collector.log")
+    try:
+        running.start()
+        assert storage.exists()
+        if default:
+            assert "created the directory" not in running.log()
+        else:
+            assert f"created the directory {storage.parent} for --storage {storage}: it did " \
+                   "not exist" in running.log()
+    finally:
+        running.stop()
+
+
 def test_a_taken_port_fails_at_once_with_75(tmp_path):
     """gunicorn alone retries five times, then hangs joining the writer it started."""
     with socket.socket() as taken:

@@ -35,7 +35,7 @@ from gunicorn.util import is_ipv6
 
 from thinkt.collector import metrics, writer
 from thinkt.collector.channel import WriterClient, new_address, new_authkey
-from thinkt.collector.settings import CollectorSettings
+from thinkt.collector.settings import CollectorSettings, default_storage
 from thinkt.status import ConfigError, ExitStatus, StartupError
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class WriterSupervisor:
         :raises StartupError: the writer could not open the database (locked, not
             writable, not a thinkt database), or did not answer in time.
         """
+        new_directory = _new_storage_directory(self.settings.storage)
         # A writer killed while reading may hold the old queue's lock forever: always
         # start a new writer on a new queue.
         self.queue = self.ctx.Queue(self.settings.queue_size)
@@ -97,6 +98,10 @@ class WriterSupervisor:
         finally:
             ready_recv.close()
         if message and message[0] == "ready":
+            if new_directory:
+                log.warning("created the directory %s for --storage %s: it did not exist, so "
+                            "this is a new, empty database", new_directory,
+                            self.settings.storage)
             log.info("writer process %d has %s open", message[1], self.settings.storage)
             return
         # It failed, or did not answer in time: make sure it is gone before forgetting it.
@@ -185,6 +190,19 @@ class WriterSupervisor:
         self.queue.close()
         self.queue.join_thread()
         self.queue = None
+
+
+def _new_storage_directory(storage: str) -> str | None:
+    """Return the database's directory if it does not exist yet and is not the default.
+
+    The store creates it. The default state directory is ours to create silently; any
+    other missing directory is said in the log (issue 14, item 9): a mistyped path or
+    an unmounted disk would otherwise start an empty database unnoticed.
+    """
+    directory = os.path.dirname(storage)
+    if os.path.isdir(directory) or directory == os.path.dirname(default_storage()):
+        return None
+    return directory
 
 
 def _hint_for(message: str) -> str | None:
