@@ -6,9 +6,11 @@ import gzip
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import Collector, group_pids
+from tests.harness import REPO, Collector, group_pids
 from thinkt.collector.server import MAX_RESTARTS
 
 pytestmark = pytest.mark.slow
@@ -54,23 +56,104 @@ def stats(collector):
     return collector.get("/v1/traces/stats").json()
 
 
-def test_curl_examples_work_verbatim(collector):
-    """The README's curl examples, run with the real curl."""
-    body = json.dumps(traces("curl-session", entries("curl", 2), project_path="/srv/app"))
-    auth = f"Authorization: Bearer {TOKEN}"
-    posted = subprocess.run(
-        ["curl", "-sS", "-X", "POST", f"{collector.url}/v1/traces", "-H", auth,
-         "-H", "Content-Type: application/json", "-d", body],
-        capture_output=True, text=True, timeout=30, check=True)
-    assert json.loads(posted.stdout) == {"accepted": 2, "duplicates": 0}
-    found = subprocess.run(["curl", "-sS", "-H", auth, f"{collector.url}/v1/traces/search?q=ENTRY%20curl"],
-                           capture_output=True, text=True, timeout=30, check=True)
-    [hit] = json.loads(found.stdout)
-    assert hit["id"] == "curl-session" and hit["entry_count"] == 2
-    assert hit["project_path"] == "/srv/app" and hit["match_count"] == 2
-    health = subprocess.run(["curl", "-sS", f"{collector.url}/v1/collector/health"],
-                            capture_output=True, text=True, timeout=30, check=True)
-    assert json.loads(health.stdout) == {"status": "ok"}
+#: The collector's address as the README writes it; the test's collector stands in for it.
+README_URL = "http://localhost:4318"
+
+
+def readme_section(title):
+    """Return the lines of README.rst's section ``title``, subsections included."""
+    lines = (REPO / "README.rst").read_text().splitlines()
+    levels = []  # underline characters in order of first use: the section levels of RST
+    titles = []
+    for i, (line, under) in enumerate(zip(lines, lines[1:])):
+        if (line.strip() and not line[0].isspace() and len(set(under)) == 1
+                and under[0] in "=-~^\"'`#*+:." and len(under) >= len(line.rstrip())):
+            if under[0] not in levels:
+                levels.append(under[0])
+            titles.append((i, levels.index(under[0]), line.strip()))
+    [(start, level)] = [(i, lvl) for i, lvl, text in titles if text == title]
+    end = next((i for i, lvl, _ in titles if i > start and lvl <= level), len(lines))
+    return lines[start + 2:end]
+
+
+def readme_curl_commands(section):
+    """Return (command, shown JSON or None) for every curl command in ``section``.
+
+    A command runs on over lines ending in a backslash and over quoted text (a JSON body
+    written across lines); a ``# -> JSON`` comment after it is the answer it shows.
+    """
+    commands = []
+    lines = [line.strip() for line in section]
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("curl "):
+            i += 1
+            continue
+        first = i
+        while lines[i].endswith("\\") or not _complete("\n".join(lines[first:i + 1])):
+            i += 1
+            assert i < len(lines), f"the README's curl command never ends: {lines[first]}"
+        command = textwrap.dedent("\n".join(section[first:i + 1]))
+        i += 1
+        shown = None
+        comment = lines[i - 1].partition(" # ")[2].strip()
+        if comment.startswith("->"):
+            shown = comment[2:]
+        elif i < len(lines) and lines[i].startswith("# ->"):
+            shown = lines[i][4:]
+        commands.append((command, None if shown is None else json.loads(shown)))
+    return commands
+
+
+def _complete(text):
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:  # an open quote: the command goes on
+        return False
+    return True
+
+
+def contains(actual, shown):
+    """True when every field ``shown`` has the value shown in ``actual`` (lists item by item)."""
+    if isinstance(shown, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and contains(actual[key], value) for key, value in shown.items())
+    if isinstance(shown, list):
+        return (isinstance(actual, list) and len(actual) == len(shown)
+                and all(contains(a, s) for a, s in zip(actual, shown)))
+    return actual == shown
+
+
+def test_readme_curl_examples_work_verbatim(tmp_path):
+    """Every curl line of the README's "Talking to the collector", as written, with real curl.
+
+    Only the address changes (the README's localhost:4318 is this test's collector) and
+    TOKEN is set, as the README says. curl's own config file adds the status and the
+    content type to what it prints, so the lines themselves run unchanged.
+    """
+    commands = readme_curl_commands(readme_section("Talking to the collector"))
+    assert len(commands) >= 3 and any("/v1/traces" in c and "POST" in c for c, _ in commands), \
+        commands
+    (tmp_path / ".curlrc").write_text('write-out = "\\n%{http_code} %{content_type}\\n"\n')
+    env = dict(os.environ, TOKEN=TOKEN, CURL_HOME=str(tmp_path))
+    running = Collector(tmp_path / "collector.duckdb", tmp_path / "collector.log", token=TOKEN)
+    running.start()
+    try:
+        for command, shown in commands:
+            assert README_URL in command, command
+            done = subprocess.run(["bash", "-c", command.replace(README_URL, running.url)],
+                                  capture_output=True, text=True, timeout=30, env=env)
+            assert done.returncode == 0, (command, done.stderr)
+            body, _, trailer = done.stdout.rstrip("\n").rpartition("\n")
+            status, _, content_type = trailer.partition(" ")
+            assert status.startswith("2"), (command, status, body)
+            if content_type.startswith("application/json"):
+                answer = json.loads(body)
+                assert shown is None or contains(answer, shown), (command, answer, shown)
+            else:
+                assert shown is None, (command, content_type, body)
+    finally:
+        running.stop()
 
 
 def test_go_relay_payload_is_accepted(collector):
