@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import REPO, Collector, group_pids
-from thinkt.collector.server import MAX_RESTARTS
+from tests.harness import REPO, Collector, group_pids, wait_group_gone
+from thinkt.collector.server import MAX_RESTARTS, RESTART_WINDOW
+from thinkt.status import ExitStatus
 
 pytestmark = pytest.mark.slow
 
@@ -440,6 +441,28 @@ def test_writer_restarts_leave_the_arbiters_fds_as_they_were(fresh):
     wait_for(lambda: len(open_fds(fresh.proc.pid)) == len(before), 30,
              f"the arbiter's fds did not come back to {before}: {open_fds(fresh.proc.pid)}")
     assert fresh.terminate() == 0
+    assert alarming(fresh.log()) == [], fresh.log()
+
+
+def test_a_writer_that_keeps_dying_halts_the_collector(fresh):
+    """More than MAX_RESTARTS deaths within RESTART_WINDOW stop the collector, saying why."""
+    fresh.start()
+    killed = []
+    deadline = time.monotonic() + RESTART_WINDOW / 2
+    while fresh.proc.poll() is None:
+        assert time.monotonic() < deadline, f"still running after {killed}:\n{fresh.log()}"
+        # Each writer as soon as it is up: the arbiter logs its pid once it has the database.
+        for pid in map(int, re.findall(r"writer process (\d+) has \S+ open", fresh.log())):
+            if pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.05)
+    assert fresh.proc.wait(timeout=60) == ExitStatus.SOFTWARE, fresh.log()
+    wait_group_gone(fresh.proc.pid)
+    assert len(killed) == MAX_RESTARTS + 1, killed
+    assert (f"Reason: the writer process died {MAX_RESTARTS + 1} times within "
+            f"{RESTART_WINDOW:g}s (the last was pid {killed[-1]}): stopping instead of "
+            "restarting it again") in fresh.log()
     assert alarming(fresh.log()) == [], fresh.log()
 
 

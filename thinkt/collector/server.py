@@ -128,14 +128,21 @@ class WriterSupervisor:
         return WriterClient(self.queue, self.address, self.authkey)
 
     def restart(self, arbiter: Arbiter) -> None:
-        """Start a new writer after the old one died; replace the workers."""
+        """Start a new writer after the old one died; replace the workers.
+
+        :raises HaltServer: it died more than MAX_RESTARTS times within RESTART_WINDOW
+            (a restart loop helps nobody: systemd restarts the whole service later), or
+            the new one could not open the database.
+        """
         now = time.monotonic()
         self.deaths = [t for t in self.deaths if now - t < RESTART_WINDOW] + [now]
-        log.error("the writer process %s died; starting a new one", self.process.pid)
+        pid = self.process.pid
         self._discard()
         if len(self.deaths) > MAX_RESTARTS:
-            raise HaltServer(f"the writer died {len(self.deaths)} times in "
-                             f"{RESTART_WINDOW:g}s", ExitStatus.SOFTWARE)
+            raise HaltServer(f"the writer process died {len(self.deaths)} times within "
+                             f"{RESTART_WINDOW:g}s (the last was pid {pid}): stopping instead "
+                             "of restarting it again", ExitStatus.SOFTWARE)
+        log.error("the writer process %d died; starting a new one", pid)
         try:
             self.start()
         except StartupError as exc:
