@@ -292,9 +292,12 @@ _KEY_PAIR = re.compile(r"(?:api|access|private|secret|auth|client|signing|encryp
 # Where the name's last word starts: at the start of a name (after no letter or digit:
 # DB_PASSWORD, x-api-key, "token") or at a camelCase hump (dbPassword, accessToken).
 _NAME_START = (r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z][a-z]))")
-# The value: quoted, or a bare word that ends where code would go on with ( [ { or .
+# The value: quoted, or a bare word that ends where code would not go on with ( [ {.
+# The bare word is taken whole in a lookahead and matched again: a lookahead does not
+# backtrack, so "api_key=api_key=..." costs each name one pass, not 256.
 _KEY_VALUE = (r"(?:(?P<q>\\?[\"'`])(?P<secret>[^\"'`\\\n]{1,256})(?P=q)"
-              r"|(?P<bare>[^\s\"'`\\,;&|<>(){}\[\]]{1,256})(?=[\s\"'`\\,;&|<>)}\]]|$))")
+              r"|(?=(?P<bare>[^\s\"'`\\,;&|<>(){}\[\]]{1,256}))(?P=bare)"
+              r"(?=[\s\"'`\\,;&|<>)}\]]|$))")
 
 _B64URL = r"[A-Za-z0-9_\-]"
 _SHAPE_RANDOM = r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Z])(?=[A-Za-z0-9_\-]*[a-z])"
