@@ -80,8 +80,6 @@ def test_live_lines_new_directories_and_half_lines(exporter, home, stub):
 QUIET = 3.0
 
 
-@pytest.mark.xfail(strict=True, reason="thinkt/exporter/runtime.py declares Options.quiet "
-                   "twice: the CLI's quiet=False (log level) makes the quiet window 0 s")
 def test_a_last_record_without_its_newline_waits_until_the_file_is_quiet(exporter, home,
                                                                            stub):
     proc = exporter()

@@ -137,9 +137,6 @@ def test_pages_render_in_a_real_terminal(collector, terminal, tmp_path):
     assert not terminal.alive(), "q quits the program"
 
 
-@pytest.mark.xfail(strict=True, reason="Page.action_scroll_body (thinkt/tui/pages.py): "
-                   "scroll_relative defers the scroll to the next refresh, so keys that "
-                   "arrive together all add 1 to the same scroll_y (immediate=True fixes it)")
 def test_keys_that_arrive_together_each_scroll(collector, terminal, tmp_path):
     """Holding j down (key repeat) sends keys faster than frames are drawn."""
     env = child_env(tmp_path / "home", LANG="C.UTF-8")

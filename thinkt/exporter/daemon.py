@@ -5,7 +5,7 @@ timer is due (status file, heartbeat, rescan, buffer drain, a quiet file), so an
 exporter uses no CPU. Changed files are read after a short coalescing window
 (``coalesce``, 0.1 s), so a burst of lines becomes one payload and a line is shipped
 within about 200 ms of being written. A file that ends in a record without its
-newline is read once more when it has been quiet for ``quiet`` seconds (3 s), and
+newline is read once more when it has been quiet for ``quiet_period`` seconds (3 s), and
 that record ships then.
 
 Signals are queued as gunicorn's arbiter does: the handler only records the signal
@@ -273,7 +273,7 @@ class Daemon:
             idle = time.time() - os.stat(path).st_mtime
         except OSError:
             idle = 0.0
-        due = time.monotonic() + max(0.0, self.options.quiet - idle)
+        due = time.monotonic() + max(0.0, self.options.quiet_period - idle)
         if self._quiet_check is None or due < self._quiet_check:
             self._quiet_check = due
 
@@ -287,8 +287,8 @@ class Daemon:
             except OSError:
                 self._waiting.pop(path, None)
                 continue
-            if idle < self.options.quiet:
-                due = time.monotonic() + self.options.quiet - idle
+            if idle < self.options.quiet_period:
+                due = time.monotonic() + self.options.quiet_period - idle
                 self._quiet_check = due if self._quiet_check is None else min(due,
                                                                               self._quiet_check)
                 continue

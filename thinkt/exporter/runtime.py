@@ -60,7 +60,7 @@ class Options:
     status_interval: float = 5.0
     coalesce: float = 0.1
     #: How long a file must be left alone before a last line without its newline ships.
-    quiet: float = 3.0
+    quiet_period: float = 3.0
     #: How long in-flight payloads may take to finish at shutdown before they are buffered.
     shutdown_timeout: float = 3.0
     #: Masks secrets in entry text before payloads are built; None ships text as it is.

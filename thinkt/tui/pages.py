@@ -70,7 +70,9 @@ class Page(Screen):
     def action_scroll_body(self, lines: int) -> None:
         """Scroll the page body by ``lines`` (``j``/``k``; the arrows do the same)."""
         body = self.query_one(VerticalScroll)
-        body.scroll_relative(y=lines, animate=False)
+        # At once: deferred to the next refresh, keys that arrive together (a held j)
+        # all added to the same position and moved the body one line in all.
+        body.scroll_relative(y=lines, animate=False, immediate=True)
 
 
 class CollectorPage(Page):
