@@ -217,11 +217,14 @@ def readme_block(start: str) -> list[str]:
 
 
 def test_the_readme_server_steps_make_a_pair_the_collector_accepts(tmp_path):
-    # GIVEN the README's lines from the config directory to --check-config, run by sh
-    # with /etc/thinkt moved under tmp_path and thinkt-collector run from this checkout
-    steps = readme_block("install -d -m 0755 /etc/thinkt")
-    steps = steps[:next(i for i, line in enumerate(steps) if "--check-config" in line) + 1]
+    # GIVEN the README's server lines that write /etc/thinkt (config, tokens, the pair)
+    # and check the configuration, run by sh with /etc/thinkt moved under tmp_path and
+    # thinkt-collector run from this checkout (systemd and nginx lines left out)
+    block = readme_block("install -d -m 0755 /etc/thinkt")
+    steps = [line for line in block if "/etc/thinkt" in line and not line.startswith("curl")
+             and "systemd" not in line and "nginx" not in line]
     assert any("openssl req" in line for line in steps)
+    assert any("--check-config" in line for line in steps)
     etc = tmp_path / "etc" / "thinkt"
     etc.parent.mkdir()
     collector = shlex.join(thinkt_command("collect"))
@@ -239,19 +242,27 @@ def test_the_readme_server_steps_make_a_pair_the_collector_accepts(tmp_path):
                             "-ext", "subjectAltName"], capture_output=True, text=True,
                            timeout=30).stdout
     assert "DNS:collector.example.com" in names
+    # AND the pair also loads in the collector itself (its own TLS, the other option)
+    check = subprocess.run([*thinkt_command("collect"), "--check-config", "--config",
+                            str(etc / "config.toml"), "--tls-cert", str(etc / "tls" / "cert.pem"),
+                            "--tls-key", str(etc / "tls" / "key.pem"), "--token-file",
+                            str(etc / "tokens")], capture_output=True, text=True, timeout=60,
+                           env=child_env(tmp_path / "home"))
+    assert check.returncode == 0 and "configuration OK" in check.stdout, check.stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                     reason="systemd-analyze is not installed")
-def test_the_readme_drop_in_verifies_and_is_the_one_the_unit_describes(tmp_path):
+def test_the_units_tls_drop_in_verifies(tmp_path):
     from tests.ops.test_units import verify
 
-    block = readme_block("thinkt-collector.service.d/tls.conf <<'EOF'")
-    drop_in = block[1:block.index("EOF")]
+    # The collector's own HTTPS (README: "the unit's comments give the drop-in").
+    comment = UNIT.read_text().splitlines()
+    first = comment.index("#   [Service]")
+    drop_in = [line[4:] for line in comment[first:] if line.startswith("#   ")]
     assert any(line.startswith("LoadCredential=tls-key:") for line in drop_in)
-    unit_text = UNIT.read_text()
-    for line in drop_in:  # the unit's comment shows the same lines
-        assert f"#   {line}\n" in unit_text, line
+    assert "the unit's comments give the drop-in" in " ".join(
+        (REPO / "README.rst").read_text().split())
     shutil.copy(UNIT, tmp_path / UNIT.name)
     (tmp_path / f"{UNIT.name}.d").mkdir()
     (tmp_path / f"{UNIT.name}.d" / "tls.conf").write_text("\n".join(drop_in) + "\n")
