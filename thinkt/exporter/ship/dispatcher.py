@@ -564,11 +564,17 @@ class Dispatcher:
         now = self._clock()
         with self._lock:
             waiting = {n for n, (due, _) in self._not_before.items() if due > now}
-            names = self.buffer.oldest(limit - len(self._draining), self._draining | waiting)
-            if not names and waiting and not self._draining and self.state is not Collector.UP:
-                # Every payload is waiting its back-off: the probe takes the oldest anyway,
-                # the collector's own wait (``_down_until``) already spaces the probes.
-                names = self.buffer.oldest(1, self._draining)
+            if self.state in (Collector.DOWN, Collector.REFUSED):
+                # The probe is a payload that never failed, if there is one: a payload the
+                # collector keeps failing on would otherwise be every probe, and keep the
+                # collector "down" for the rest. Else a failed one whose wait is over, else
+                # the oldest (the collector's own wait already spaces the probes).
+                names = (self.buffer.oldest(1, self._draining | set(self._not_before))
+                         or self.buffer.oldest(1, self._draining | waiting)
+                         or (self.buffer.oldest(1, self._draining) if not self._draining
+                             else []))
+            else:
+                names = self.buffer.oldest(limit - len(self._draining), self._draining | waiting)
         for name in names:
             with self._lock:
                 if len(self._draining) >= limit:
