@@ -188,9 +188,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Ship entry text as it is: do not mask secrets (keys, tokens, passwords) first.",
             False, is_flag=True),
     Setting("redact_disable", "exporter", ("--redact-disable",),
-            "Turn off one redaction rule; repeat for several (aws_access_key, aws_secret_key, "
-            "github_token, gitlab_token, slack_token, slack_webhook, openai_key, "
-            "anthropic_key, google_api_key, jwt, private_key, url_password, env_secret).",
+            "Turn off one redaction rule; repeat for several (the hand-written ones: "
+            "aws_access_key, aws_secret_key, github_token, gitlab_token, slack_token, "
+            "slack_webhook, openai_key, anthropic_key, google_api_key, jwt, private_key, "
+            "azure_key, url_password, env_secret, keyword_secret; and gitleaks' rules by "
+            "their names with _ for -, e.g. stripe_access_token; README lists them).",
             (), multiple=True, metavar="RULE"),
     Setting("redact_extra", "exporter", ("--redact-extra",),
             "An extra redaction rule NAME=REGEX (Python syntax; a group named secret, if any, "
