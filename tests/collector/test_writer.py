@@ -11,8 +11,9 @@ from multiprocessing.connection import Client, Listener
 import pytest
 
 from thinkt.collector import store, writer
-from thinkt.collector.channel import (FAILED, INGEST, OK, REGISTER, REJECTED, Rejected,
-                                      Unavailable, WriterClient, new_address, new_authkey)
+from thinkt.collector.channel import (FAILED, HELLO, INGEST, OK, QUERY, REGISTER, REJECTED,
+                                      Rejected, Unavailable, WriterClient, new_address,
+                                      new_authkey)
 from thinkt.collector.schemas import load_entries
 from thinkt.collector.writer import QueryServer, Replies, Writer
 from thinkt.status import ExitStatus
@@ -244,14 +245,43 @@ def test_full_queue_is_unavailable_quickly():
         listener.close()
 
 
+def bounded(call, timeout: float = 10.0):
+    """Run ``call`` on a thread; return its result or raise what it raised, within ``timeout``
+    (a server that stops answering fails the test instead of hanging it)."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"did not finish in {timeout}s"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def test_unauthenticated_connections_are_refused(db):
     address, authkey = new_address(), new_authkey()
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     server = QueryServer(db, listener, Replies(), extra_stats=dict)
     server.start()
     try:
-        with pytest.raises(Exception):
-            Client(address, family="AF_UNIX", authkey=b"guess").send(("hello", "x"))
+        with pytest.raises(multiprocessing.AuthenticationError,
+                           match="digest sent was rejected"):
+            bounded(lambda: Client(address, family="AF_UNIX", authkey=b"guess"))
+        # The refusal cost the server nothing: the right key still gets answers.
+        good = bounded(lambda: Client(address, family="AF_UNIX", authkey=authkey))
+        try:
+            good.send((HELLO, "worker-1"))
+            good.send((QUERY, 1, "ping", {}))
+            assert good.poll(10) and good.recv() == (OK, 1, True)
+        finally:
+            good.close()
     finally:
         server.close()
 
