@@ -664,6 +664,16 @@ def test_a_file_that_is_not_a_database_is_refused_untouched(db_path):
         assert fh.read(11) == b"this is a t"
 
 
+def test_a_file_named_like_a_lock_is_not_taken_for_locked(tmp_path):
+    # The word "lock" in the path (blocker.duckdb) is not DuckDB saying the file is held.
+    path = tmp_path / "blocker.duckdb"
+    path.write_bytes(b"not a database at all\n" * 200)
+    with pytest.raises(store.StoreError) as caught:
+        store.open_database(str(path))
+    assert "not a DuckDB database" in str(caught.value) and "locked" not in str(caught.value)
+    assert caught.value.status == ExitStatus.CONFIG
+
+
 def test_a_database_path_under_a_file_is_refused(tmp_path):
     (tmp_path / "plain").write_text("x")
     with pytest.raises(store.StoreError, match="Cannot create the directory"):

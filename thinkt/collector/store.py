@@ -106,7 +106,9 @@ def open_database(path: str, *, threads: int = 1,
 def _open_error(path: str, exc: duckdb.Error) -> StoreError:
     """Turn DuckDB's error on connect into a sentence that says what to do."""
     message = str(exc)
-    if "lock" in message.lower():
+    # DuckDB's wording ("Could not set lock on file ...: Conflicting lock is held in ...");
+    # not any "lock" anywhere: the path itself may hold the word (a file named blocker).
+    if "Could not set lock on file" in message or "Conflicting lock" in message:
         holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
         who = f" (pid {holder.group(2)}, {holder.group(1)})" if holder else ""
         return StoreError(f"The database {path} is locked: another process{who} holds it. "
