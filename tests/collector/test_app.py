@@ -308,6 +308,17 @@ def test_stats_and_agents_take_now_in_the_worker(client, recorder):
     assert recorder.queries[-1] == ("list_agents", {"now": datetime(2026, 5, 6, 7, 8, 9)})
 
 
+def test_sessions_in_order_of_arrival_on_request(client, recorder):
+    recorder.answers["list_sessions"] = []
+    client.get("/v1/sessions?sort=received&limit=5")
+    assert recorder.queries[-1] == ("list_sessions", {"limit": 5, "source": None,
+                                                      "project": None, "sort": "received"})
+    client.get("/v1/sessions")
+    assert recorder.queries[-1][1]["sort"] == "updated"
+    response = client.get("/v1/sessions?sort=newest")
+    assert response.status_code == 400 and "sort" in response.get_json()["errors"]
+
+
 def test_session_entries_404_for_unknown_session(client, recorder):
     recorder.answers["session_entries"] = None
     response = client.get("/v1/sessions/nope/entries")

@@ -534,6 +534,16 @@ def test_list_sessions_filters_by_source_and_project(con, cur):
     assert store.list_sessions(cur, 10, "gemini", None) == []
 
 
+def test_list_sessions_by_arrival_puts_a_backfill_of_old_history_first(con, cur):
+    # s-old: a year-old session that arrived just now (a first export of old history)
+    store.ingest(con, [build_request("s-new", [build_entry("a", timestamp=T0)])])
+    store.ingest(con, [build_request("s-old", [build_entry("a", timestamp=T0 - timedelta(400))],
+                                     received_at=T0 + timedelta(minutes=5))])
+    by_time = [s["id"] for s in store.list_sessions(cur, 10, None, None)]
+    by_arrival = [s["id"] for s in store.list_sessions(cur, 10, None, None, sort="received")]
+    assert (by_time, by_arrival) == (["s-new", "s-old"], ["s-old", "s-new"])
+
+
 def test_session_entries_by_timestamp_then_arrival_with_paging(con, cur):
     store.ingest(con, [build_request("s1", [
         build_entry("late", timestamp=T0 + timedelta(seconds=5), text="3"),

@@ -105,7 +105,7 @@ def test_pages_render_in_a_real_terminal(collector, terminal, tmp_path):
         assert any(line.lstrip().startswith(label + " ") for line in lines), label
     agents = line_with(lines, "Hostname", "Version", "Heartbeat", "Traces", "Status",
                        "Instance")
-    sessions = line_with(lines, "Source", "Project", "Model", "Entries", "Last update")
+    sessions = line_with(lines, "Source", "Project", "Model", "Entries", "Received")
     assert lines.index(agents) < lines.index(sessions)
     line_with(lines, "laptop-ana", "1.3.2", "active")
     line_with(lines, "esc", "Back", "q", "Quit", "r", "Refresh")
@@ -144,7 +144,7 @@ def test_keys_that_arrive_together_each_scroll(collector, terminal, tmp_path):
                     "collector", "--collector-url", collector.url, "--api-key", TOKEN],
                    env, str(tmp_path))
     lines = terminal.wait_for("Recent sessions", "laptop-ana", "service-19")
-    sessions = line_with(lines, "Source", "Project", "Model", "Entries", "Last update")
+    sessions = line_with(lines, "Source", "Project", "Model", "Entries", "Received")
     terminal.keys("j", "j", "j")
     scrolled = terminal.settled(lambda screen: sessions in screen[1:]
                                 and screen.index(sessions) < lines.index(sessions),

@@ -20,7 +20,7 @@ from thinkt.collector.channel import Rejected, Unavailable, WriterClient
 from thinkt.collector.openapi import build_document
 from thinkt.collector.schemas import agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
-from thinkt.collector.store import IngestRequest
+from thinkt.collector.store import SESSION_ORDERS, IngestRequest
 
 log = logging.getLogger(__name__)
 
@@ -228,12 +228,15 @@ def usage():
 
 @blueprint.get("/v1/sessions")
 def sessions():
-    """The most recently active sessions."""
+    """The most recently active sessions (``sort=received``: the most recently arrived)."""
     limit = _int_arg("limit", 50, 1, SEARCH_LIMIT_MAX, clamp=True)
     source = (request.args.get("source") or "").strip().lower() or None
     project = request.args.get("project") or None
+    sort = request.args.get("sort") or "updated"
+    if sort not in SESSION_ORDERS:
+        raise BadArgument("sort", f"Must be one of: {', '.join(SESSION_ORDERS)}.")
     return jsonify(_client().query("list_sessions", _query_timeout(), limit=limit,
-                                   source=source, project=project))
+                                   source=source, project=project, sort=sort))
 
 
 # merge_slashes=False: a session id may hold "//"; merging would answer a 308 redirect

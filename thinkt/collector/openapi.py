@@ -203,7 +203,11 @@ def _paths() -> dict:
         "/v1/sessions": {"get": {
             "summary": "The most recently active sessions.",
             "parameters": [limit, _query("source", {"type": "string"}, "Only this source."),
-                           _query("project", {"type": "string"}, "Only this project path.")],
+                           _query("project", {"type": "string"}, "Only this project path."),
+                           _query("sort", {"type": "string", "enum": ["updated", "received"],
+                                           "default": "updated"},
+                                  "`updated`: by the sessions' latest entry time; "
+                                  "`received`: by when they last received entries.")],
             "responses": {"200": _array_of("SessionSummary", "Sessions."), **bad}}},
         "/v1/sessions/{session_id}/entries": {"get": {
             "summary": "A page of the stored entries of one session, oldest first.",

@@ -717,15 +717,23 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
                      (row[0], *map(int, row[1:])))) for row in rows]
 
 
-def list_sessions(cur: Any, limit: int, source: str | None, project: str | None) -> list[dict]:
-    """Return the most recently active sessions, optionally of one source or project path."""
+#: How /v1/sessions may order sessions: by their entries' own latest time, or by when
+#: they last received entries (a backfill of old history is "recent" only by arrival).
+SESSION_ORDERS = {"updated": "last_updated", "received": "last_received_at"}
+
+
+def list_sessions(cur: Any, limit: int, source: str | None, project: str | None,
+                  sort: str = "updated") -> list[dict]:
+    """Return the most recently active (or arrived) sessions, optionally of one source or
+    project path."""
+    column = SESSION_ORDERS[sort]
     rows = cur.execute(f"""
         SELECT {", ".join(_SESSION_SUMMARY)}, {", ".join(TOKEN_FIELDS)},
                machine_id, first_received_at, last_received_at
         FROM collected_sessions
         WHERE ($source IS NULL OR source = $source)
           AND ($project IS NULL OR project_path = $project)
-        ORDER BY last_updated DESC NULLS LAST, session_id
+        ORDER BY {column} DESC NULLS LAST, session_id
         LIMIT $limit
     """, {"source": source, "project": project, "limit": int(limit)}).fetchall()
     sessions = []

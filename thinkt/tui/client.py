@@ -113,7 +113,9 @@ class CollectorClient:
             self.get("/v1/collector/health")
             stats = self.get("/v1/traces/stats")
             agents = self.get("/v1/agents")
-            sessions = self.get("/v1/sessions", limit=SESSION_LIMIT)
+            # By arrival: a backfill of old history is what just came in, though its own
+            # times are a year old (ordered by those, it showed "419d ago" or not at all).
+            sessions = self.get("/v1/sessions", limit=SESSION_LIMIT, sort="received")
         except CollectorError as exc:
             return CollectorSnapshot(self.base, self.found_by, exc.state, exc.message,
                                      fetched_at=time.time())

@@ -103,7 +103,7 @@ class CollectorPage(Page):
         agents = self.query_one("#agents", DataTable)
         agents.add_columns("Hostname", "Version", "Heartbeat", "Traces", "Status", "Instance")
         sessions = self.query_one("#sessions", DataTable)
-        sessions.add_columns("Source", "Project", "Model", "Entries", "Last update")
+        sessions.add_columns("Source", "Project", "Model", "Entries", "Received")
         for table in (agents, sessions):
             table.can_focus = False
         self.query_one(VerticalScroll).focus()
@@ -150,7 +150,7 @@ class CollectorPage(Page):
                 session.get("source") or "-",
                 shorten(session.get("project_path"), 34, keep_end=True),
                 shorten(session.get("model"), 20), number(session.get("entry_count")),
-                age(session.get("last_updated")))
+                age(session.get("last_received_at")))
 
 
 class ExporterPage(Page):
