@@ -123,6 +123,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allow_unauthenticated", "collector", ("--allow-unauthenticated",),
             "Serve without a token on an address other than loopback (anyone who can reach "
             "it can read and write every trace).", False, is_flag=True),
+    Setting("behind_proxy", "collector", ("--behind-proxy",),
+            "Say that a buffering proxy on another machine is the only way in, so listening "
+            "beyond loopback logs no warning about slow clients.", False, is_flag=True),
     Setting("cors_origin", "collector", ("--cors-origin",),
             "Browser origin allowed to call the API (CORS); repeat for several. "
             "Default: none, and no CORS headers are sent.", (), multiple=True, metavar="ORIGIN"),

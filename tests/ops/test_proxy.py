@@ -489,6 +489,13 @@ def test_a_collector_beyond_loopback_is_told_why_it_wants_a_proxy(host):
     assert f"listening on {where}" in warning
     assert "8 clients that send a request slowly" in warning
     assert "etc/nginx/thinkt-collector.conf" in warning and "127.0.0.1" in warning
+    assert "--behind-proxy" in warning
+
+
+def test_an_operator_can_say_a_proxy_elsewhere_is_the_only_way_in():
+    from thinkt.collector.command import exposure_warning
+
+    assert exposure_warning(CollectorSettings(host="0.0.0.0", behind_proxy=True)) is None
 
 
 @pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("127.0.0.1", False)])

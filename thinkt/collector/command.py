@@ -52,6 +52,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         request_timeout=params["request_timeout"],
         agent_retention=params["agent_retention"],
         memory_limit=params["memory_limit"],
+        behind_proxy=bool(params.get("behind_proxy")),
         quiet=params["quiet"],
         log=params.get("log"),
         started_at=datetime.now(timezone.utc).replace(tzinfo=None),
@@ -62,9 +63,10 @@ def exposure_warning(settings: CollectorSettings) -> str | None:
     """Return why serving beyond this machine without a buffering proxy stalls, or None.
 
     The collector cannot see whether a proxy is in front of it, so the rule is the
-    address alone: every --host that is not loopback gets the warning (issue 14, item 3).
+    address alone: every --host that is not loopback gets the warning (issue 14, item 3),
+    unless the operator says a buffering proxy is the only way in (--behind-proxy).
     """
-    if is_loopback(settings.host):
+    if is_loopback(settings.host) or settings.behind_proxy:
         return None
     workers = settings.workers
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -76,7 +78,7 @@ def exposure_warning(settings: CollectorSettings) -> str | None:
             f"only after --request-timeout, {settings.request_timeout:g}s). Put nginx in "
             "front (etc/nginx/thinkt-collector.conf; README: \"The proxy in front of the "
             "collector\") and listen on 127.0.0.1. If a buffering proxy on another machine "
-            "is already the only way in, this warning does not apply.")
+            "is already the only way in, say so with --behind-proxy (behind_proxy = true).")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"],

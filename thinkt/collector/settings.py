@@ -41,6 +41,7 @@ class CollectorSettings:
     request_timeout: float = 60.0
     agent_retention: float = 7 * 86400.0
     memory_limit: int = 1024**3
+    behind_proxy: bool = False  # the operator says a buffering proxy is the only way in
     quiet: bool = False
     log: str | None = None
     max_body: int = MAX_BODY
