@@ -11,6 +11,7 @@ missing so the tests can skip with that reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -30,10 +31,14 @@ REPO = Path(__file__).resolve().parents[2]
 #: and moving their StateDirectory= to ~/.local/state (254).
 SUITES = ("bookworm", "trixie")
 MIRROR = "http://deb.debian.org/debian"
+#: nginx: the proxy README.rst's server steps put in front of the collector (the guest has
+#: no network, so it comes with the tree; their ``apt-get install -y nginx`` then finds it
+#: installed). ca-certificates brings openssl, which makes the server's certificate.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "libpam-systemd", "python3", "python3-venv",
-            "curl", "ca-certificates", "procps")
+            "curl", "ca-certificates", "procps", "nginx")
 EXTRAS = "collector,metrics,exporter"
-#: Built once per machine; a rebuild is `rm -rf` of this directory.
+#: Built once per machine, one tree per suite and package list; a rebuild is `rm -rf` of
+#: this directory.
 CACHE = Path(os.environ.get("THINKT_TEST_ROOTFS_CACHE", "/var/tmp/thinkt-test-rootfs"))
 
 
@@ -69,7 +74,10 @@ def base_root(suite: str) -> Path:
 
     :raises RuntimeError: debootstrap failed (its log tail is in the message).
     """
-    done = CACHE / suite
+    # Named after what debootstrap is asked for, so a changed package list builds a new
+    # tree instead of taking a cached one that lacks a package.
+    recipe = " ".join(["minbase", MIRROR, suite, *PACKAGES])
+    done = CACHE / f"{suite}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
     if (done / "etc" / "os-release").exists():
         return done
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -85,6 +93,9 @@ def base_root(suite: str) -> Path:
         partial.rename(done)  # atomic: a half-built tree is never taken for a cached one
     except OSError:  # built meanwhile by someone else
         shutil.rmtree(partial, ignore_errors=True)
+    for stale in CACHE.iterdir():  # trees of this suite for an older package list (~300 MB)
+        if stale != done and (stale.name == suite or stale.name.startswith(f"{suite}-")):
+            shutil.rmtree(stale, ignore_errors=True)
     return done
 
 
@@ -146,7 +157,7 @@ class Machine:
 
     def boot(self, timeout: float = 180.0) -> "Machine":
         """Start systemd in the container; return once it has finished booting."""
-        with open(self.console_log, "wb") as console:
+        with open(self.console_log, "ab") as console:
             # --keep-unit/--register=no: the host need not run systemd itself.
             self.proc = subprocess.Popen(
                 ["systemd-nspawn", "--boot", "--quiet", "--register=no", "--keep-unit",
@@ -170,6 +181,13 @@ class Machine:
             raise BootError(f"the container did not finish booting ({state or said.stderr}):\n"
                             + self.console())
         return self
+
+    def reboot(self, timeout: float = 180.0) -> "Machine":
+        """Power the container off and boot it again from the same tree, as a server
+        reboots: what comes up, and in which order, is what its enabled units say."""
+        self.shutdown()
+        self.proc, self.leader = None, 0
+        return self.boot(timeout)
 
     def console(self) -> str:
         return self.console_log.read_text(errors="replace")[-4000:]
@@ -212,7 +230,7 @@ class Machine:
                     lambda shown: shown["ActiveState"] == state, timeout)
 
     def http(self, method: str, path: str, body: object = None, token: str | None = None,
-             base: str = "http://localhost:4318", cacert: str | None = None
+             base: str = "http://127.0.0.1:4319", cacert: str | None = None
              ) -> tuple[int, object]:
         """One request to the collector inside the container; return (status, parsed body)."""
         args = ["curl", "-sS", "-X", method, "-w", "\n%{http_code}", base + path]

@@ -1,15 +1,20 @@
 """The systemd units, started for real under systemd 252 and 257 in booted Debian containers.
 
-`systemd-analyze verify` only says a unit parses. These tests start each unit under the
-systemd that enforces its sandbox, as the README tells an operator to install it, and
-check what the sandbox really is (user, seccomp, read-only root, private /tmp) and that
-the service still does its job inside it: ingest, search, /metrics, reload, a crash
-restarted, a bad config not restarted, a clean stop; the exporter as a user service,
-the one-shot export and its timer.
+`systemd-analyze verify` only says a unit parses. These tests install the server and the
+laptop in the container with README.rst's own steps (the collector on 127.0.0.1:4319,
+Debian's nginx in front of it on 4318 with TLS, the exporter's user service shipping to
+https://collector.example.com:4318 with the certificate as its CA), start each unit under
+the systemd that enforces its sandbox, and check what the sandbox really is (user,
+seccomp, read-only root, private /tmp) and that the service still does its job inside
+it: ingest, search, /metrics, reload, a crash restarted, a bad config not restarted, a
+clean stop; the exporter as a user service, the one-shot export and its timer; nginx
+started after the collector at boot and answering for it while it is down; and the
+collector serving HTTPS itself with its unit's drop-in, the other way the README gives.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -22,62 +27,158 @@ import pytest
 from tests.exporter.corpus import write_session
 from tests.ops.machine import (REPO, SUITES, BootError, Machine, base_root,
                                install_thinkt, missing_requirements, poll)
-from tests.tls import make_pair, needs_openssl
 from thinkt.collector.settings import default_workers
 
 _missing = missing_requirements()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
 
-TOKEN = "live-unit-token-5b0f3c1e9a7d"
 COLLECTOR = "thinkt-collector.service"
 EXPORTER = "thinkt-exporter.service"
+NGINX = "nginx.service"
 USER, UID = "dev", 1000
 SESSION = "live-unit-session"
+HEALTH = "/v1/collector/health"
 #: The collector's name on the network, which its certificate names.
 PUBLIC_NAME = "collector.example.com"
+#: The certificate README.rst's openssl line makes; the laptop's ca_cert is a copy.
+CERT = "/etc/thinkt/tls/cert.pem"
+#: How a laptop reaches the server (nginx, or the collector itself with its TLS drop-in):
+#: by its name, which /etc/hosts resolves to the container, with the certificate as CA.
+PUBLIC = {"base": f"https://{PUBLIC_NAME}:4318", "cacert": CERT}
+#: Where the README's steps are run from: a checkout (its systemd/ and etc/ are all
+#: they read), readable by the laptop's user too.
+CHECKOUT = "/usr/src/thinkt"
 #: The collector's default --workers (the container sees the host's cores).
 WORKERS = default_workers()
 #: DynamicUser= picks its uids from this range (systemd's docs).
 DYNAMIC_UIDS = range(61184, 65520)
 
 
+# -- README.rst's steps, run in the container ---------------------------------------------
+# Copied line for line from README.rst's Deployment section;
+# test_the_steps_run_here_are_the_readmes checks they still are. What the container
+# cannot do as written is done otherwise, and said so here.
+#: The README's lines that install thinkt from PyPI and a checkout: the guest has no
+#: network, so install_thinkt() does the same into /opt/thinkt (the server's venv) from
+#: wheels made on the host, and ~/.local/share/thinkt (the laptop's) is a link to it.
+#: ``loginctl enable-linger`` as the user needs polkit, which a laptop has and this
+#: minimal Debian does not; prepare() writes the file logind would, before the boot,
+#: since the steps before it already need the user's manager.
+DONE_OTHERWISE = (
+    "python3 -m venv /opt/thinkt",
+    "/opt/thinkt/bin/pip install '.[collector,metrics]'",
+    "python3 -m venv ~/.local/share/thinkt",
+    "~/.local/share/thinkt/bin/pip install '.[exporter]'",
+    'loginctl enable-linger "$USER"',
+)
+#: "The collector as a system service": as root, on the server that laptops reach as
+#: collector.example.com. The tests use the random token its head -c line makes.
+SERVER_STEPS = r"""
+ln -sf /opt/thinkt/bin/thinkt /opt/thinkt/bin/thinkt-collector /usr/local/bin/
+install -d -m 0755 /etc/thinkt
+(umask 077; head -c 32 /dev/urandom | base64 > /etc/thinkt/tokens)
+printf '[collector]\nhost = "127.0.0.1"\nport = 4319\n' > /etc/thinkt/config.toml
+thinkt-collector --check-config --config /etc/thinkt/config.toml --token-file /etc/thinkt/tokens
+install -m 0644 systemd/thinkt-collector.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable --now thinkt-collector
+install -d -m 0700 /etc/thinkt/tls
+(umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj /CN=collector.example.com -addext subjectAltName=DNS:collector.example.com -keyout /etc/thinkt/tls/key.pem -out /etc/thinkt/tls/cert.pem)
+apt-get install -y nginx
+install -m 0644 etc/nginx/thinkt-collector.conf /etc/nginx/sites-available/thinkt-collector
+sed -i -e '/#plain$/s/^/#/' -e 's/^\( *\)#tls /\1/' /etc/nginx/sites-available/thinkt-collector
+ln -sf /etc/nginx/sites-available/thinkt-collector /etc/nginx/sites-enabled/
+install -d -m 0755 /etc/systemd/system/nginx.service.d
+install -m 0644 systemd/nginx.service.d/thinkt-collector.conf /etc/systemd/system/nginx.service.d/
+nginx -t
+systemctl daemon-reload
+systemctl enable nginx
+systemctl restart nginx
+curl -sS --cacert /etc/thinkt/tls/cert.pem --resolve collector.example.com:4318:127.0.0.1 https://collector.example.com:4318/v1/collector/health
+""".strip().splitlines()
+#: "The exporter as a user service": as the user, with TOKEN set to one of the
+#: collector's tokens and the server's cert.pem copied to ~/.config/thinkt/collector-ca.pem.
+LAPTOP_STEPS = r"""
+mkdir -p ~/.local/bin ~/.config/thinkt ~/.config/systemd/user
+ln -sf ~/.local/share/thinkt/bin/thinkt ~/.local/share/thinkt/bin/thinkt-exporter ~/.local/bin/
+(umask 077; printf '%s\n' "$TOKEN" > ~/.config/thinkt/api-key)
+printf '[exporter]\ncollector_url = "https://collector.example.com:4318"\napi_key_file = "~/.config/thinkt/api-key"\nca_cert = "~/.config/thinkt/collector-ca.pem"\n' > ~/.config/thinkt/config.toml
+~/.local/bin/thinkt config show --section exporter
+cp systemd/user/thinkt-exporter.service ~/.config/systemd/user/
+systemctl --user daemon-reload
+systemctl --user enable --now thinkt-exporter
+""".strip().splitlines()
+#: "Metrics": on the server, over TLS.
+METRICS_STEP = r"""
+curl -sS --cacert /etc/thinkt/tls/cert.pem --resolve collector.example.com:4318:127.0.0.1 \
+    -H "Authorization: Bearer $(head -n 1 /etc/thinkt/tokens)" \
+    https://collector.example.com:4318/metrics
+""".strip().splitlines()
+
+
+def readme_block(intro: str) -> list[str]:
+    """The lines of README.rst's literal block after the text ``intro`` + ``::``."""
+    found = re.search(re.escape(intro) + r"::\n\n((?:    .*\n|\n)+)",
+                      (REPO / "README.rst").read_text())
+    assert found, f"README.rst has no block after {intro!r}"
+    return [line[4:] for line in found.group(1).rstrip().splitlines()]
+
+
+def run_steps(machine: Machine, steps: list[str], user: str | None = None,
+              **variables: str) -> str:
+    """Run ``steps`` in the container from the checkout, stopping at the first that fails
+    (its trace says which); return what they printed."""
+    script = "\n".join([f"cd {CHECKOUT}", *steps])
+    assignments = [f"{name}={value}" for name, value in variables.items()]
+    return machine.run("env", *assignments, "sh", "-exc", script, user=user,
+                       timeout=300).stdout
+
+
 def prepare(root: Path) -> None:
-    """Install the units and their settings the way README.rst's Deployment section says."""
-    (root / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n")
-    for name in ("thinkt", "thinkt-collector", "thinkt-exporter"):
-        (root / "usr" / "local" / "bin" / name).symlink_to(f"/opt/thinkt/bin/{name}")
-    # The server: unit, enabled, and the token file it loads as a credential.
-    shutil.copy(REPO / "systemd" / "thinkt-collector.service", root / "etc/systemd/system")
-    wants = root / "etc/systemd/system/multi-user.target.wants"
-    wants.mkdir(exist_ok=True)
-    (wants / COLLECTOR).symlink_to(f"/etc/systemd/system/{COLLECTOR}")
-    (root / "etc" / "thinkt").mkdir()
-    tokens = root / "etc" / "thinkt" / "tokens"
-    tokens.write_text(TOKEN + "\n")
-    tokens.chmod(0o600)
-    # The laptop: a user with its own manager (lingering), units under ~/.config.
+    """What README.rst's steps take as given: a checkout to run them from, and a laptop
+    user whose manager runs without a login session (lingering). /etc/hosts plays the
+    laptop's DNS: the server's public name is this machine."""
+    (root / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+                                        f"127.0.0.1\t{PUBLIC_NAME}\n")
+    checkout = root / CHECKOUT.lstrip("/")
+    for part in ("systemd", "etc"):
+        shutil.copytree(REPO / part, checkout / part)
     subprocess.run(["chroot", str(root), "useradd", "-m", "-u", str(UID), USER], check=True,
                    timeout=60)
     linger = root / "var/lib/systemd/linger"
     linger.mkdir(parents=True, exist_ok=True)
     (linger / USER).touch()
     home = root / "home" / USER
+    (home / ".local/share").mkdir(parents=True)
+    (home / ".local/share/thinkt").symlink_to("/opt/thinkt")
+    # The one-shot export's units, for test_the_one_shot_export_and_its_timer.
     units = home / ".config/systemd/user"
     units.mkdir(parents=True)
-    for unit in (REPO / "systemd" / "user").iterdir():
-        shutil.copy(unit, units)
-    (home / ".local/bin").mkdir(parents=True)
-    for name in ("thinkt", "thinkt-exporter"):
-        (home / ".local/bin" / name).symlink_to(f"/opt/thinkt/bin/{name}")
-    settings = home / ".config/thinkt"
-    settings.mkdir()
-    (settings / "api-key").write_text(TOKEN + "\n")
-    (settings / "api-key").chmod(0o600)
-    (settings / "config.toml").write_text(
-        '[exporter]\ncollector_url = "http://localhost:4318"\n'
-        f'api_key_file = "/home/{USER}/.config/thinkt/api-key"\n')
+    for unit in ("thinkt-export.service", "thinkt-export.timer"):
+        shutil.copy(REPO / "systemd" / "user" / unit, units)
     write_session(home, SESSION, 10)
     subprocess.run(["chown", "-R", f"{UID}:{UID}", str(home)], check=True, timeout=60)
+
+
+def install_as_the_readme_says(machine: Machine) -> None:
+    """The server's steps as root, then the laptop's as its user, on this one machine."""
+    said = run_steps(machine, SERVER_STEPS)
+    # The server steps end with the README's own check: health through nginx over TLS.
+    assert json.loads(said.strip().splitlines()[-1]) == {"status": "ok"}, said
+    # The laptop: the server's certificate (public) as its CA, and one of its tokens.
+    settings = machine.root / "home" / USER / ".config/thinkt"
+    settings.mkdir()
+    shutil.copy(machine.root / CERT.lstrip("/"), settings / "collector-ca.pem")
+    subprocess.run(["chown", "-R", f"{UID}:{UID}", str(settings)], check=True, timeout=60)
+    machine.wait_for("user@1000.service", "active")
+    run_steps(machine, LAPTOP_STEPS, user=USER, TOKEN=token_of(machine))
+    # Settle: the exporter ships the session it found before the tests count entries.
+    wait_entries(machine, SESSION, 10, token_of(machine))
+
+
+def token_of(machine: Machine) -> str:
+    """The collector's token: the random one README.rst's server steps made."""
+    return machine.run("head", "-n", "1", "/etc/thinkt/tokens").stdout.strip()
 
 
 @pytest.fixture(scope="module", params=SUITES)
@@ -98,10 +199,16 @@ def machine(request, tmp_path_factory):
             booted.boot()
         except BootError as exc:  # e.g. a CI sandbox that allows no containers
             pytest.skip(f"systemd-nspawn cannot boot a container here: {exc}")
+        install_as_the_readme_says(booted)
         yield booted
     finally:
         booted.shutdown()
         shutil.rmtree(root, ignore_errors=True)  # ~400 MB: do not keep it around
+
+
+@pytest.fixture(scope="module")
+def token(machine) -> str:
+    return token_of(machine)
 
 
 def process_status(machine: Machine, pid: int | str) -> dict[str, str]:
@@ -119,8 +226,24 @@ def mounts(machine: Machine, pid: int | str) -> dict[str, str]:
     return found
 
 
-def stats(machine: Machine) -> dict:
-    status, body = machine.http("GET", "/v1/traces/stats", token=TOKEN)
+def listeners(machine: Machine) -> dict[int, set[str]]:
+    """Port -> the addresses TCP sockets listen on, in the container's network."""
+    found: dict[int, set[str]] = {}
+    for table in ("tcp", "tcp6"):
+        for line in machine.run("cat", f"/proc/net/{table}").stdout.splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state != "0A":  # LISTEN
+                continue
+            address, port = local.split(":")
+            # The kernel prints each 32-bit word of the address in host (little-endian) order.
+            words = bytes.fromhex(address)
+            packed = b"".join(words[i:i + 4][::-1] for i in range(0, len(words), 4))
+            found.setdefault(int(port, 16), set()).add(str(ipaddress.ip_address(packed)))
+    return found
+
+
+def stats(machine: Machine, token: str) -> dict:
+    status, body = machine.http("GET", "/v1/traces/stats", token=token)
     assert status == 200, body
     return body
 
@@ -142,21 +265,30 @@ def workers(machine: Machine, main_pid: str, timeout: float = 60.0) -> set[str]:
     return poll(pids, lambda found: len(found) == WORKERS, timeout)
 
 
-def session_entries(machine: Machine, session: str, **where: str) -> int:
+def session_entries(machine: Machine, session: str, token: str, **where: str) -> int:
     """Entries stored for ``session`` (``where``: another base URL, its CA bundle)."""
     status, body = machine.http("GET", f"/v1/sessions/{session}/entries?limit=1000",
-                                token=TOKEN, **where)
+                                token=token, **where)
     return len(body) if status == 200 else 0  # 404 before the first entry
 
 
-def wait_entries(machine: Machine, session: str, count: int, timeout: float = 30.0,
-                 **where: str) -> int:
-    return poll(lambda: session_entries(machine, session, **where),
+def wait_entries(machine: Machine, session: str, count: int, token: str,
+                 timeout: float = 30.0, **where: str) -> int:
+    return poll(lambda: session_entries(machine, session, token, **where),
                 lambda seen: seen >= count, timeout)
 
 
+def test_the_steps_run_here_are_the_readmes():
+    run_here = [*SERVER_STEPS, *LAPTOP_STEPS, *METRICS_STEP]
+    in_readme = [line for intro in (
+        "As root, on the server that laptops reach as ``collector.example.com``",
+        "copied to ``~/.config/thinkt/collector-ca.pem``",
+        "not ``localhost``)") for line in readme_block(intro) if line not in DONE_OTHERWISE]
+    assert run_here == in_readme
+
+
 # -- the collector (system unit) -------------------------------------------------------
-def test_collector_starts_inside_its_sandbox(machine):
+def test_collector_starts_inside_its_sandbox(machine, token):
     shown = machine.wait_for(COLLECTOR, "active")
     assert (shown["ActiveState"], shown["SubState"]) == ("active", "running"), \
         machine.journal(COLLECTOR)
@@ -173,7 +305,7 @@ def test_collector_starts_inside_its_sandbox(machine):
     assert seen["/var/lib/private/thinkt"].split()[1].startswith("rw")  # StateDirectory=
     assert "systemd-private" in seen["/tmp"]  # PrivateTmp=
     # The writer, a child spawned by the arbiter, is held by the same sandbox.
-    writer = process_status(machine, stats(machine)["writer_pid"])
+    writer = process_status(machine, stats(machine, token)["writer_pid"])
     assert writer["Seccomp"] == "2" and writer["Uid"] == status["Uid"]
 
 
@@ -183,43 +315,66 @@ def test_collector_exposure_rating_stays_low(machine):
     assert rating <= 2.0, out
 
 
-def test_collector_ingests_and_answers_behind_its_token(machine):
-    assert machine.http("GET", "/v1/collector/health") == (200, {"status": "ok"})
+def test_collector_ingests_and_answers_behind_its_token(machine, token):
+    # On the server itself, as the README's "used on this machine only" check does.
+    assert machine.http("GET", HEALTH) == (200, {"status": "ok"})
     assert machine.http("GET", "/v1/traces/stats")[0] == 401
     status, body = machine.http("POST", "/v1/traces", batch("unit-ingest", "ingest", 6),
-                                token=TOKEN)
+                                token=token)
     assert (status, body) == (200, {"accepted": 6, "duplicates": 0})
-    assert session_entries(machine, "unit-ingest") == 6
+    assert session_entries(machine, "unit-ingest", token) == 6
     status, found = machine.http("GET", "/v1/traces/search?q=unit%20check%20ingest",
-                                 token=TOKEN)
+                                 token=token)
     assert status == 200 and found
-    metrics = machine.run("curl", "-sS", "-H", f"Authorization: Bearer {TOKEN}",
-                          "http://localhost:4318/metrics").stdout
+    # README.rst's Metrics line: through nginx, over TLS.
+    metrics = run_steps(machine, METRICS_STEP)
     assert re.search(r'^thinkt_entries_total\{result="accepted"\} [1-9]', metrics, re.M)
     # The token came as a credential: on no command line, in no environment, in no log.
     every_cmdline = machine.run("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     assert "/run/credentials/thinkt-collector.service/token" in every_cmdline
-    assert TOKEN not in every_cmdline
+    assert token not in every_cmdline
     main_pid = machine.show(COLLECTOR, "MainPID")["MainPID"]
-    assert TOKEN not in machine.run("cat", f"/proc/{main_pid}/environ").stdout
-    assert TOKEN not in machine.journal(COLLECTOR)
+    assert token not in machine.run("cat", f"/proc/{main_pid}/environ").stdout
+    assert token not in machine.journal(COLLECTOR)
 
 
-def test_reload_replaces_the_workers_and_keeps_the_writer(machine):
+def test_nginx_in_front_is_the_only_way_in_and_speaks_https(machine, token):
+    # A laptop's view: the public name, TLS verified against the server's certificate.
+    assert machine.http("GET", HEALTH, **PUBLIC) == (200, {"status": "ok"})
+    status, body = machine.http("GET", "/v1/traces/stats", **PUBLIC)
+    assert status == 401 and body["error"] == "unauthorized"  # the collector's, untouched
+    status, body = machine.http("POST", "/v1/traces", batch("via-nginx", "nginx", 5),
+                                token=token, **PUBLIC)
+    assert (status, body) == (200, {"accepted": 5, "duplicates": 0})
+    assert session_entries(machine, "via-nginx", token) == 5  # stored: asked directly
+    # The collector names the URL the laptops use, not its loopback address.
+    assert machine.http("GET", "/.well-known/thinkt.json", **PUBLIC) == \
+        (200, {"collector_url": PUBLIC["base"]})
+    # Plain http:// to the HTTPS port: nginx's 403, in the collector's envelope.
+    status, body = machine.http("GET", HEALTH, base=f"http://{PUBLIC_NAME}:4318")
+    assert status == 403 and body["error"] == "forbidden", body
+    # The collector listens on loopback only; nginx on every address (and 80, Debian's
+    # default site, left alone as the README says).
+    listening = listeners(machine)
+    assert listening[4319] == {"127.0.0.1"}, listening
+    assert listening[4318] == {"0.0.0.0", "::"}, listening
+
+
+def test_reload_replaces_the_workers_and_keeps_the_writer(machine, token):
     main_pid = machine.show(COLLECTOR, "MainPID")["MainPID"]
-    before, writer = workers(machine, main_pid), stats(machine)["writer_pid"]
+    before, writer = workers(machine, main_pid), stats(machine, token)["writer_pid"]
     assert len(before) == WORKERS
     machine.run("systemctl", "reload", COLLECTOR)
     after = poll(lambda: workers(machine, main_pid), lambda found: not found & before, 60)
     assert len(after) == WORKERS and not after & before
     assert machine.show(COLLECTOR, "MainPID")["MainPID"] == main_pid
-    assert stats(machine)["writer_pid"] == writer
+    assert stats(machine, token)["writer_pid"] == writer
     assert machine.http("POST", "/v1/traces", batch("unit-reload", "reload", 4),
-                        token=TOKEN)[0] == 200
+                        token=token)[0] == 200
 
 
-def test_a_crash_is_restarted_and_nothing_acknowledged_is_lost(machine):
-    stored = stats(machine)["total_traces"]
+def test_a_crash_is_restarted_and_nothing_acknowledged_is_lost(machine, token):
+    stored = stats(machine, token)["total_traces"]
     restarts = int(machine.show(COLLECTOR, "NRestarts")["NRestarts"])
     # kill -9 of the arbiter's children (writer, workers), then of the arbiter. Not
     # ``systemctl kill``: systemd 252 sends that SIGKILL through cgroup.kill, which failed
@@ -232,12 +387,13 @@ def test_a_crash_is_restarted_and_nothing_acknowledged_is_lost(machine):
                  and int(shown["NRestarts"]) > restarts, 180)
     assert int(shown["NRestarts"]) == restarts + 1 and shown["ActiveState"] == "active", \
         f"{shown}\n{machine.journal(COLLECTOR)[-3000:]}"
-    assert stats(machine)["total_traces"] == stored
+    assert stats(machine, token)["total_traces"] == stored
 
 
 def test_a_bad_config_fails_with_78_and_is_not_restarted(machine):
     config = machine.root / "etc" / "thinkt" / "config.toml"
-    config.write_text('[collector]\nworkers = "many"\n')
+    readmes = config.read_text()
+    config.write_text(readmes + 'workers = "many"\n')
     try:
         assert machine.run("systemctl", "restart", COLLECTOR, check=False).returncode != 0
         shown = machine.wait_for(COLLECTOR, "failed")
@@ -246,7 +402,7 @@ def test_a_bad_config_fails_with_78_and_is_not_restarted(machine):
         assert machine.show(COLLECTOR, "ActiveState")["ActiveState"] == "failed"
         assert "collector.workers" in machine.journal(COLLECTOR)
     finally:
-        config.unlink()
+        config.write_text(readmes)
         machine.run("systemctl", "reset-failed", COLLECTOR, check=False)
         started = machine.run("systemctl", "start", COLLECTOR, check=False)
         assert started.returncode == 0, started.stderr + machine.journal(COLLECTOR)[-3000:]
@@ -254,9 +410,8 @@ def test_a_bad_config_fails_with_78_and_is_not_restarted(machine):
 
 
 # -- the exporter (user units) ---------------------------------------------------------
-def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine):
-    machine.wait_for("user@1000.service", "active")
-    machine.run("systemctl", "--user", "start", EXPORTER, user=USER)
+def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine, token):
+    # Started by the laptop steps (enable --now), shipping through nginx over https://.
     shown = machine.wait_for(EXPORTER, "active", user=USER)
     assert shown["SubState"] == "running", machine.journal(EXPORTER, user=True)
     pid = shown["MainPID"]
@@ -268,13 +423,16 @@ def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine):
     assert seen[f"/home/{USER}/.thinkt"].split()[1].startswith("rw")  # the one writable place
     assert "systemd-private" in seen["/tmp"]
     assert process_status(machine, pid)["Seccomp"] == "2"
-    assert wait_entries(machine, SESSION, 10) == 10
+    assert wait_entries(machine, SESSION, 10, token) == 10, machine.journal(EXPORTER, user=True)
     home = machine.root / "home" / USER
     write_session(home, SESSION, 6, start=10)  # appended while it watches
-    assert wait_entries(machine, SESSION, 16) == 16
+    assert wait_entries(machine, SESSION, 16, token) == 16
+    # Through nginx: the only way to https://collector.example.com:4318.
+    access = machine.run("cat", "/var/log/nginx/access.log").stdout
+    assert re.search(r'"POST /v1/traces HTTP/1\.1" 200 .*thinkt', access), access[-2000:]
     # From the user's shell, the status command finds this exporter (its state is in
-    # ~/.thinkt, where the shell looks) and the collector (with the exporter's key file),
-    # and a second exporter finds the lock taken.
+    # ~/.thinkt, where the shell looks) and the collector (with the exporter's key file and
+    # CA), and a second exporter finds the lock taken.
     shown = json.loads(machine.run("thinkt", "status", "--json", user=USER).stdout)
     assert shown["healthy"] and shown["collector"]["state"] == "up"
     assert shown["exporter"]["running"] and shown["exporter"]["status"]["pid"] == int(pid)
@@ -287,7 +445,7 @@ def test_the_user_exporter_ships_live_lines_from_inside_its_sandbox(machine):
     assert offsets.exists() and offsets.stat().st_uid == UID
 
 
-def test_the_one_shot_export_and_its_timer(machine):
+def test_the_one_shot_export_and_its_timer(machine, token):
     home = machine.root / "home" / USER
     write_session(home, SESSION, 4, start=16)
     # A oneshot unit: start returns when the pass is over.
@@ -295,17 +453,17 @@ def test_the_one_shot_export_and_its_timer(machine):
                 timeout=120)
     shown = machine.show("thinkt-export.service", "Result", "ExecMainStatus", user=USER)
     assert shown == {"Result": "success", "ExecMainStatus": "0"}
-    assert session_entries(machine, SESSION) == 20
+    assert session_entries(machine, SESSION, token) == 20
     machine.run("systemctl", "--user", "enable", "--now", "thinkt-export.timer", user=USER)
     timers = machine.run("systemctl", "--user", "list-timers", "--all", "--no-pager",
                          user=USER).stdout
     assert "thinkt-export.timer" in timers and "thinkt-export.service" in timers
 
 
-def test_stop_drains_and_exits_0(machine):
+def test_stop_drains_and_exits_0(machine, token):
     assert machine.http("POST", "/v1/traces", batch("unit-stop", "stop", 5),
-                        token=TOKEN)[0] == 200
-    stored = stats(machine)["total_traces"]
+                        token=token)[0] == 200
+    stored = stats(machine, token)["total_traces"]
     machine.run("systemctl", "stop", COLLECTOR, timeout=150)
     shown = machine.show(COLLECTOR, "ActiveState", "Result", "ExecMainStatus")
     assert shown == {"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"}
@@ -314,65 +472,111 @@ def test_stop_drains_and_exits_0(machine):
     # Every process of the unit ended on its own: systemd had nothing left to kill.
     assert "SIGKILL" not in journal.split("Stopping thinkt-collector")[-1], journal
     machine.run("systemctl", "start", COLLECTOR)
-    assert stats(machine)["total_traces"] == stored
+    assert stats(machine, token)["total_traces"] == stored
 
 
-def test_backup_and_restore_as_the_readme_says(machine):
+def test_backup_and_restore_as_the_readme_says(machine, token):
     """Stop, copy, start: the exporters buffer meanwhile. A restored copy is served
     again, whatever uid the dynamic user gets this time."""
     database = "/var/lib/private/thinkt/collector.duckdb"
     machine.run("systemctl", "stop", COLLECTOR, timeout=150)
     machine.run("cp", database, "/root/collector-backup.duckdb")
     machine.run("systemctl", "start", COLLECTOR)
-    backed_up = stats(machine)["total_traces"]
+    backed_up = stats(machine, token)["total_traces"]
     assert machine.http("POST", "/v1/traces", batch("after-backup", "later", 3),
-                        token=TOKEN)[0] == 200
-    assert stats(machine)["total_traces"] == backed_up + 3
+                        token=token)[0] == 200
+    assert stats(machine, token)["total_traces"] == backed_up + 3
     machine.run("systemctl", "stop", COLLECTOR, timeout=150)
     machine.run("cp", "/root/collector-backup.duckdb", database)
     machine.run("systemctl", "start", COLLECTOR)
-    assert stats(machine)["total_traces"] == backed_up
-    assert session_entries(machine, "after-backup") == 0
+    assert stats(machine, token)["total_traces"] == backed_up
+    assert session_entries(machine, "after-backup", token) == 0
 
 
-# -- across machines: TLS, as the README's server and laptop steps set it up ------------
-@needs_openssl
-def test_https_with_the_readme_drop_in_and_the_exporter_shipping_over_it(machine):
+# -- nginx's drop-in: ordered after the collector -----------------------------------------
+def proxied(machine: Machine, path: str) -> tuple[int, dict[str, str], object]:
+    """GET ``path`` as a laptop does (through nginx): status, headers, parsed body."""
+    said = machine.run("curl", "-sS", "-i", "--cacert", CERT, PUBLIC["base"] + path).stdout
+    head, _, body = said.partition("\n\n")  # run() reads text: CRLF arrives as LF
+    status, *fields = head.splitlines()
+    headers = {name.lower(): value.strip() for name, _, value in
+               (field.partition(":") for field in fields)}
+    return int(status.split()[1]), headers, json.loads(body)
+
+
+def started_at(machine: Machine, unit: str) -> tuple[int, int]:
+    """When ``unit`` began to start and when it was active (monotonic microseconds)."""
+    shown = machine.show(unit, "InactiveExitTimestampMonotonic",
+                         "ActiveEnterTimestampMonotonic")
+    return (int(shown["InactiveExitTimestampMonotonic"]),
+            int(shown["ActiveEnterTimestampMonotonic"]))
+
+
+def test_at_boot_nginx_waits_for_the_collector_and_answers_for_it_while_it_is_down(
+        machine, token):
+    machine.reboot()
+    # Both came up enabled, nginx only once the collector had said READY=1 (After=), so
+    # it never answered 502 at boot; and the laptop's exporter too (enable, linger).
+    for unit in (COLLECTOR, NGINX):
+        assert machine.wait_for(unit, "active")["ActiveState"] == "active", \
+            machine.journal(unit)[-3000:]
+    assert 0 < started_at(machine, COLLECTOR)[1] <= started_at(machine, NGINX)[0]
+    assert proxied(machine, HEALTH)[::2] == (200, {"status": "ok"})
+    machine.wait_for("user@1000.service", "active")
+    assert machine.wait_for(EXPORTER, "active", user=USER)["ActiveState"] == "active"
+    # Stopping the collector (a backup) leaves nginx up, answering 502 in the envelope
+    # with Retry-After, which exporters wait out.
+    machine.run("systemctl", "stop", COLLECTOR, timeout=150)
+    assert machine.show(NGINX, "ActiveState")["ActiveState"] == "active"
+    status, headers, body = proxied(machine, HEALTH)
+    assert (status, headers.get("retry-after")) == (502, "5"), (headers, body)
+    assert body["error"] == "unavailable" and set(body) == {"error", "message"}, body
+    # Starting nginx starts the collector (Wants=) and waits for it (After=): health
+    # answers at once, with no 502 in between.
+    machine.run("systemctl", "restart", NGINX, timeout=150)
+    assert machine.show(COLLECTOR, "ActiveState")["ActiveState"] == "active"
+    assert started_at(machine, COLLECTOR)[1] <= started_at(machine, NGINX)[0]
+    assert proxied(machine, HEALTH)[::2] == (200, {"status": "ok"})
+    assert stats(machine, token)["total_traces"] > 0
+
+
+# -- the other way: the collector serving HTTPS itself ---------------------------------
+def unit_tls_dropin() -> str:
+    """The drop-in that the collector unit's comments give for HTTPS (README.rst: "the
+    unit's comments give the drop-in")."""
+    lines = re.findall(r"^#   (\[Service\]|(?:LoadCredential|Environment)=\S*(?:tls|TLS).*)$",
+                       (REPO / "systemd" / "thinkt-collector.service").read_text(), re.M)
+    assert lines[0] == "[Service]" and len(lines) == 4, lines
+    return "\n".join(lines) + "\n"
+
+
+def test_the_collectors_own_https_with_its_drop_in_and_the_exporter_shipping_over_it(
+        machine, token):
+    """No proxy: the collector on the network (0.0.0.0, its default port 4318) with the
+    README's certificate, for a network whose clients are trusted. The laptop keeps its
+    settings: the same URL, the same CA."""
     etc = machine.root / "etc"
-    make_pair(etc / "thinkt" / "tls", PUBLIC_NAME, (f"DNS:{PUBLIC_NAME}",))
-    (etc / "thinkt" / "tls").chmod(0o700)
+    machine.run("systemctl", "stop", NGINX)  # its port is the collector's now
     (etc / "thinkt" / "config.toml").write_text('[collector]\nhost = "0.0.0.0"\n')
     dropin = etc / "systemd" / "system" / f"{COLLECTOR}.d"
     dropin.mkdir()
-    (dropin / "tls.conf").write_text(
-        "[Service]\nLoadCredential=tls-cert:/etc/thinkt/tls/cert.pem\n"
-        "LoadCredential=tls-key:/etc/thinkt/tls/key.pem\n"
-        "Environment=THINKT_TLS_CERT=%d/tls-cert THINKT_TLS_KEY=%d/tls-key\n")
-    with open(etc / "hosts", "a") as hosts:  # the laptop's DNS, on this one machine
-        hosts.write(f"127.0.0.1\t{PUBLIC_NAME}\n")
+    (dropin / "tls.conf").write_text(unit_tls_dropin())
     machine.run("systemctl", "daemon-reload")
     machine.run("systemctl", "restart", COLLECTOR)
     assert machine.wait_for(COLLECTOR, "active")["ActiveState"] == "active"
-    health = machine.run("curl", "-sS", "--cacert", "/etc/thinkt/tls/cert.pem",
-                         f"https://{PUBLIC_NAME}:4318/v1/collector/health").stdout
-    assert json.loads(health) == {"status": "ok"}
-    assert machine.run("curl", "-sS", "http://localhost:4318/v1/collector/health",
+    assert machine.http("GET", HEALTH, **PUBLIC) == (200, {"status": "ok"})
+    assert machine.show(NGINX, "ActiveState")["ActiveState"] == "inactive"
+    assert listeners(machine)[4318] == {"0.0.0.0"}
+    assert machine.run("curl", "-sS", f"http://{PUBLIC_NAME}:4318{HEALTH}",
                        check=False).returncode != 0  # TLS only
     # The key never left root's directory: the service read systemd's copy.
     assert (etc / "thinkt" / "tls" / "key.pem").stat().st_mode & 0o077 == 0
-    # The laptop: https:// and the certificate as its CA, as the README's printf writes.
     home = machine.root / "home" / USER
-    settings = home / ".config" / "thinkt"
-    shutil.copy(etc / "thinkt" / "tls" / "cert.pem", settings / "collector-ca.pem")
-    (settings / "config.toml").write_text(
-        f'[exporter]\ncollector_url = "https://{PUBLIC_NAME}:4318"\n'
-        'api_key_file = "~/.config/thinkt/api-key"\n'
-        'ca_cert = "~/.config/thinkt/collector-ca.pem"\n')
-    subprocess.run(["chown", "-R", f"{UID}:{UID}", str(settings)], check=True, timeout=60)
     write_session(home, SESSION, 5, start=20)
-    machine.run("systemctl", "--user", "start", EXPORTER, user=USER)
+    # Running since the boot; restarted so it asks the new server at once, not at its
+    # next retry.
+    machine.run("systemctl", "--user", "restart", EXPORTER, user=USER)
     assert machine.wait_for(EXPORTER, "active", user=USER)["SubState"] == "running"
-    over_https = {"base": f"https://{PUBLIC_NAME}:4318", "cacert": "/etc/thinkt/tls/cert.pem"}
-    assert wait_entries(machine, SESSION, 25, **over_https) == 25, \
+    assert wait_entries(machine, SESSION, 25, token, **PUBLIC) == 25, \
         machine.journal(EXPORTER, user=True)
     machine.run("systemctl", "--user", "stop", EXPORTER, user=USER)
