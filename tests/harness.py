@@ -161,3 +161,16 @@ def wait_group_gone(pgid: int, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"processes of group {pgid} still alive: {group_pids(pgid)}")
         time.sleep(0.05)
+
+
+def wait_for(condition, timeout: float, what: str, detail=None):
+    """Poll ``condition()`` until it returns something true, and return that; at
+    ``timeout`` fail naming ``what`` (and ``detail()``, e.g. the end of a log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}"
+                         + (detail() if detail is not None else ""))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import REPO, Collector, group_pids, wait_group_gone
+from tests.harness import REPO, Collector, group_pids, wait_for, wait_group_gone
 from thinkt.collector.server import MAX_RESTARTS, RESTART_WINDOW
 from thinkt.status import ExitStatus
 
@@ -404,17 +404,6 @@ def new_writer_pid(collector, old):
     """The writer's pid once it is not ``old`` any more, else None."""
     pid = writer_pid(collector)
     return pid if pid != old else None
-
-
-def wait_for(condition, timeout, what):
-    """Poll ``condition`` until it returns something true; fail saying ``what`` at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout}s")
 
 
 def open_fds(pid):

@@ -37,7 +37,7 @@ import requests
 from tests.exporter.corpus import write_session
 from tests.exporter.running import Exporter
 from tests.faultproxy import FORWARD, HANG, HTML, Always, FaultProxy, Flaky, For
-from tests.harness import Collector
+from tests.harness import Collector, wait_for
 
 _MISSING = [name for name in ("duckdb", "flask", "gunicorn", "marshmallow")
             if importlib.util.find_spec(name) is None]
@@ -260,14 +260,8 @@ def assert_clean(exporter: Exporter) -> None:
 
 
 def wait_until(predicate, timeout: float, what: str, exporter: Exporter | None = None):
-    """Poll ``predicate()`` until true; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail(exporter)}")
+    """Poll ``predicate()`` until true; fail naming ``what`` (and the exporter's log)."""
+    return wait_for(predicate, timeout, what, lambda: tail(exporter))
 
 
 def big_session(home: Path, session: str = "big") -> set:
