@@ -24,7 +24,7 @@ def read_slice(ledger, source, path, payloads=1, upto=None):
     st = os.stat(path)
     end = end_record(cursor, path, st, st.st_size if upto is None else upto,
                      {"slice": upto})
-    return cursor, ledger.advance(cursor, end, payloads=payloads, entries=payloads)
+    return cursor, ledger.advance(cursor, end, payloads=payloads)
 
 
 def committed(ledger, path):
@@ -38,8 +38,8 @@ def test_offsets_move_only_past_chunks_that_settled_in_order(ledger, fake_source
     middle = len(path.read_bytes()) // 2
     cursor = ledger.begin(fake_source, path)
     st = os.stat(path)
-    first = ledger.advance(cursor, end_record(cursor, path, st, middle, {}), 2, 2)
-    second = ledger.advance(cursor, end_record(cursor, path, st, st.st_size, {}), 1, 1)
+    first = ledger.advance(cursor, end_record(cursor, path, st, middle, {}), 2)
+    second = ledger.advance(cursor, end_record(cursor, path, st, st.st_size, {}), 1)
     assert ledger.begin(fake_source, path) is None, "the next read starts after what is in flight"
     ledger.settle(second, safe=True)
     assert committed(ledger, path) is None, "a later chunk never commits before an earlier one"
@@ -63,7 +63,7 @@ def test_an_unsent_payload_sends_the_reads_back_to_the_committed_offset(ledger, 
     size_a = len(b"".join(path.read_bytes().splitlines(keepends=True)[:1]))
     assert committed(ledger, path) == size_a
     # A reader still holding the dropped reads' cursor may not hand more over.
-    assert ledger.advance(cursor, stale_end, payloads=1, entries=1) is None
+    assert ledger.advance(cursor, stale_end, payloads=1) is None
     again = ledger.begin(fake_source, path)
     assert again.record.offset == size_a, "the lines are read again"
 
@@ -157,7 +157,7 @@ def test_an_abandoned_read_commits_nothing_and_is_read_again(ledger, tmp_path):
     source = get("gemini")
     cursor = ledger.begin(source, path)
     chunk = ledger.open(cursor)
-    assert ledger.add(chunk, payloads=1, entries=3)
+    assert ledger.add(chunk, payloads=1)
     ledger.abandon(chunk)
     ledger.settle(chunk, safe=True)  # what went out still settles
     assert committed(ledger, path) is None and not ledger.pending(str(path))

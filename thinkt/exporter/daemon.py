@@ -273,7 +273,11 @@ class Daemon:
             idle = time.time() - os.stat(path).st_mtime
         except OSError:
             idle = 0.0
-        due = time.monotonic() + max(0.0, self.options.quiet_period - idle)
+        self._check_quiet_after(self.options.quiet_period - idle)
+
+    def _check_quiet_after(self, seconds: float) -> None:
+        """Wake for the waiting files in ``seconds`` at the latest."""
+        due = time.monotonic() + max(0.0, seconds)
         if self._quiet_check is None or due < self._quiet_check:
             self._quiet_check = due
 
@@ -288,9 +292,7 @@ class Daemon:
                 self._waiting.pop(path, None)
                 continue
             if idle < self.options.quiet_period:
-                due = time.monotonic() + self.options.quiet_period - idle
-                self._quiet_check = due if self._quiet_check is None else min(due,
-                                                                              self._quiet_check)
+                self._check_quiet_after(self.options.quiet_period - idle)
                 continue
             status = self.runtime.reader.read_file(source, path, final=True)
             if status is ReadStatus.PAUSED:

@@ -15,11 +15,11 @@ import logging
 import time
 from typing import Callable
 
+from thinkt.exporter.read.reader import ReadStatus
 from thinkt.exporter.report import summary
 from thinkt.exporter.report.progress import Progress
-from thinkt.exporter.ship.dispatcher import Collector
-from thinkt.exporter.read.reader import ReadStatus
 from thinkt.exporter.runtime import Options, Runtime
+from thinkt.exporter.ship.dispatcher import Collector
 from thinkt.exporter.ship.shipper import Result
 from thinkt.status import ConfigError, ExitStatus, ThinktError
 

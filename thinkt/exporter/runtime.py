@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Callable
 
 from thinkt import __version__
-from thinkt.exporter.state import identity
+from thinkt.exporter.read.reader import Reader, ReadStatus
 from thinkt.exporter.report import statusfile
-from thinkt.exporter.ship.buffer import DiskBuffer
 from thinkt.exporter.report.counters import Counters
+from thinkt.exporter.ship.buffer import DiskBuffer
 from thinkt.exporter.ship.dispatcher import Collector, Dispatcher, Job
 from thinkt.exporter.ship.endpoint import Endpoint
-from thinkt.exporter.state.lock import ExporterLock
-from thinkt.exporter.state.ledger import Ledger
-from thinkt.exporter.state.offsets import OffsetStore
-from thinkt.exporter.read.reader import Reader, ReadStatus
 from thinkt.exporter.ship.redact import Redactor
-from thinkt.exporter.watch.roots import WatchRoot
 from thinkt.exporter.ship.shipper import Answer, Shipper, registration
 from thinkt.exporter.sources import Source
+from thinkt.exporter.state import identity
+from thinkt.exporter.state.ledger import Ledger
+from thinkt.exporter.state.lock import ExporterLock
+from thinkt.exporter.state.offsets import OffsetStore
+from thinkt.exporter.watch.roots import WatchRoot
 
 log = logging.getLogger(__name__)
 

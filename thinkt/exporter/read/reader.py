@@ -102,12 +102,9 @@ class Reader:
             progressed = result.offset != record.offset or bool(result.entries)
             if not progressed and not cursor.whole:
                 return ReadStatus.WAITING if result.tail else ReadStatus.DONE
-            built = payloads.build(source.name, result.entries, instance_id=self.instance_id,
-                                   machine_id=self.machine_id, redactor=self.redactor,
-                                   metadata_only=self.metadata_only)
+            built = self._build(source, result.entries)
             end = end_record(cursor, path, st, result.offset, result.state)
-            chunk = self.ledger.advance(cursor, end, payloads=len(built),
-                                        entries=len(result.entries))
+            chunk = self.ledger.advance(cursor, end, payloads=len(built))
             if chunk is None:
                 return ReadStatus.PAUSED  # its reads were dropped meanwhile: read it later
             read_bytes = max(0, result.offset - record.offset) if not cursor.whole \
@@ -142,10 +139,8 @@ class Reader:
             st = os.stat(path)
             result = stream(path, record.offset, record.state or None)
             for batch in result.batches:
-                built = payloads.build(source.name, batch, instance_id=self.instance_id,
-                                       machine_id=self.machine_id, redactor=self.redactor,
-                                       metadata_only=self.metadata_only)
-                if not self.ledger.add(chunk, len(built), len(batch)):
+                built = self._build(source, batch)
+                if not self.ledger.add(chunk, len(built)):
                     status = ReadStatus.PAUSED  # its reads were dropped meanwhile
                     break
                 self.counters.add(source.name, entries_read=len(batch))
@@ -182,6 +177,12 @@ class Reader:
         if self.on_progress is not None:
             self.on_progress(source.name, st.st_size)
         return ReadStatus.DONE
+
+    def _build(self, source: Source, entries: list) -> list[payloads.Payload]:
+        """Turn entries of ``source`` into payloads (masked, bounded), as this exporter sends."""
+        return payloads.build(source.name, entries, instance_id=self.instance_id,
+                              machine_id=self.machine_id, redactor=self.redactor,
+                              metadata_only=self.metadata_only)
 
     def _fail(self, key: str, reason: str | None) -> ReadStatus:
         if reason and key not in self._failed:

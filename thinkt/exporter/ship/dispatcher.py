@@ -85,7 +85,6 @@ class Job:
     buffer_name: str | None = None  # set for payloads drained from the buffer
     probe: bool = False  # queued as the probe of a down collector: sent whatever the wait
     outcome: Outcome | None = None
-    ack: "Ack | None" = None  # what the collector acknowledged, once it answered
 
 
 @dataclasses.dataclass
@@ -332,16 +331,10 @@ class Dispatcher:
         return Ack(None)
 
     def _unexpected(self, answer: Answer, why: str) -> None:
-        """An answer that does not acknowledge what was sent: the endpoint is not trusted."""
-        reason = f"HTTP {answer.status}: {why}; is the URL a thinkt collector?"
-        with self._lock:
-            if self.state is not Collector.REFUSED:
-                log.error("collector answer not trusted (%s): payloads wait in the buffer", reason)
-            self.state = Collector.REFUSED
-            self.refused_reason = reason
-            self._down_until = self._clock() + PROBE_MAX
-            self._probing = False
-        self.counters.note_error(reason)
+        """An answer that does not acknowledge what was sent: the endpoint is not trusted,
+        as a refusing one is not."""
+        self._note(Answer(Result.REFUSED, answer.status,
+                          error=f"{why}; is the URL a thinkt collector?"))
 
     def _send_buffered(self, job: Job) -> None:
         name = job.buffer_name
@@ -433,7 +426,7 @@ class Dispatcher:
                 # probe's answer. It must neither free the probe's place (a second probe
                 # would go out) nor lengthen the wait (doubling on every payload that was
                 # in flight turned a 4 s restart into a minute's stall).
-                self.counters.last_error = answer.describe()
+                self.counters.note_error(answer.describe())
                 return
             self._probing = False
             if answer.result in (Result.SHIPPED, Result.TOO_LARGE, Result.REJECTED):
@@ -445,7 +438,7 @@ class Dispatcher:
                 self._probe_delay = PROBE_MIN
                 return
             reason = answer.describe()
-            self.counters.last_error = reason
+            self.counters.note_error(reason)
             if answer.result is Result.REFUSED:
                 if self.state is not Collector.REFUSED:
                     log.error("collector refused us (%s): check the collector URL and API key; "
@@ -475,7 +468,7 @@ class Dispatcher:
         """
         with self._lock:
             if answer.result is Result.RETRY and self.state is Collector.DOWN:
-                self.counters.last_error = answer.describe()
+                self.counters.note_error(answer.describe())
                 return
         self._note(answer)
 
@@ -629,7 +622,6 @@ class Dispatcher:
             if job.outcome is not None:
                 return  # resolved already (buffered at shutdown while its POST went on)
             job.outcome = outcome
-            job.ack = ack
             job.body = None  # free memory
             self._outstanding.discard(job)
             if job in self._parked:

@@ -70,7 +70,6 @@ class Chunk:
     end: FileRecord | None
     epoch: int
     payloads: int  # not settled yet
-    entries: int
     unsafe: bool = False
     sealed: bool = False
     void: bool = False  # abandoned: commits nothing (its payloads still settle)
@@ -143,8 +142,7 @@ class Ledger:
             return None
         return self._cursor(track, record, whole, rotated)
 
-    def advance(self, cursor: Cursor, end: FileRecord, payloads: int, entries: int,
-                ) -> Chunk | None:
+    def advance(self, cursor: Cursor, end: FileRecord, payloads: int) -> Chunk | None:
         """Record that the slice up to ``end`` was handed over as ``payloads`` payloads.
 
         Returns the chunk to settle each payload against, or None when the file's reads
@@ -152,7 +150,7 @@ class Ledger:
         """
         chunk = self.open(cursor)
         if chunk is not None:
-            self.add(chunk, payloads, entries)
+            self.add(chunk, payloads)
             self.seal(chunk, cursor, end)
         return chunk
 
@@ -165,11 +163,11 @@ class Ledger:
             track = cursor.track
             if track.epoch != cursor.epoch:
                 return None
-            chunk = Chunk(track, None, track.epoch, 0, 0)
+            chunk = Chunk(track, None, track.epoch, 0)
             track.chunks.append(chunk)
             return chunk
 
-    def add(self, chunk: Chunk, payloads: int, entries: int) -> bool:
+    def add(self, chunk: Chunk, payloads: int) -> bool:
         """Count ``payloads`` more payloads of an open chunk, before they are handed over.
 
         False when the file's reads were dropped meanwhile: they must not be sent.
@@ -178,7 +176,6 @@ class Ledger:
             if chunk.epoch != chunk.track.epoch:
                 return False
             chunk.payloads += payloads
-            chunk.entries += entries
             return True
 
     def seal(self, chunk: Chunk, cursor: Cursor, end: FileRecord) -> None:
@@ -382,11 +379,6 @@ class Ledger:
                 continue
             total += max(0, size - (record.offset if record is not None else 0))
         return total
-
-    def in_flight(self) -> int:
-        """How many chunks wait for their payloads to settle (all files)."""
-        with self._lock:
-            return sum(len(t.chunks) for t in self._tracks.values())
 
 
 def end_record(cursor: Cursor, path: Path, st: os.stat_result, offset: int, state: dict,
