@@ -8,7 +8,9 @@ import pytest
 
 duckdb = pytest.importorskip("duckdb")
 
-from thinkt.collector import store  # noqa: E402
+from thinkt.collector import database  # noqa: E402
+from thinkt.collector.channel import IngestRequest  # noqa: E402
+from thinkt.collector.schemas import ENTRY_FIELDS  # noqa: E402
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 
@@ -24,16 +26,16 @@ def build_entry(uuid: str, **fields) -> tuple:
     unknown = set(fields) - set(values)
     assert not unknown, f"not entry fields: {unknown}"
     values.update(fields)
-    return tuple(values[name] for name in store.ENTRY_FIELDS)
+    return tuple(values[name] for name in ENTRY_FIELDS)
 
 
-def build_request(session_id: str, entries: list[tuple], **fields) -> store.IngestRequest:
+def build_request(session_id: str, entries: list[tuple], **fields) -> IngestRequest:
     """Return an IngestRequest from source 'claude' received at T0 unless overridden."""
     values = {"source": "claude", "session_id": session_id, "project_path": None,
               "instance_id": None, "machine_id": None, "metadata": None, "received_at": T0,
               "entries": entries}
     values.update(fields)
-    return store.IngestRequest(**values)
+    return IngestRequest(**values)
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def db_path(tmp_path):
 @pytest.fixture
 def con(db_path):
     """A freshly opened and migrated store, closed after the test."""
-    connection = store.open_database(db_path)
+    connection = database.open_database(db_path)
     yield connection
     connection.close()
 

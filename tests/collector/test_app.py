@@ -12,7 +12,7 @@ import pytest
 from freezegun import freeze_time
 
 from thinkt.collector.app import create_app
-from thinkt.collector.channel import Rejected, Unavailable
+from thinkt.collector.channel import Ingested, Rejected, Unavailable
 from thinkt.collector.schemas import ENTRY_FIELDS
 from thinkt.collector.settings import CollectorSettings
 
@@ -32,13 +32,13 @@ class RecordingClient:
         if self.fail:
             raise self.fail
         self.ingested.append(request)
-        return len(request.entries) - self.duplicates, self.duplicates
+        return Ingested(len(request.entries) - self.duplicates, 0, self.duplicates)
 
     def register(self, agent, timeout):
         if self.fail:
             raise self.fail
         self.registered.append(agent)
-        return {"instance_id": agent["agent"]["instance_id"], "status": "active"}
+        return {"instance_id": agent.agent["instance_id"], "status": "active"}
 
     def query(self, name, timeout, **kwargs):
         if self.fail:
@@ -360,8 +360,8 @@ def test_register_validates_and_passes_now(client, recorder):
                            json={"instance_id": "i-1", "platform": "linux", "metadata": {"a": 1}})
     assert response.status_code == 200
     [registered] = recorder.registered
-    assert registered["now"] == datetime(2026, 5, 6, 7, 8, 9)
-    assert json.loads(registered["agent"]["metadata"]) == {"a": 1}
+    assert registered.now == datetime(2026, 5, 6, 7, 8, 9)
+    assert json.loads(registered.agent["metadata"]) == {"a": 1}
 
 
 # -- CORS (issue 9): none unless configured -------------------------------------------------

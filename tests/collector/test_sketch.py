@@ -64,7 +64,7 @@ def test_required_bits_name_columns_and_stop_at_the_limit():
     masks = sketch.masks(needle)
     pairs = sketch.required_bits(needle, 1000)
     assert len(pairs) == sum(bin(m).count("1") for m in masks.values()) > 16
-    assert all(masks[sketch.COLUMNS.index(column)] >> bit & 1 for column, bit in pairs)
+    assert all(masks[sketch.WORD_COLUMNS.index(column)] >> bit & 1 for column, bit in pairs)
     assert sketch.required_bits(needle, 16) == pairs[:16]
 
 

@@ -12,7 +12,8 @@ import pytest
 from freezegun import freeze_time
 
 from tests.collector.conftest import T0, build_entry, build_request
-from thinkt.collector import store
+from tests.collector import facade as store
+from thinkt.collector import ingest
 from thinkt.collector.migrations import MIGRATIONS, m001_tables
 from thinkt.status import ExitStatus
 
@@ -53,16 +54,26 @@ def test_sending_the_same_batch_twice_changes_no_count(con, cur):
     assert before[0]["tokens"]["input"] == 5
 
 
-def test_a_duplicate_inside_one_group_keeps_the_first_copy(con, cur):
+def test_inside_one_group_the_last_copy_wins(con, cur):
     results = store.ingest(con, [
         build_request("s1", [build_entry("a", text="first"), build_entry("a", text="second"),
                              build_entry("b")]),
         build_request("s1", [build_entry("b", text="later"), build_entry("c")]),
     ])
-    assert results == [(2, 1), (1, 1)]
+    assert results == [(3, 0), (2, 0)]  # changed copies are stored, not duplicates
     entries = entries_page(cur, "s1")
-    assert [(e["uuid"], e["text"]) for e in entries] == [("a", "first"), ("b", None), ("c", None)]
+    assert [(e["uuid"], e["text"]) for e in entries] == [("a", "second"), ("b", "later"),
+                                                         ("c", None)]
     assert session(cur, "s1")["entry_count"] == 3
+
+
+def test_identical_copies_inside_one_group_are_duplicates(con, cur):
+    results = store.ingest(con, [
+        build_request("s1", [build_entry("a", text="same"), build_entry("a", text="same")]),
+        build_request("s1", [build_entry("a", text="same"), build_entry("b")]),
+    ])
+    assert results == [(1, 1), (1, 1)]  # the first copy is the one stored
+    assert session(cur, "s1")["entry_count"] == 2
 
 
 def test_the_same_uuid_in_two_sessions_is_two_rows(con, cur):
@@ -94,7 +105,7 @@ def test_a_failed_commit_leaves_no_transaction_open(con, monkeypatch):
 
     # The group's statements run on the real connection; BEGIN, COMMIT and ROLLBACK go
     # through the wrapper, which fails the COMMIT.
-    monkeypatch.setattr(store, "_write", lambda c, group, real=store._write: real(con, group))
+    monkeypatch.setattr(ingest, "_write", lambda c, group, real=ingest._write: real(con, group))
     with pytest.raises(duckdb.IOException):
         store.ingest(FailingCommit(con), [build_request("s1", [build_entry("a")])])
     assert count(con) == 0
@@ -185,7 +196,7 @@ def test_session_counts_times_and_model_follow_new_entries_only(con, cur):
     assert (first["first_seen"], first["last_updated"]) == ("2026-01-01T13:00:00Z",
                                                             "2026-01-01T15:00:00Z")
     # An older entry arriving late widens first_seen but does not replace the model;
-    # a re-sent entry with a different model changes nothing.
+    # a re-sent entry with a different model and time replaces the stored copy.
     store.ingest(con, [build_request("s1", [
         build_entry("d", timestamp=T0, model="claude-old"),
         build_entry("a", timestamp=T0 + 9 * hour, model="claude-z"),
@@ -193,13 +204,13 @@ def test_session_counts_times_and_model_follow_new_entries_only(con, cur):
     ], project_path="/elsewhere", instance_id="i2")])
     second = session(cur, "s1")
     assert second["entry_count"] == 5
-    assert second["model"] == "claude-b"
+    assert second["model"] == "claude-z"
     assert (second["first_seen"], second["last_updated"]) == ("2026-01-01T12:00:00Z",
-                                                              "2026-01-01T16:00:00Z")
+                                                              "2026-01-01T21:00:00Z")
     assert second["project_path"] == "/work/p"  # a set project path is kept
     assert second["instance_id"] == "i2"  # the latest sender
     # A newer entry with a real model takes over.
-    store.ingest(con, [build_request("s1", [build_entry("f", timestamp=T0 + 5 * hour,
+    store.ingest(con, [build_request("s1", [build_entry("f", timestamp=T0 + 10 * hour,
                                                         model="claude-c")])])
     assert session(cur, "s1")["model"] == "claude-c"
 
@@ -744,8 +755,9 @@ def test_a_version_1_database_is_upgraded_in_place(db_path):
         cur = con.cursor()
         assert [s["id"] for s in store.search(cur, "legacy entry", 10)] == ["old"]
         assert [s["id"] for s in store.search(cur, "bash", 10)] == ["old"]
-        assert store.ingest(con, [build_request("old", [build_entry("u1"),
-                                                        build_entry("u2")])]) == [(1, 1)]
+        resent = build_entry("u1", role="user", timestamp=datetime(2025, 12, 1),
+                             text="Legacy ENTRY text", tool_name="Bash")
+        assert store.ingest(con, [build_request("old", [resent, build_entry("u2")])]) == [(1, 1)]
         assert session(cur, "old")["entry_count"] == 2
         store.migrate(con)  # idempotent
         assert len(con.execute("SELECT * FROM schema_version").fetchall()) == store.SCHEMA_VERSION
@@ -761,7 +773,7 @@ def test_a_version_2_database_gets_the_truncation_columns_with_whole_texts(db_pa
     try:
         # THEN version 3 is recorded, the old entry is kept and reads as not cut
         versions = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
-        assert [v for (v,) in versions] == [1, 2, 3]
+        assert [v for (v,) in versions] == list(range(1, store.SCHEMA_VERSION + 1))
         cur = con.cursor()
         [old] = entries_page(cur, "old", 10, 0)
         assert (old["uuid"], old["text"]) == ("u1", "Legacy ENTRY text")

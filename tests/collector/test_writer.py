@@ -10,10 +10,12 @@ from multiprocessing.connection import Client, Listener
 
 import pytest
 
-from thinkt.collector import store, writer
-from thinkt.collector.channel import (FAILED, HELLO, INGEST, OK, QUERY, REGISTER, REJECTED,
-                                      Rejected, Unavailable, WriterClient, new_address,
-                                      new_authkey)
+from tests.collector import facade as store
+from thinkt.collector import writer
+from thinkt.collector import ingest
+from thinkt.collector.channel import (REJECTED, AgentRegistration, Failed, Hello, Ingest, Ingested,
+                                      Ok, Query, Register, Rejected, Unavailable, WriterClient,
+                                      new_address, new_authkey)
 from thinkt.collector.schemas import load_entries
 from thinkt.collector.writer import QueryServer, Replies, Writer
 from thinkt.status import ExitStatus
@@ -67,64 +69,64 @@ def count(db, sql="SELECT count(*) FROM collected_entries"):
 
 def test_everything_waiting_is_one_transaction_answered_after_commit(db):
     writer, sent = run_writer(db, [
-        (INGEST, "w1", 1, request("s1", ["a", "b", "c"])),
-        (INGEST, "w2", 9, request("s1", ["c", "d"])),
-        (INGEST, "w1", 2, request("s2", ["a"])),
+        Ingest("w1", 1, request("s1", ["a", "b", "c"])),
+        Ingest("w2", 9, request("s1", ["c", "d"])),
+        Ingest("w1", 2, request("s2", ["a"])),
     ])
     assert writer.counters["commits"] == 1
-    assert sent == [("w1", (OK, 1, (3, 0))), ("w2", (OK, 9, (1, 1))), ("w1", (OK, 2, (1, 0)))]
+    assert sent == [("w1", Ok(1, Ingested(3, 0, 0))), ("w2", Ok(9, Ingested(1, 0, 1))), ("w1", Ok(2, Ingested(1, 0, 0)))]
     assert count(db) == 5
 
 
 def test_resending_a_batch_changes_nothing(db):
-    run_writer(db, [(INGEST, "w", 1, request("s", ["a", "b"]))])
-    _, sent = run_writer(db, [(INGEST, "w", 2, request("s", ["a", "b"]))])
-    assert sent == [("w", (OK, 2, (0, 2)))]
+    run_writer(db, [Ingest("w", 1, request("s", ["a", "b"]))])
+    _, sent = run_writer(db, [Ingest("w", 2, request("s", ["a", "b"]))])
+    assert sent == [("w", Ok(2, Ingested(0, 0, 2)))]
     assert count(db) == 2
     assert count(db, "SELECT entry_count FROM collected_sessions WHERE session_id = 's'") == 2
 
 
 def test_group_is_bounded_by_rows(db):
-    items = [(INGEST, "w", i, request(f"s{i}", [f"u{j}" for j in range(10)])) for i in range(10)]
+    items = [Ingest("w", i, request(f"s{i}", [f"u{j}" for j in range(10)])) for i in range(10)]
     writer, sent = run_writer(db, items, max_rows=30)
     assert writer.counters["commits"] == 4  # 30 + 30 + 30 + 10 rows
-    assert [m[1][1] for m in sent] == list(range(10))
+    assert [m[1].req_id for m in sent] == list(range(10))
     assert count(db) == 100
 
 
 def test_a_request_the_store_cannot_take_is_rejected_alone(db, monkeypatch):
-    real_ingest = store.ingest
+    real_ingest = ingest.EntryLog.ingest
 
-    def picky(con, requests):
+    def picky(self, con, requests):
         if any(r.session_id == "poison" for r in requests):
             raise store.duckdb.ConversionException("cannot convert")
-        return real_ingest(con, requests)
+        return real_ingest(self, con, requests)
 
-    monkeypatch.setattr(store, "ingest", picky)
+    monkeypatch.setattr(ingest.EntryLog, "ingest", picky)
     _, sent = run_writer(db, [
-        (INGEST, "w", 1, request("good", ["a"])),
-        (INGEST, "w", 2, request("poison", ["b"])),
-        (INGEST, "w", 3, request("good", ["c"])),
+        Ingest("w", 1, request("good", ["a"])),
+        Ingest("w", 2, request("poison", ["b"])),
+        Ingest("w", 3, request("good", ["c"])),
     ])
-    assert sent[0] == ("w", (OK, 1, (1, 0)))
-    assert sent[1][1][:3] == (FAILED, 2, REJECTED)
-    assert sent[2] == ("w", (OK, 3, (1, 0)))
+    assert sent[0] == ("w", Ok(1, Ingested(1, 0, 0)))
+    assert sent[1][1][:2] == (2, REJECTED)
+    assert sent[2] == ("w", Ok(3, Ingested(1, 0, 0)))
     assert count(db) == 2
 
 
 def test_storage_errors_answer_unavailable_and_keep_the_writer_running(db, monkeypatch):
-    real_ingest = store.ingest
+    real_ingest = ingest.EntryLog.ingest
     calls = []
 
-    def full_disk_once(con, requests):
+    def full_disk_once(self, con, requests):
         calls.append(len(requests))
         if len(calls) == 1:
             raise store.duckdb.IOException("No space left on device")
-        return real_ingest(con, requests)
+        return real_ingest(self, con, requests)
 
-    monkeypatch.setattr(store, "ingest", full_disk_once)
+    monkeypatch.setattr(ingest.EntryLog, "ingest", full_disk_once)
     q = queue.Queue()
-    q.put((INGEST, "w", 1, request("s", ["a"])))
+    q.put(Ingest("w", 1, request("s", ["a"])))
     replies = CapturingReplies()
     writer = Writer(db, q, replies)
     stop = threading.Event()
@@ -135,41 +137,41 @@ def test_storage_errors_answer_unavailable_and_keep_the_writer_running(db, monke
             if replies.sent:
                 break
             threading.Event().wait(0.02)
-        assert replies.sent[0][1][:3] == (FAILED, 1, "unavailable")
-        q.put((INGEST, "w", 2, request("s", ["a"])))  # the exporter sends it again
+        assert replies.sent[0][1][:2] == (1, "unavailable")
+        q.put(Ingest("w", 2, request("s", ["a"])))  # the exporter sends it again
         q.put(None)
         thread.join(10)
     finally:
         stop.set()
         thread.join(10)
-    assert replies.sent[1] == ("w", (OK, 2, (1, 0)))
+    assert replies.sent[1] == ("w", Ok(2, Ingested(1, 0, 0)))
 
 
 def test_stop_event_commits_what_is_queued(db):
     q = queue.Queue()
-    q.put((INGEST, "w", 1, request("s", ["a", "b"])))
+    q.put(Ingest("w", 1, request("s", ["a", "b"])))
     stop = threading.Event()
     stop.set()
     replies = CapturingReplies()
     Writer(db, q, replies).run(stop)
-    assert replies.sent == [("w", (OK, 1, (2, 0)))]
+    assert replies.sent == [("w", Ok(1, Ingested(2, 0, 0)))]
     assert count(db) == 2
 
 
 def test_registration_goes_through_the_writer(db):
     now = datetime(2026, 3, 1, 12, 0, 0)
-    _, sent = run_writer(db, [(REGISTER, "w", 5, {"agent": {"instance_id": "i-1",
-                                                             "platform": "linux",
-                                                             "hostname": "box"}, "now": now})])
-    [(client, (kind, req_id, agent))] = sent
-    assert (client, kind, req_id) == ("w", OK, 5)
+    _, sent = run_writer(db, [Register("w", 5, AgentRegistration(
+        {"instance_id": "i-1", "platform": "linux", "hostname": "box"}, now))])
+    [(client, answer)] = sent
+    assert isinstance(answer, Ok) and (client, answer.req_id) == ("w", 5)
+    agent = answer.result
     assert agent["instance_id"] == "i-1" and agent["hostname"] == "box"
 
 
 def test_sweep_runs_with_the_writers_clock(db):
     registered = datetime(2026, 3, 1, 12, 0, 0)
-    run_writer(db, [(REGISTER, "w", 1, {"agent": {"instance_id": "old", "platform": "linux"},
-                                        "now": registered})])
+    run_writer(db, [Register("w", 1, AgentRegistration(
+        {"instance_id": "old", "platform": "linux"}, registered))])
     run_writer(db, [], clock=lambda: registered + timedelta(days=30),
                retention=timedelta(days=7))
     assert count(db, "SELECT count(*) FROM collected_agents") == 0
@@ -181,15 +183,16 @@ def test_client_and_query_server_end_to_end_in_process(db):
     address, authkey = new_address(), new_authkey()
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     replies = Replies()
-    server = QueryServer(db, listener, replies, extra_stats=lambda now: {"queue_depth": 0})
-    server.start()
     writer = Writer(db, q, replies)
+    server = QueryServer(db, listener, replies, extra_stats=lambda now: {"queue_depth": 0},
+                         fresh=writer.rollup.ensure_fresh)
+    server.start()
     thread = threading.Thread(target=writer.run)
     thread.start()
     client = WriterClient(q, address, authkey)
     try:
-        assert client.ingest(request("s", ["a", "b"]), timeout=10) == (2, 0)
-        assert client.ingest(request("s", ["b", "c"]), timeout=10) == (1, 1)
+        assert client.ingest(request("s", ["a", "b"]), timeout=10) == Ingested(2, 0, 0)
+        assert client.ingest(request("s", ["b", "c"]), timeout=10) == Ingested(1, 0, 1)
         assert client.query("ping", timeout=10) is True
         hits = client.query("search", timeout=10, q="T B", limit=10)
         assert [h["id"] for h in hits] == ["s"]
@@ -214,7 +217,7 @@ def test_client_reports_a_missing_writer_as_unavailable():
 def test_client_times_out_when_the_writer_never_answers(db):
     address, authkey = new_address(), new_authkey()
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
-    server = QueryServer(db, listener, Replies(), extra_stats=dict)
+    server = QueryServer(db, listener, Replies(), extra_stats=dict, fresh=lambda cursor: None)
     server.start()
     silent_queue = queue.Queue()  # nobody reads it: no writer loop
     client = WriterClient(silent_queue, address, authkey)
@@ -268,7 +271,7 @@ def bounded(call, timeout: float = 10.0):
 def test_unauthenticated_connections_are_refused(db):
     address, authkey = new_address(), new_authkey()
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
-    server = QueryServer(db, listener, Replies(), extra_stats=dict)
+    server = QueryServer(db, listener, Replies(), extra_stats=dict, fresh=lambda cursor: None)
     server.start()
     try:
         with pytest.raises(multiprocessing.AuthenticationError,
@@ -277,9 +280,9 @@ def test_unauthenticated_connections_are_refused(db):
         # The refusal cost the server nothing: the right key still gets answers.
         good = bounded(lambda: Client(address, family="AF_UNIX", authkey=authkey))
         try:
-            good.send((HELLO, "worker-1"))
-            good.send((QUERY, 1, "ping", {}))
-            assert good.poll(10) and good.recv() == (OK, 1, True)
+            good.send(Hello("worker-1"))
+            good.send(Query(1, "ping", {}))
+            assert good.poll(10) and good.recv() == Ok(1, True)
         finally:
             good.close()
     finally:

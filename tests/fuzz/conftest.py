@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("duckdb")
 
-from thinkt.collector import store  # noqa: E402
+from tests.collector import facade as store  # noqa: E402
 from thinkt.collector.app import create_app  # noqa: E402
 from thinkt.collector.channel import WriterClient, new_address, new_authkey  # noqa: E402
 from thinkt.collector.settings import CollectorSettings  # noqa: E402
@@ -59,10 +59,11 @@ class InProcessCollector:
         self.queue: queue.Queue = queue.Queue(maxsize=64)
         address, authkey = new_address(), new_authkey()
         self.replies = Replies()
-        self.server = QueryServer(self.con, Listener(address, family="AF_UNIX", authkey=authkey),
-                                  self.replies, extra_stats=lambda now: {"queue_depth": 0})
-        self.server.start()
         self.writer = Writer(self.con, self.queue, self.replies, linger=0.0, quiet_gap=0.0)
+        self.server = QueryServer(self.con, Listener(address, family="AF_UNIX", authkey=authkey),
+                                  self.replies, extra_stats=lambda now: {"queue_depth": 0},
+                                  fresh=self.writer.rollup.ensure_fresh)
+        self.server.start()
         self.thread = threading.Thread(target=self.writer.run, name="fuzz-writer", daemon=True)
         self.thread.start()
         self.client = WriterClient(self.queue, address, authkey)

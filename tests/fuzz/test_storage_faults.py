@@ -24,7 +24,8 @@ from unittest import mock
 
 import pytest
 
-from thinkt.collector import store
+from tests.collector import facade as store
+from thinkt.collector import ingest
 from thinkt.status import ExitStatus
 from tests.fuzz.conftest import InProcessCollector
 from tests.harness import Collector, child_env, thinkt_command
@@ -45,15 +46,15 @@ def stored_uuids(entries: list[dict]) -> list[str]:
 # -- simulated: the store raises what DuckDB raises on a full disk ---------------------------
 def test_simulated_write_errors_answer_503_then_recover(tmp_path, monkeypatch):
     live = InProcessCollector(str(tmp_path / "collector.duckdb"))
-    real_ingest = store.ingest
+    real_ingest = ingest.EntryLog.ingest
     failing = {"on": True}
 
-    def full_disk(con, requests):
+    def full_disk(self, con, requests):
         if failing["on"]:
             raise store.duckdb.IOException("No space left on device")
-        return real_ingest(con, requests)
+        return real_ingest(self, con, requests)
 
-    monkeypatch.setattr(store, "ingest", full_disk)
+    monkeypatch.setattr(ingest.EntryLog, "ingest", full_disk)
     try:
         acked = set()
         assert live.http.post("/v1/traces", json=batch("s", 0, 5)).status_code == 503
@@ -221,7 +222,7 @@ def test_a_read_only_directory_is_refused_even_as_root(tmp_path):
     folder.mkdir()
     path = folder / "collector.duckdb"
     probe = ("import json, sys\n"
-             "from thinkt.collector import store\n"
+             "from thinkt.collector import database as store\n"
              "try:\n"
              "    store.open_database(sys.argv[1]).close()\n"
              "except store.StoreError as exc:\n"

@@ -16,11 +16,12 @@ from werkzeug.exceptions import BadRequest
 from thinkt.addresses import is_loopback
 from thinkt.collector.app import error_response
 from thinkt.collector.body import parse_json, read_body
-from thinkt.collector.channel import Rejected, Unavailable, WriterClient
+from thinkt.collector.channel import (AgentRegistration, IngestRequest, Rejected, Unavailable,
+                                      WriterClient)
 from thinkt.collector.openapi import build_document
 from thinkt.collector.schemas import agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
-from thinkt.collector.store import SESSION_ORDERS, IngestRequest
+from thinkt.collector.queries import SESSION_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,8 @@ def ingest():
         received_at=_now(),
         entries=rows,
     )
-    _new, duplicates = _client().ingest(batch, timeout=_settings().commit_timeout)
-    body: dict[str, Any] = {"accepted": len(rows), "duplicates": duplicates}
+    stored = _client().ingest(batch, timeout=_settings().commit_timeout)
+    body: dict[str, Any] = {"accepted": len(rows), "duplicates": stored.duplicates}
     if errors:
         body["rejected"] = len(errors)
         body["errors"] = {"entries": errors}
@@ -276,7 +277,7 @@ def register_agent():
     agent = _load_body(agent_schema)
     if agent.get("metadata") is not None:
         agent["metadata"] = json.dumps(agent["metadata"])
-    stored = _client().register({"agent": agent, "now": _now()},
+    stored = _client().register(AgentRegistration(agent, _now()),
                                 timeout=_settings().commit_timeout)
     return jsonify(stored)
 

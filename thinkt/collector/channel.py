@@ -22,23 +22,90 @@ import secrets
 import threading
 import time
 from multiprocessing.connection import Client, Connection
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable, NamedTuple
 
 log = logging.getLogger(__name__)
 
-# Message kinds. Worker -> writer over the queue: (INGEST|REGISTER, client_id, req_id, payload).
-# Worker -> writer over its connection: (HELLO, client_id) once, then (QUERY, req_id, name, kwargs).
-# Writer -> worker over the connection: (OK, req_id, result) or (FAILED, req_id, reason, message).
-INGEST = "ingest"
-REGISTER = "register"
-HELLO = "hello"
-QUERY = "query"
-OK = "ok"
-FAILED = "failed"
-
-#: Reasons a writer gives in FAILED: "unavailable" (try again later), "rejected" (bad data).
+#: Reasons a writer gives in :class:`Failed`: "unavailable" (try again later), "rejected" (bad data).
 UNAVAILABLE = "unavailable"
 REJECTED = "rejected"
+
+
+class IngestRequest(NamedTuple):
+    """One validated ``POST /v1/traces`` body, as the writer receives it."""
+
+    source: str  # already trimmed + lower-cased
+    session_id: str
+    project_path: str | None
+    instance_id: str | None
+    machine_id: str | None
+    metadata: str | None  # JSON text or None
+    received_at: datetime  # naive UTC, taken by the HTTP worker
+    entries: list[tuple]  # tuples in schemas.ENTRY_FIELDS order, already validated
+
+
+class AgentRegistration(NamedTuple):
+    """One validated ``POST /v1/agents/register`` body and when it arrived (naive UTC)."""
+
+    agent: dict
+    now: datetime
+
+
+# Worker -> writer, over the shared queue: the writes, answered once committed.
+class Ingest(NamedTuple):
+    """Store a batch; answered with ``Ok(result=Ingested)`` after the commit."""
+
+    client_id: str
+    req_id: int
+    batch: IngestRequest
+
+
+class Register(NamedTuple):
+    """Create or update an agent; answered with ``Ok(result=the stored agent)``."""
+
+    client_id: str
+    req_id: int
+    registration: AgentRegistration
+
+
+# Worker -> writer, over the worker's own connection.
+class Hello(NamedTuple):
+    """The first message on a connection: where to send the answers for ``client_id``."""
+
+    client_id: str
+
+
+class Query(NamedTuple):
+    """Run the read ``name`` with ``kwargs`` on the connection's cursor."""
+
+    req_id: int
+    name: str
+    kwargs: dict
+
+
+# Writer -> worker, over the worker's connection.
+class Ok(NamedTuple):
+    """The request ``req_id`` was committed (or answered) with ``result``."""
+
+    req_id: int
+    result: Any
+
+
+class Failed(NamedTuple):
+    """The request ``req_id`` failed: ``reason`` is UNAVAILABLE or REJECTED."""
+
+    req_id: int
+    reason: str
+    message: str
+
+
+class Ingested(NamedTuple):
+    """What became of one batch's entries: new, replacing a changed copy, or duplicates."""
+
+    new: int
+    replaced: int
+    duplicates: int
 
 
 class Unavailable(Exception):
@@ -82,13 +149,14 @@ class WriterClient:
         self._lock = threading.Lock()
 
     # -- public API --------------------------------------------------------------------
-    def ingest(self, request: Any, timeout: float) -> tuple[int, int]:
-        """Hand a validated batch to the writer; return ``(new, duplicates)`` once committed."""
-        return self._write(INGEST, request, timeout)
+    def ingest(self, batch: IngestRequest, timeout: float) -> Ingested:
+        """Hand a validated batch to the writer; return what became of it once committed."""
+        return self._write(lambda req_id: Ingest(self.client_id, req_id, batch), timeout)
 
-    def register(self, agent: dict, timeout: float) -> dict:
+    def register(self, registration: AgentRegistration, timeout: float) -> dict:
         """Upsert an agent through the writer; return the stored agent."""
-        return self._write(REGISTER, agent, timeout)
+        return self._write(lambda req_id: Register(self.client_id, req_id, registration),
+                           timeout)
 
     def query(self, name: str, timeout: float, **kwargs: Any) -> Any:
         """Run the store query ``name`` in the writer and return its result."""
@@ -96,7 +164,7 @@ class WriterClient:
             conn = self._connection()
             req_id = next(self._ids)
             try:
-                conn.send((QUERY, req_id, name, kwargs))
+                conn.send(Query(req_id, name, kwargs))
             except (OSError, EOFError, ValueError):
                 self._drop()
                 raise Unavailable("the writer process is not reachable") from None
@@ -108,13 +176,13 @@ class WriterClient:
             self._drop()
 
     # -- internals ---------------------------------------------------------------------
-    def _write(self, kind: str, payload: Any, timeout: float) -> Any:
+    def _write(self, message: Callable[[int], Ingest | Register], timeout: float) -> Any:
         with self._lock:
             # Connect before queueing, so the writer knows where to answer.
             conn = self._connection()
             req_id = next(self._ids)
             try:
-                self.queue.put((kind, self.client_id, req_id, payload), timeout=self.put_timeout)
+                self.queue.put(message(req_id), timeout=self.put_timeout)
             except queue_module.Full:
                 raise Unavailable("the collector is busy (write queue full)", retry_after=2) from None
             except (OSError, ValueError, AssertionError):
@@ -130,14 +198,13 @@ class WriterClient:
                     raise Unavailable(f"the writer did not answer within {timeout:g}s",
                                       retry_after=5)
                 message = conn.recv()
-                if message[1] != req_id:
+                if message.req_id != req_id:
                     continue  # a late answer to a request we already gave up on
-                if message[0] == OK:
-                    return message[2]
-                reason, text = message[2], message[3]
-                if reason == REJECTED:
-                    raise Rejected(text)
-                raise Unavailable(text, retry_after=5)
+                if isinstance(message, Ok):
+                    return message.result
+                if message.reason == REJECTED:
+                    raise Rejected(message.message)
+                raise Unavailable(message.message, retry_after=5)
         except (OSError, EOFError):
             self._drop()
             raise Unavailable("the writer process went away") from None
@@ -146,7 +213,7 @@ class WriterClient:
         if self._conn is None:
             try:
                 conn = Client(self.address, family="AF_UNIX", authkey=self.authkey)
-                conn.send((HELLO, self.client_id))
+                conn.send(Hello(self.client_id))
             except (OSError, EOFError) as exc:
                 log.debug("cannot reach the writer: %s", exc)
                 raise Unavailable("the writer process is not reachable",

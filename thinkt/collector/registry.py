@@ -1,6 +1,6 @@
 """Agent registry rules: when an exporter agent is stale or expired (pure functions of ``now``).
 
-The state itself lives in DuckDB (``collected_agents``, see store.py); these
+The state itself lives in DuckDB (``collected_agents``, see agents.py); these
 functions only decide, so request handlers can pass their own ``now`` and tests
 can freeze time.
 """

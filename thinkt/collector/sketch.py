@@ -1,112 +1,194 @@
-"""The trigram sketch: a per-entry bitmap that lets search skip entries that cannot match.
+"""The trigram sketch: a per-entry Bloom filter, sized to the entry, that lets search skip it.
 
-Each entry stores ``WORDS`` BIGINT columns (``sk00`` .. ``sk39``) holding a 2048-bit
-Bloom filter of every byte trigram of its lower-cased text and tool name (UTF-8).
-If ``q`` is a substring of the text, every trigram of ``q`` is a trigram of the
-text, so an entry whose sketch lacks one of ``q``'s bits cannot match and DuckDB
-drops it while scanning a few integers instead of the whole text. Survivors are
-still checked with an exact ``contains``: the sketch only ever has false
-positives, never false negatives. Needles shorter than three bytes get no filter.
+Each entry stores one ``text_sketch`` string: a Bloom filter of every byte trigram
+(UTF-8) of its lower-cased text and tool name (``str.lower``, joined by ``"\\0"``),
+one hash per trigram, written six bits to a character (``'@'`` + 0..63). If ``q``
+is a substring of the text, every trigram of ``q`` is a trigram of the text, so an
+entry whose sketch lacks one of ``q``'s bits cannot match and DuckDB drops it while
+scanning the sketch instead of the text. Survivors are still checked exactly: the
+sketch has false positives, never false negatives.
 
-Words hold 52 bits, not 64, so that a bit can be tested with float division
-(exact below 2**53); see ``store.search`` for why the test is not a bitwise AND.
+The filter's length follows the number of distinct trigrams of the entry (about
+:data:`BITS_PER_TRIGRAM` bits each, so a quarter to a half of the bits are set
+whatever the size), rounded up to one of :data:`LENGTHS`: a 40-byte tool call gets
+16 characters, an 800-byte message ~200, a 50 KB tool result a few thousand. A
+fixed-size sketch is either too big for short entries or saturated (every bit set,
+so never skipped) for long ones, and long entries hold most of the text.
+
+A trigram with 32-bit hash ``h`` sets bit ``h * bits >> 32`` of a sketch of
+``bits = 6 * length`` bits: character ``pos // 6`` (0-based), bit ``pos % 6``.
+The test for a needle (:func:`condition`) therefore depends on the sketch's length,
+which the query reads with ``strlen``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Sequence
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-BITS = 2048
-WORD_BITS = 52
-WORDS = -(-BITS // WORD_BITS)  # 40 columns; the last one holds 20 bits
-COLUMNS = tuple(f"sk{i:02d}" for i in range(WORDS))
-#: A sketch word with every bit set: matches any needle (the value of rows never sketched).
-FULL = (1 << WORD_BITS) - 1
+#: Every column of an entry that search needs besides its text and tool name.
+COLUMNS = ("text_sketch",)
+#: Each column's SQL type and options. Uncompressed: the characters are random, so
+#: compression saves nothing and would cost decoding on every search.
+COLUMN_DDL = {"text_sketch": "VARCHAR USING COMPRESSION uncompressed"}
 
-_SHIFT = 32 - (BITS.bit_length() - 1)  # keep the top 11 bits of the 32-bit hash
+#: Bits of sketch per distinct trigram: ~1/e of the bits set, so a needle with t
+#: trigrams passes ~2**-(1.4 t) of the entries that do not contain it.
+BITS_PER_TRIGRAM = 2.0
+BITS_PER_CHAR = 6
+#: The sketch lengths (characters), about sqrt(2) apart: 16 up to ~185,000 (1.1M bits,
+#: enough for ~550,000 distinct trigrams; longer texts get the largest, and more false
+#: positives).
+LENGTHS = tuple(sorted({int(round(16 * 2 ** (j / 2))) for j in range(28)}))
+#: Characters of a needle's sketch tested per search (per length): a few rule out nearly
+#: every entry that does not match; more only lengthen the query.
+MAX_TESTS = 8
+
+_BASE = 0x40  # '@': characters '@' .. '\x7f' hold 6 bits each
 _GOLDEN = 2654435761  # Knuth's multiplicative hash constant
-# Rows hashed per numpy pass: keeps the per-chunk bitmap (rows x WORDS x 64 bytes) in cache.
-_CHUNK = 256
-# position // 52 == (position * 2521) >> 17 for every position below 2048 (checked in tests).
-_DIV_MUL, _DIV_SHIFT = 2521, 17
+# Rows hashed per numpy pass: bounds the temporary arrays (~20 bytes per text byte).
+_CHUNK = 1024
+# Bits per text byte of the first, counting bitmap: far more bits than trigrams, so
+# its set bits count the distinct trigrams (linear counting) to within a few percent.
+_COUNTING_BITS_PER_BYTE = 8
+_WEIGHTS = (1 << np.arange(BITS_PER_CHAR)).astype(np.uint8)
+
+
+def keyed(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> list[str]:
+    """Return what the sketch of each entry covers: lower-cased text, NUL, lower-cased tool name."""
+    return [(text.lower() if text else "") + "\0" + (name.lower() if name else "")
+            for text, name in zip(texts, tool_names)]
+
+
+def columns(texts: Sequence[str | None],
+            tool_names: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """Return the values of every column in :data:`COLUMNS` for these entries."""
+    return {"text_sketch": build(keyed(texts, tool_names))}
+
+
+def build(texts: Sequence[str]) -> np.ndarray:
+    """Return the sketches of already lower-cased ``texts`` as an object array of strings."""
+    out = np.empty(len(texts), dtype=object)
+    for start in range(0, len(texts), _CHUNK):
+        out[start:start + _CHUNK] = _build_chunk(texts[start:start + _CHUNK])
+    return out
+
+
+def _build_chunk(texts: Sequence[str]) -> list[str]:
+    encoded = [text.encode("utf-8") for text in texts]
+    rows = len(encoded)
+    if not rows:
+        return []
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=rows)
+    hashes, owner = _trigram_hashes(b"".join(encoded), lengths)
+    # Distinct trigrams per row, by linear counting on a roomy bitmap.
+    counting = np.maximum(lengths, 8) * _COUNTING_BITS_PER_BYTE
+    offsets = np.concatenate(([0], np.cumsum(counting)))
+    bits = np.zeros(int(offsets[-1]), dtype=bool)
+    bits[offsets[owner] + ((hashes * counting[owner].astype(np.uint64)) >> np.uint64(32))
+         .astype(np.int64)] = True
+    set_bits = np.add.reduceat(bits, offsets[:-1]) if bits.size else np.zeros(rows)
+    distinct = -counting * np.log1p(-np.minimum(set_bits, counting - 1) / counting)
+    wanted = np.ceil(distinct * BITS_PER_TRIGRAM / BITS_PER_CHAR)
+    chars = np.asarray(LENGTHS)[np.minimum(np.searchsorted(LENGTHS, wanted), len(LENGTHS) - 1)]
+    # The sketch itself: bit h * bits >> 32 of each row's 6 * chars bits.
+    sketch_bits = chars * BITS_PER_CHAR
+    offsets = np.concatenate(([0], np.cumsum(sketch_bits)))
+    bits = np.zeros(int(offsets[-1]), dtype=bool)
+    bits[offsets[owner] + ((hashes * sketch_bits[owner].astype(np.uint64)) >> np.uint64(32))
+         .astype(np.int64)] = True
+    codes = (bits.reshape(-1, BITS_PER_CHAR).astype(np.uint8) @ _WEIGHTS) + np.uint8(_BASE)
+    text = codes.tobytes().decode("ascii")
+    ends = np.cumsum(chars)
+    return [text[end - size:end] for end, size in zip(ends.tolist(), chars.tolist())]
+
+
+def _trigram_hashes(data: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 32-bit hash (as uint64) and the row of every trigram within a row."""
+    rows = len(lengths)
+    owner = np.repeat(np.arange(rows, dtype=np.int64), lengths)
+    if len(data) < 3:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    values = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
+    trigrams = (values[:-2] << 16) | (values[1:-1] << 8) | values[2:]
+    # A trigram starting in the last two bytes of a row runs into the next row.
+    ends = np.cumsum(lengths)
+    starts = np.arange(len(trigrams), dtype=np.int64)
+    keep = starts + 2 < ends[owner[:-2]]
+    hashes = (trigrams[keep] * np.uint32(_GOLDEN)).astype(np.uint64)
+    return hashes, owner[:-2][keep]
+
+
+def needle_hashes(needle: str) -> list[int]:
+    """Return the distinct 32-bit trigram hashes of an already lower-cased ``needle``."""
+    data = needle.encode("utf-8")
+    seen: dict[int, None] = {}
+    for i in range(len(data) - 2):
+        trigram = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2]
+        seen[(trigram * _GOLDEN) & 0xFFFFFFFF] = None
+    return list(seen)
+
+
+def required(needle: str, length: int, limit: int = MAX_TESTS) -> dict[int, int]:
+    """Return ``{character: mask}`` that a sketch of ``length`` characters must contain.
+
+    Characters are 0-based; ``mask`` holds the 6-bit values that must be set. At most
+    ``limit`` characters are returned; empty for needles shorter than three bytes.
+    """
+    bits = length * BITS_PER_CHAR
+    masks: dict[int, int] = {}
+    for value in needle_hashes(needle):
+        char, bit = divmod((value * bits) >> 32, BITS_PER_CHAR)
+        if char in masks or len(masks) < limit:
+            masks[char] = masks.get(char, 0) | (1 << bit)
+    return masks
+
+
+def condition(column: str, needle: str, limit: int = MAX_TESTS) -> str | None:
+    """Return SQL true for every row whose sketch ``column`` may contain ``needle``.
+
+    It reads only ``column`` and uses only functions that cannot fail (``strlen``,
+    ``substring``, ``IN``), so DuckDB pushes it into the table scan even next to other
+    filters, and reads other columns only for the rows it lets through. A row with no
+    sketch (NULL) or a length not in :data:`LENGTHS` passes. None: no filter
+    (a needle shorter than three bytes).
+    """
+    if len(needle.encode("utf-8")) < 3:
+        return None
+    branches = []
+    for length in LENGTHS:
+        tests = " AND ".join(
+            f"substring({column}, {char + 1}, 1) IN ({_characters_with(mask)})"
+            for char, mask in sorted(required(needle, length, limit).items()))
+        branches.append(f"WHEN {length} THEN {tests}")
+    return f"({column} IS NULL OR CASE strlen({column}) {' '.join(branches)} ELSE true END)"
+
+
+def _characters_with(mask: int) -> str:
+    """Return the SQL list of sketch characters that have every bit of ``mask`` set."""
+    return ", ".join(f"'{chr(_BASE + value)}'" for value in range(1 << BITS_PER_CHAR)
+                     if value & mask == mask)
+
+
+def bits_set(sketch: str, needle: str) -> bool:
+    """Return whether ``sketch`` may contain ``needle``: the test of :func:`condition`, in Python."""
+    if len(needle.encode("utf-8")) < 3 or len(sketch) not in LENGTHS:
+        return True
+    masks = required(needle, len(sketch), limit=math.inf)  # type: ignore[arg-type]
+    return all((ord(sketch[char]) - _BASE) & mask == mask for char, mask in masks.items())
 
 
 def searchable(texts: Sequence[str | None],
                tool_names: Sequence[str | None]) -> tuple[list[str | None], np.ndarray]:
-    """Return the lower-cased texts and the sketches of each (text, tool name) pair.
+    """Return what migration 2 stored: lower-cased texts and 40 sketch words, all bits set.
 
-    Search matches ``q.lower()`` against exactly these lower-cased texts, so the
-    sketch and the exact check agree on what case-insensitive means.
+    Migration 2's sketch is gone (migration 5 drops its columns); every bit set is what
+    it stored for rows it never sketched, and matches anything.
     """
     lowered = [text.lower() if text else text for text in texts]
-    keyed = [(text or "") + "\0" + (name.lower() if name else "")
-             for text, name in zip(lowered, tool_names)]
-    return lowered, build(keyed)
-
-
-def build(texts: Sequence[str]) -> np.ndarray:
-    """Return the sketches of lower-cased ``texts`` as a ``(WORDS, len(texts))`` int64 array."""
-    count = len(texts)
-    out = np.empty((count, WORDS, 8), dtype=np.uint8)
-    golden = np.uint32(_GOLDEN)
-    shift = np.uint32(_SHIFT)
-    row_slots = np.uint32(WORDS * 64)
-    for start in range(0, count, _CHUNK):
-        part = [text.encode("utf-8") for text in texts[start:start + _CHUNK]]
-        rows = len(part)
-        lengths = np.fromiter(map(len, part), dtype=np.int64, count=rows)
-        data = np.frombuffer(b"".join(part) + b"\0\0", dtype=np.uint8).astype(np.uint32)
-        hashes = data[:-2] << 16
-        hashes |= data[1:-1] << 8
-        hashes |= data[2:]
-        hashes *= golden
-        hashes >>= shift
-        # Bit position p -> slot (p // 52) * 64 + p % 52 == p + 12 * (p // 52): rows are
-        # laid out as WORDS words of 64 slots, 52 of them used.
-        slots = hashes * np.uint32(_DIV_MUL)
-        slots >>= np.uint32(_DIV_SHIFT)
-        slots *= np.uint32(64 - WORD_BITS)
-        slots += hashes
-        slots += np.repeat(np.arange(rows, dtype=np.uint32) * row_slots, lengths)
-        # Rows are hashed back to back: the trigrams at a row's last two bytes run into
-        # the next row, so they go to a spare slot past the end. (For a row shorter
-        # than two bytes this also hits its neighbours' last bytes: spare anyway.)
-        ends = np.cumsum(lengths)
-        edges = np.concatenate((ends - 1, ends - 2))
-        slots[edges[edges >= 0]] = rows * row_slots
-        bits = np.zeros(rows * WORDS * 64 + 1, dtype=bool)
-        bits[slots] = True
-        out[start:start + rows] = np.packbits(bits[:-1].reshape(rows, WORDS, 64), axis=2,
-                                              bitorder="little")
-    return np.ascontiguousarray(out.view("<i8").reshape(count, WORDS).T)
-
-
-def masks(needle: str) -> dict[int, int]:
-    """Return ``{word: mask}`` that a matching entry's sketch must contain; empty for short needles.
-
-    ``needle`` must be lower-cased the same way as the texts given to :func:`build`.
-    """
-    data = needle.encode("utf-8")
-    words: dict[int, int] = {}
-    for i in range(len(data) - 2):
-        trigram = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2]
-        position = ((trigram * _GOLDEN) & 0xFFFFFFFF) >> _SHIFT
-        word, bit = divmod(position, WORD_BITS)
-        words[word] = words.get(word, 0) | (1 << bit)
-    return words
-
-
-def required_bits(needle: str, limit: int) -> list[tuple[str, int]]:
-    """Return up to ``limit`` ``(column, bit)`` pairs a matching entry must have set.
-
-    A few bits already rule out nearly every non-matching entry; more would only
-    lengthen the query.
-    """
-    pairs = [(COLUMNS[word], bit) for word, mask in sorted(masks(needle).items())
-             for bit in range(WORD_BITS) if mask >> bit & 1]
-    return pairs[:limit]
+    return lowered, np.full((40, len(lowered)), (1 << 52) - 1, dtype=np.int64)

@@ -24,9 +24,11 @@ from datetime import datetime, timedelta, timezone
 from multiprocessing.connection import Connection, Listener
 from typing import Any, Callable
 
-from thinkt.collector import metrics, registry, store
-from thinkt.collector.channel import (FAILED, HELLO, INGEST, OK, QUERY, REGISTER, REJECTED,
-                                      UNAVAILABLE)
+import duckdb
+
+from thinkt.collector import agents, database, ingest, metrics, queries, registry, rollup, search
+from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Failed, Hello, Ingest, Ingested,
+                                      IngestRequest, Ok, Query, Register)
 from thinkt.status import ExitStatus
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ EXIT_FATAL = 70
 
 # Errors that say the database cannot write now (not that a request is bad): every
 # request of the group is answered 503 and sent again later.
-_STORAGE_ERRORS = tuple(getattr(store.duckdb, name) for name in (
+_STORAGE_ERRORS = tuple(getattr(duckdb, name) for name in (
     "IOException", "OutOfMemoryException", "PermissionException", "InterruptException",
     "TransactionException"))
 
@@ -95,12 +97,13 @@ class Replies:
 
 
 class Writer:
-    """The group-commit loop over a queue of (kind, client_id, req_id, payload) items."""
+    """The group-commit loop over a queue of :class:`Ingest` and :class:`Register` messages."""
 
     def __init__(self, con: Any, queue: Any, replies: Replies, *, max_rows: int = 10_000,
                  linger: float = 0.1, quiet_gap: float = 0.005,
                  retention: timedelta = registry.DEFAULT_RETENTION,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.con = con
         self.queue = queue
         self.replies = replies
@@ -109,10 +112,14 @@ class Writer:
         self.quiet_gap = quiet_gap
         self.retention = retention
         self.clock = clock
+        self.monotonic = monotonic
         self.stopping = False
         self.next_sweep = 0.0
+        self.log = ingest.EntryLog(con)
+        self.rollup = rollup.Rollup(con, lambda: self.log.last_seq, clock=monotonic)
         self.counters = {"commits": 0, "requests": 0, "entries_new": 0, "entries_duplicate": 0,
-                         "entries_failed": 0, "largest_group": 0}
+                         "entries_replaced": 0, "entries_failed": 0, "largest_group": 0,
+                         "refreshes": 0}
 
     def run(self, stop: threading.Event | None = None,
             alive: Callable[[], bool] = lambda: True) -> None:
@@ -124,14 +131,22 @@ class Writer:
                 break
             self._housekeeping()
             try:
-                first = self.queue.get(timeout=0.5)
+                first = self.queue.get_nowait()
             except queue_module.Empty:
-                continue
+                # Idle: bring the rollup up to date before waiting for more.
+                self._refresh()
+                try:
+                    first = self.queue.get(timeout=0.5)
+                except queue_module.Empty:
+                    continue
             if first is None:
                 break
             self.commit(self._gather(first))
+            if self.rollup.due():  # batches keep coming: refresh at least every interval
+                self._refresh()
+        self._refresh()
 
-    def _gather(self, first: tuple) -> list[tuple]:
+    def _gather(self, first: Any) -> list[Any]:
         items = [first]
         rows = _size(first)
         deadline = time.monotonic() + self.linger
@@ -170,29 +185,39 @@ class Writer:
             log.info("committing %d queued requests before stopping", len(items))
             self.commit(items)
 
-    def commit(self, items: list[tuple]) -> None:
+    def commit(self, items: list[Any]) -> None:
         """Write ``items`` (ingests in one transaction), then answer each waiting worker."""
-        ingests = [item for item in items if item[0] == INGEST]
+        ingests = [item for item in items if isinstance(item, Ingest)]
         if ingests:
             self._commit_ingests(ingests)
         for item in items:
-            if item[0] == REGISTER:
+            if isinstance(item, Register):
                 self._register(item)
-            elif item[0] != INGEST:
-                log.warning("ignoring unknown queue item of kind %r", item[0])
+            elif not isinstance(item, Ingest):
+                log.warning("ignoring an unknown queue item (%s)", type(item).__name__)
 
-    def _commit_ingests(self, ingests: list[tuple]) -> None:
-        requests = [item[3] for item in ingests]
+    def _store(self, batches: list[IngestRequest]) -> list[Ingested]:
+        with self.rollup.lock:
+            results, replaced = self.log.ingest(self.con, batches)
+        if replaced:
+            self.rollup.mark_dirty()
+        for batch in batches:
+            if batch.instance_id:
+                self.rollup.heard(batch.instance_id, batch.received_at)
+        return results
+
+    def _commit_ingests(self, ingests: list[Ingest]) -> None:
+        batches = [item.batch for item in ingests]
         started = time.monotonic()
         try:
-            results: list[Any] = store.ingest(self.con, requests)
-        except store.duckdb.FatalException:
+            results: list[Any] = self._store(batches)
+        except duckdb.FatalException:
             self._fail(ingests, "the database failed; the writer restarts")
             raise
         except _STORAGE_ERRORS as exc:
             log.error("commit of %d requests failed: %s", len(ingests), exc)
             self._fail(ingests, "the database cannot take writes right now")
-            metrics.record_commit({UNAVAILABLE: sum(len(r.entries) for r in requests)}, 0,
+            metrics.record_commit({UNAVAILABLE: sum(len(b.entries) for b in batches)}, 0,
                                   time.monotonic() - started)
             return
         except Exception:  # something in one request's data: find out which
@@ -200,51 +225,53 @@ class Writer:
         elapsed = time.monotonic() - started
         outcome = {"accepted": 0, "duplicate": 0, REJECTED: 0, UNAVAILABLE: 0}
         for item, result in zip(ingests, results):
-            client_id, req_id = item[1], item[2]
-            if isinstance(result[0], str):
-                self.counters["entries_failed"] += len(item[3].entries)
-                outcome[result[0]] = outcome.get(result[0], 0) + len(item[3].entries)
-                self.replies.send(client_id, (FAILED, req_id, result[0], result[1]))
+            if isinstance(result, Failed):
+                self.counters["entries_failed"] += len(item.batch.entries)
+                outcome[result.reason] = outcome.get(result.reason, 0) + len(item.batch.entries)
+                self.replies.send(item.client_id, result._replace(req_id=item.req_id))
                 continue
-            new, duplicates = result
-            self.counters["entries_new"] += new
-            self.counters["entries_duplicate"] += duplicates
-            outcome["accepted"] += new
-            outcome["duplicate"] += duplicates
-            self.replies.send(client_id, (OK, req_id, (new, duplicates)))
-        rows = sum(len(r.entries) for r in requests)
+            self.counters["entries_new"] += result.new
+            self.counters["entries_replaced"] += result.replaced
+            self.counters["entries_duplicate"] += result.duplicates
+            outcome["accepted"] += result.new + result.replaced
+            outcome["duplicate"] += result.duplicates
+            self.replies.send(item.client_id, Ok(item.req_id, result))
+        rows = sum(len(b.entries) for b in batches)
         metrics.record_commit(outcome, rows, elapsed)
         self.counters["commits"] += 1
-        self.counters["requests"] += len(requests)
+        self.counters["requests"] += len(batches)
         self.counters["largest_group"] = max(self.counters["largest_group"], rows)
-        log.debug("committed %d requests, %d entries in %.1f ms", len(requests), rows,
+        log.debug("committed %d requests, %d entries in %.1f ms", len(batches), rows,
                   elapsed * 1000)
 
-    def _isolate(self, ingests: list[tuple]) -> list[Any]:
+    def _isolate(self, ingests: list[Ingest]) -> list[Any]:
         """After a group failed on its data, commit each request alone to find the bad one."""
         results: list[Any] = []
         for item in ingests:
             try:
-                results.append(store.ingest(self.con, [item[3]])[0])
-            except store.duckdb.FatalException:
+                results.append(self._store([item.batch])[0])
+            except duckdb.FatalException:
                 raise
             except _STORAGE_ERRORS:
-                results.append((UNAVAILABLE, "the database cannot take writes right now"))
+                results.append(Failed(item.req_id, UNAVAILABLE,
+                                      "the database cannot take writes right now"))
             except Exception as exc:
-                log.warning("rejected a batch of session %r: %s", item[3].session_id,
+                log.warning("rejected a batch of session %r: %s", item.batch.session_id,
                             type(exc).__name__)
-                results.append((REJECTED, "the entries could not be stored as sent"))
+                results.append(Failed(item.req_id, REJECTED,
+                                      "the entries could not be stored as sent"))
         return results
 
-    def _fail(self, items: list[tuple], message: str) -> None:
+    def _fail(self, items: list[Any], message: str) -> None:
         for item in items:
-            self.replies.send(item[1], (FAILED, item[2], UNAVAILABLE, message))
+            self.replies.send(item.client_id, Failed(item.req_id, UNAVAILABLE, message))
 
-    def _register(self, item: tuple) -> None:
-        agent, now = item[3]["agent"], item[3]["now"]
+    def _register(self, item: Register) -> None:
+        registration = item.registration
         try:
-            stored = store.register_agent(self.con, agent, now)
-        except store.duckdb.FatalException:
+            with self.rollup.lock:
+                stored = agents.register_agent(self.con, registration.agent, registration.now)
+        except duckdb.FatalException:
             self._fail([item], "the database failed; the writer restarts")
             raise
         except _STORAGE_ERRORS as exc:
@@ -253,17 +280,33 @@ class Writer:
             return
         except Exception as exc:
             log.warning("rejected an agent registration: %s", type(exc).__name__)
-            self.replies.send(item[1], (FAILED, item[2], REJECTED, "the agent could not be stored"))
+            self.replies.send(item.client_id, Failed(item.req_id, REJECTED,
+                                                     "the agent could not be stored"))
             return
-        self.replies.send(item[1], (OK, item[2], stored))
+        self.replies.send(item.client_id, Ok(item.req_id, stored))
+
+    def _refresh(self) -> None:
+        """Fold committed entries into the rollup; a failure waits for the next try."""
+        if not self.rollup.pending():
+            return
+        try:
+            self.rollup.refresh(self.con)
+        except duckdb.FatalException:
+            raise
+        except _STORAGE_ERRORS as exc:
+            log.error("rollup refresh failed (retried with the next one): %s", exc)
+            return
+        self.counters["refreshes"] += 1
 
     def _housekeeping(self) -> None:
         if time.monotonic() < self.next_sweep:
             return
         self.next_sweep = time.monotonic() + registry.SWEEP_INTERVAL.total_seconds()
+        self._refresh()  # heartbeats first: an agent that just sent is not stale
         try:
-            stale, removed = store.sweep_agents(self.con, self.clock(), self.retention)
-        except store.duckdb.FatalException:
+            with self.rollup.lock:
+                stale, removed = agents.sweep_agents(self.con, self.clock(), self.retention)
+        except duckdb.FatalException:
             raise
         except Exception as exc:  # the sweep is housekeeping: never let it stop ingest
             log.warning("agent sweep failed: %s", exc)
@@ -272,19 +315,24 @@ class Writer:
             log.info("agent sweep: %d marked stale, %d removed", stale, removed)
 
 
-def _size(item: tuple) -> int:
-    return len(item[3].entries) if item[0] == INGEST else 1
+def _size(item: Any) -> int:
+    return len(item.batch.entries) if isinstance(item, Ingest) else 1
 
 
 class QueryServer:
-    """Accepts worker connections and answers each on its own thread and cursor."""
+    """Accepts worker connections and answers each on its own thread and cursor.
+
+    ``fresh(cursor)`` runs before every query that reads the store: the writer's
+    :meth:`rollup.Rollup.ensure_fresh`, so that answers include every acknowledged entry.
+    """
 
     def __init__(self, con: Any, listener: Listener, replies: Replies,
-                 extra_stats: Callable[[datetime], dict]):
+                 extra_stats: Callable[[datetime], dict], fresh: Callable[[Any], None]):
         self.con = con
         self.listener = listener
         self.replies = replies
         self.extra_stats = extra_stats
+        self.fresh = fresh
         self.closing = False
         self.thread = threading.Thread(target=self._accept, name="thinkt-accept", daemon=True)
 
@@ -321,17 +369,16 @@ class QueryServer:
         send_lock = threading.Lock()
         try:
             hello = conn.recv()
-            if hello[0] != HELLO:
+            if not isinstance(hello, Hello):
                 return
-            client_id = hello[1]
+            client_id = hello.client_id
             send_lock = self.replies.add(client_id, conn)
             cursor = self.con.cursor()
             while not self.closing:
                 message = conn.recv()
-                if message[0] != QUERY:
+                if not isinstance(message, Query):
                     continue
-                _, req_id, name, kwargs = message
-                answer = self._answer(cursor, req_id, name, kwargs)
+                answer = self._answer(cursor, message)
                 with send_lock:
                     conn.send(answer)
         except (OSError, EOFError):
@@ -343,32 +390,35 @@ class QueryServer:
                 cursor.close()
             conn.close()
 
-    def _answer(self, cursor: Any, req_id: int, name: str, kwargs: dict) -> tuple:
+    def _answer(self, cursor: Any, query: Query) -> Ok | Failed:
+        name, req_id = query.name, query.req_id
         try:
             if name == "ping":
                 cursor.execute("SELECT 1").fetchall()
-                return (OK, req_id, True)
+                return Ok(req_id, True)
+            if name != "stats" and name not in _QUERIES:
+                return Failed(req_id, REJECTED, f"unknown query {name!r}")
+            # Every acknowledged entry is in the answer: fold in what the rollup has not.
+            self.fresh(cursor)
             if name == "stats":
-                result = store.stats(cursor, kwargs["now"], kwargs["db_path"])
-                result.update(self.extra_stats(kwargs["now"]))
-                return (OK, req_id, result)
-            if name not in _QUERIES:
-                return (FAILED, req_id, REJECTED, f"unknown query {name!r}")
-            return (OK, req_id, _QUERIES[name](cursor, **kwargs))
-        except store.duckdb.Error as exc:
+                result = queries.stats(cursor, query.kwargs["now"], query.kwargs["db_path"])
+                result.update(self.extra_stats(query.kwargs["now"]))
+                return Ok(req_id, result)
+            return Ok(req_id, _QUERIES[name](cursor, **query.kwargs))
+        except duckdb.Error as exc:
             log.error("query %s failed: %s", name, exc)
-            return (FAILED, req_id, UNAVAILABLE, "the query failed in the database")
+            return Failed(req_id, UNAVAILABLE, "the query failed in the database")
         except Exception:
             log.exception("query %s failed", name)
-            return (FAILED, req_id, UNAVAILABLE, "the query failed in the collector")
+            return Failed(req_id, UNAVAILABLE, "the query failed in the collector")
 
 
 _QUERIES: dict[str, Callable[..., Any]] = {
-    "search": store.search,
-    "usage": store.usage,
-    "list_sessions": store.list_sessions,
-    "session_entries": store.session_entries,
-    "list_agents": store.list_agents,
+    "search": search.search,
+    "usage": queries.usage,
+    "list_sessions": queries.list_sessions,
+    "session_entries": queries.session_entries,
+    "list_agents": agents.list_agents,
 }
 
 
@@ -386,9 +436,9 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
     parent = os.getppid()
 
     try:
-        con = store.open_database(path, threads=options.get("threads", 1),
+        con = database.open_database(path, threads=options.get("threads", 1),
                                   memory_limit=options.get("memory_limit"))
-    except store.StoreError as exc:
+    except database.StoreError as exc:
         # The arbiter raises it again: the store's sentence, status (75 for a lock) and hint.
         ready.send(("failed", exc.message, int(exc.status), exc.hint))
         sys.exit(EXIT_OPEN_FAILED)
@@ -420,7 +470,7 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
             "writer_pid": os.getpid(),
         }
 
-    server = QueryServer(con, listener, replies, extra_stats)
+    server = QueryServer(con, listener, replies, extra_stats, fresh=writer.rollup.ensure_fresh)
     server.start()
     ready.send(("ready", os.getpid()))
     ready.close()
@@ -428,7 +478,7 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
     code = 0
     try:
         writer.run(stop, alive=lambda: os.getppid() == parent)
-    except store.duckdb.FatalException as exc:
+    except duckdb.FatalException as exc:
         log.error("fatal database error, writer exits: %s", exc)
         code = EXIT_FATAL
     finally:
@@ -436,7 +486,7 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
         if code == 0:
             try:
                 con.execute("CHECKPOINT")
-            except store.duckdb.Error as exc:
+            except duckdb.Error as exc:
                 log.warning("checkpoint at shutdown failed: %s", exc)
         con.close()
     log.info("writer stopped (%d commits, %d new entries)", writer.counters["commits"],

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from thinkt.collector.migrations import m001_tables, m002_search, m003_text_truncation
+from thinkt.collector.migrations import (m001_tables, m002_search, m003_text_truncation,
+                                         m004_rollups)
 
 #: ``(version, module)`` pairs, oldest first; versions are 1, 2, ... without gaps.
 MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
     (1, m001_tables),
     (2, m002_search),
     (3, m003_text_truncation),
+    (4, m004_rollups),
 )
 
 #: The schema version a fully migrated database has.

@@ -12,6 +12,9 @@ DESCRIPTION = "lower-cased text and trigram sketch columns for search"
 
 # Rows backfilled per UPDATE: bounds the memory a large upgrade needs.
 _CHUNK = 20000
+# The sketch columns as this version made them (sketch.py may change them later).
+_WORDS = tuple(f"sk{i:02d}" for i in range(40))
+_FULL = (1 << 52) - 1
 
 
 def apply(con: Any) -> None:
@@ -23,10 +26,10 @@ def apply(con: Any) -> None:
     con.execute("ALTER TABLE collected_entries ADD COLUMN text_lower VARCHAR "
                 "USING COMPRESSION uncompressed")
     # Every bit set: a row whose sketch was never computed can still be found.
-    for column in sketch.COLUMNS:
+    for column in _WORDS:
         con.execute(f"ALTER TABLE collected_entries ADD COLUMN {column} BIGINT NOT NULL "
-                    f"DEFAULT {sketch.FULL}")
-    assignments = ", ".join(f"{c} = b.{c}" for c in ("text_lower",) + sketch.COLUMNS)
+                    f"DEFAULT {_FULL}")
+    assignments = ", ".join(f"{c} = b.{c}" for c in ("text_lower",) + _WORDS)
     last = -1
     while True:
         rows = con.execute("SELECT seq, text, tool_name FROM collected_entries WHERE seq > ? "
@@ -37,7 +40,7 @@ def apply(con: Any) -> None:
         lowered, sketches = sketch.searchable(texts, tool_names)
         backfill = {"seq": np.array(seqs, dtype=np.int64),
                     "text_lower": np.array(lowered, dtype=object)}
-        backfill.update(zip(sketch.COLUMNS, sketches))
+        backfill.update(zip(_WORDS, sketches))
         con.execute(f"UPDATE collected_entries SET {assignments} FROM backfill b "
                     "WHERE collected_entries.seq = b.seq")
         last = seqs[-1]

@@ -1,0 +1,210 @@
+"""The commit path: a group of validated batches appended to ``collected_entries`` at once.
+
+A group commit inserts every entry whose ``(session_id, uuid)`` is not stored yet, in
+one columnar ``INSERT ... ON CONFLICT DO NOTHING``. An entry that is stored already is
+a duplicate when its content is unchanged and replaces the stored row when it changed
+(a rewritten session re-sends a message with its tokens or text completed); the
+replaced rows' sessions go to ``rollup_dirty``. Nothing else happens on this path:
+sessions, usage and agents' counts are the rollup's (rollup.py), folded in after the
+commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+
+from thinkt.collector import sketch
+from thinkt.collector.channel import IngestRequest, Ingested
+from thinkt.collector.database import StoreError, naive_utc, transaction
+from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS
+
+log = logging.getLogger(__name__)
+
+#: Columns each entry carries from its request.
+REQUEST_COLUMNS = ("session_id", "source", "instance_id", "received_at", "project_path",
+                   "machine_id", "metadata")
+# The entry fields whose change makes a resend replace the stored copy (the timestamp is
+# compared apart: a missing one is estimated from the arrival time, which differs).
+_CONTENT = tuple(name for name in ENTRY_FIELDS if name not in ("uuid", "timestamp"))
+
+
+class EntryLog:
+    """The commit path's state: the last ``seq`` given out, read once from the database."""
+
+    def __init__(self, con: Any) -> None:
+        self.last_seq: int = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM collected_entries").fetchone()[0]
+
+    def ingest(self, con: Any, requests: Sequence[IngestRequest]) -> tuple[list[Ingested], bool]:
+        """Store every request's entries in one transaction.
+
+        Returns what became of each request's entries, and whether any stored entry was
+        replaced (its session is then in ``rollup_dirty``). Within the group a later
+        copy of an entry wins over an earlier one. Any error rolls the whole group back
+        and is re-raised; ``last_seq`` moves only when the commit succeeded.
+        """
+        if not requests:
+            return [], False
+        group = _Group(requests, self.last_seq + 1)
+        with transaction(con):
+            is_new, changed = _write(con, group)
+        self.last_seq += group.size
+        return group.outcome(is_new, changed), bool(changed.any())
+
+
+class _Group:
+    """The rows of one group commit as column arrays: the last copy of each entry."""
+
+    def __init__(self, requests: Sequence[IngestRequest], first_seq: int) -> None:
+        self.requests = requests
+        copies: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for index, request in enumerate(requests):
+            session_id = request.session_id
+            for position, entry in enumerate(request.entries):
+                copies.setdefault((session_id, entry[0]), []).append((index, position))
+        # The last copy of an entry is stored; the request that brought its content first
+        # (the first of the identical copies at the end) owns it. Every other copy is a
+        # duplicate when identical to the stored one, else a change it superseded.
+        self.superseded = [0] * len(requests)  # identical to the copy stored
+        self.superseded_changed = [0] * len(requests)
+        kept: list[tuple[int, int, int, int]] = []  # owner's (request, position), last copy's
+        for chain in copies.values():
+            last_index, last_position = chain[-1]
+            content = requests[last_index].entries[last_position]
+            start = len(chain) - 1
+            while start and requests[chain[start - 1][0]].entries[chain[start - 1][1]] == content:
+                start -= 1
+            owner_index, owner_position = chain[start]
+            kept.append((owner_index, owner_position, last_index, last_position))
+            for index, position in chain[:start]:
+                self.superseded_changed[index] += 1
+            for index, _ in chain[start + 1:]:
+                self.superseded[index] += 1
+        kept.sort()  # arrival order of the owning copies
+        self.size = len(kept)
+        self.owner = np.fromiter((owner for owner, *_ in kept), dtype=np.int64, count=self.size)
+        rows = [requests[index].entries[position] for _, _, index, position in kept]
+        self.entries = _columns(rows, requests, self.owner)
+        self.entries["seq"] = np.arange(first_seq, first_seq + self.size, dtype=np.int64)
+        self.first_seq = first_seq
+
+    def outcome(self, is_new: np.ndarray, changed: np.ndarray) -> list[Ingested]:
+        counts = len(self.requests)
+        new = np.bincount(self.owner[is_new], minlength=counts)
+        replaced = np.bincount(self.owner[changed], minlength=counts)
+        results = []
+        for index, request in enumerate(self.requests):
+            added = int(new[index]) + int(replaced[index]) + self.superseded_changed[index]
+            results.append(Ingested(new=int(new[index]),
+                                    replaced=int(replaced[index]) + self.superseded_changed[index],
+                                    duplicates=len(request.entries) - added))
+        return results
+
+
+def _columns(rows: list[tuple], requests: Sequence[IngestRequest],
+             owner: np.ndarray) -> dict[str, np.ndarray]:
+    """The entry rows as named column arrays, with their request's fields and search columns."""
+    columns = list(zip(*rows)) if rows else [()] * len(ENTRY_FIELDS)
+    entries: dict[str, np.ndarray] = {}
+    for name, values in zip(ENTRY_FIELDS, columns):
+        if name in ENTRY_COUNTS:
+            entries[name] = _counts(name, values)
+        elif name in ENTRY_FLAGS:
+            entries[name] = np.array(values, dtype=bool)
+        elif name != "timestamp":
+            entries[name] = _strings(values)
+    per_request = {
+        "session_id": _strings(r.session_id for r in requests),
+        "source": _strings(r.source for r in requests),
+        "instance_id": _strings(r.instance_id or None for r in requests),
+        "received_at": np.array([np.datetime64(naive_utc(r.received_at), "us")
+                                 for r in requests], dtype="datetime64[us]"),
+        "project_path": _strings(r.project_path or None for r in requests),
+        "machine_id": _strings(r.machine_id or None for r in requests),
+        "metadata": _strings(r.metadata for r in requests),
+    }
+    for name in REQUEST_COLUMNS:
+        entries[name] = per_request[name][owner]
+    timestamps = _timestamps(columns[ENTRY_FIELDS.index("timestamp")])
+    estimated = np.isnat(timestamps)
+    timestamps[estimated] = entries["received_at"][estimated]
+    entries["timestamp"] = timestamps
+    entries["timestamp_estimated"] = estimated
+    entries.update(sketch.columns(entries["text"], entries["tool_name"]))
+    return entries
+
+
+def _strings(values: Any) -> np.ndarray:
+    values = list(values)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _counts(name: str, values: Sequence[int]) -> np.ndarray:
+    try:
+        array = np.array(values, dtype=np.int64)
+    except (OverflowError, TypeError, ValueError):
+        raise StoreError(f"An entry's {name} is not a whole number in the 64-bit range.") from None
+    if array.size and array.min() < 0:
+        raise StoreError(f"An entry's {name} is negative.")
+    return array
+
+
+def _timestamps(values: Sequence[datetime | None]) -> np.ndarray:
+    if any(value is not None and value.tzinfo is not None for value in values):
+        values = [naive_utc(value) for value in values]
+    return np.array(values, dtype="datetime64[us]")
+
+
+def _stored_columns() -> tuple[str, ...]:
+    return (ENTRY_FIELDS + REQUEST_COLUMNS + ("seq", "timestamp_estimated")
+            + tuple(sketch.COLUMNS))
+
+
+def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
+    """Insert the group's rows; replace stored rows whose content changed.
+
+    Returns two masks over the group's rows: inserted, and replaced a changed copy.
+    """
+    entry_rows = group.entries  # noqa: F841  (scanned by name in the SQL below)
+    columns = ", ".join(f'"{c}"' for c in _stored_columns())
+    inserted = con.execute(f"INSERT INTO collected_entries ({columns}) SELECT {columns} "
+                           "FROM entry_rows ON CONFLICT DO NOTHING RETURNING seq").fetchnumpy()
+    is_new = np.zeros(group.size, dtype=bool)
+    is_new[np.asarray(inserted["seq"], dtype=np.int64) - group.first_seq] = True
+    changed = np.zeros(group.size, dtype=bool)
+    if is_new.all():
+        return is_new, changed
+    # Rarely taken: resends. Compare them with the stored rows, replace the changed ones.
+    again = ~is_new
+    resent = {name: values[again] for name, values in group.entries.items()}  # noqa: F841
+    differs = " OR ".join(f'e."{c}" IS DISTINCT FROM r."{c}"' for c in _CONTENT)
+    found = con.execute(f"""
+        SELECT r.seq FROM resent r JOIN collected_entries e USING (session_id, uuid)
+        WHERE {differs}
+           OR NOT (e.timestamp_estimated AND r.timestamp_estimated)
+              AND (e."timestamp" <> r."timestamp" OR e.timestamp_estimated <> r.timestamp_estimated)
+    """).fetchnumpy()
+    if not len(found["seq"]):
+        return is_new, changed
+    changed[np.asarray(found["seq"], dtype=np.int64) - group.first_seq] = True
+    replacing = {name: values[changed] for name, values in group.entries.items()}  # noqa: F841
+    # The content changes; where and when it first arrived (seq, received_at, the
+    # request's fields) stays, and an estimated time stays the first estimate.
+    assignments = ", ".join(f'"{c}" = r."{c}"' for c in _CONTENT + tuple(sketch.COLUMNS))
+    con.execute(f"""
+        UPDATE collected_entries AS e SET {assignments},
+            "timestamp" = CASE WHEN e.timestamp_estimated AND r.timestamp_estimated
+                               THEN e."timestamp" ELSE r."timestamp" END,
+            timestamp_estimated = r.timestamp_estimated
+        FROM replacing r
+        WHERE e.session_id = r.session_id AND e.uuid = r.uuid
+    """)
+    con.execute("INSERT OR IGNORE INTO rollup_dirty SELECT DISTINCT session_id FROM replacing")
+    log.debug("replaced %d changed entries", int(changed.sum()))
+    return is_new, changed

@@ -1,0 +1,207 @@
+"""The read side: stats, usage, sessions and a session's entries, on a query thread's cursor.
+
+Each function takes a cursor of its own (``con.cursor()`` in the writer process) and
+returns plain JSON-ready values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from typing import Any, Sequence
+
+from thinkt.collector import registry
+from thinkt.collector.database import naive_utc, rfc3339, transaction
+from thinkt.collector.schemas import ENTRY_FIELDS
+
+log = logging.getLogger(__name__)
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                "reasoning_tokens")
+GROUP_BY = ("source", "model", "project", "day", "agent", "session")
+# Sums are never cast back to BIGINT: DuckDB sums BIGINT as HUGEINT (128 bits), which
+# 2**63 rows of 2**63 - 1 cannot overflow. A cast made one large count answer 503 to
+# every stats and usage query (issue 14).
+_TOKEN_SUM = ", ".join(f"sum({t}) AS {t}" for t in TOKEN_FIELDS)
+
+SESSION_SUMMARY = ("session_id", "source", "project_path", "instance_id", "model",
+                    "entry_count", "first_seen", "last_updated")
+
+
+def session_summary(row: Sequence) -> dict:
+    session_id, source, project_path, instance_id, model, count, first, last = row[:8]
+    return {"id": session_id, "source": source, "project_path": project_path,
+            "instance_id": instance_id, "model": model, "entry_count": int(count),
+            "first_seen": rfc3339(first), "last_updated": rfc3339(last)}
+
+
+def stats(cur: Any, now: datetime, db_path: str) -> dict:
+    """Return the totals of ``GET /v1/traces/stats`` (tokens: each API response once)."""
+    entries, sessions = cur.execute(
+        "SELECT (SELECT count(*) FROM collected_entries), "
+        "(SELECT count(*) FROM collected_sessions)").fetchone()
+    tokens = cur.execute(f"SELECT {_TOKEN_SUM} FROM usage_hourly").fetchone()
+    heartbeats = [row[0] for row in cur.execute(
+        "SELECT last_heartbeat FROM collected_agents").fetchall()]
+    now = naive_utc(now)
+    size = 0
+    for name in (db_path, db_path + ".wal"):
+        try:
+            size += os.path.getsize(name)
+        except OSError:
+            pass
+    return {
+        "total_traces": int(entries),
+        "total_sessions": int(sessions),
+        "total_agents": len(heartbeats),
+        "active_agents": sum(registry.status(h, now) == registry.ACTIVE for h in heartbeats),
+        "db_size_bytes": size,
+        "tokens": {"input": int(tokens[0] or 0), "output": int(tokens[1] or 0),
+                   "cache_read": int(tokens[2] or 0), "cache_write": int(tokens[3] or 0),
+                   "reasoning": int(tokens[4] or 0)},
+    }
+
+
+# Grouping keys of a row ``t`` (a cell of usage_hourly, an API response of collected_usage,
+# or an entry) and its session ``s``. A model, project or agent that was never reported
+# is NULL ('' in the hourly cells).
+_USAGE_KEYS = {
+    "source": "t.source",
+    "model": "nullif(nullif(t.model, ''), '<synthetic>')",
+    "project": "coalesce(nullif(t.project_path, ''), s.project_path)",
+    "day": "strftime(t.{time}, '%Y-%m-%d')",
+    "agent": "coalesce(nullif(t.instance_id, ''), s.instance_id)",
+    "session": "t.session_id",
+}
+# An entry's project is its session's (the first one its session was sent with).
+_ENTRY_KEYS = dict(_USAGE_KEYS, project="nullif(s.project_path, '')")
+_USAGE_COLUMNS = ("key",) + TOKEN_FIELDS + ("entries", "sessions")
+
+
+def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
+          source: str | None) -> list[dict]:
+    """Return token usage per group, largest total first, each API response counted once.
+
+    Every group that has entries is listed, with or without token figures (a Copilot
+    session reports none: its tokens are 0). Tokens are summed over API responses
+    (rollup.py), each filtered on its timestamp (its first copy's entry time) and
+    attributed to its first copy's session; ``entries`` counts every stored entry of
+    the group, ``sessions`` the distinct sessions of those entries and responses.
+    ``since`` is inclusive, ``until`` exclusive; both, and ``source``, filter entries
+    and responses alike.
+
+    Bounds on whole hours (dates included) sum the hourly rollup; other bounds read the
+    entries and responses themselves, with the same result.
+    """
+    if group_by not in _USAGE_KEYS:
+        raise ValueError(f"cannot group usage by {group_by!r}")
+    since, until = naive_utc(since), naive_utc(until)
+    params = {"since": since, "until": until, "source": source}
+    if _on_the_hour(since) and _on_the_hour(until):
+        total = " + ".join(f"sum(t.{t})" for t in TOKEN_FIELDS)
+        key = _USAGE_KEYS[group_by].format(time="hour")
+        join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
+        rows = cur.execute(f"""
+            SELECT {key} AS key, {", ".join(f"sum(t.{t})" for t in TOKEN_FIELDS)},
+                   sum(t.entries), count(DISTINCT t.session_id)
+            FROM usage_hourly t {join}
+            WHERE ($since IS NULL OR t.hour >= $since) AND ($until IS NULL OR t.hour < $until)
+              AND ($source IS NULL OR t.source = $source)
+            GROUP BY key
+            ORDER BY {total} DESC, sum(t.entries) DESC, key NULLS LAST
+        """, params).fetchall()
+    else:
+        rows = _usage_by_time(cur, group_by, params)
+    return [dict(zip(_USAGE_COLUMNS, (row[0], *map(int, row[1:])))) for row in rows]
+
+
+def _on_the_hour(moment: datetime | None) -> bool:
+    return moment is None or (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+
+
+def _usage_by_time(cur: Any, group_by: str, params: dict) -> list[tuple]:
+    """Usage over entries and responses filtered on their own times (bounds within an hour)."""
+    total = " + ".join(f"sum({t})" for t in TOKEN_FIELDS)
+    where = """($since IS NULL OR t."timestamp" >= $since)
+               AND ($until IS NULL OR t."timestamp" < $until)
+               AND ($source IS NULL OR t.source = $source)"""
+
+    def rows_of(table: str, key: str, tokens: str, is_entry: str) -> str:
+        key = key.format(time='"timestamp"')
+        join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
+        return (f"SELECT {key} AS key, t.session_id, {is_entry} AS is_entry, {tokens} "
+                f"FROM {table} t {join} WHERE {where}")
+
+    return cur.execute(f"""
+        SELECT key, {", ".join(f"sum({t})" for t in TOKEN_FIELDS)},
+               count(*) FILTER (WHERE is_entry) AS entries, count(DISTINCT session_id)
+        FROM (
+            {rows_of("collected_entries", _ENTRY_KEYS[group_by],
+                     ", ".join(f"0 AS {t}" for t in TOKEN_FIELDS), "true")}
+            UNION ALL
+            {rows_of("collected_usage", _USAGE_KEYS[group_by],
+                     ", ".join(f"t.{t}" for t in TOKEN_FIELDS), "false")}
+        )
+        GROUP BY key
+        ORDER BY {total} DESC, entries DESC, key NULLS LAST
+    """, params).fetchall()
+
+
+#: How /v1/sessions may order sessions: by their entries' own latest time, or by when
+#: they last received entries (a backfill of old history is "recent" only by arrival).
+SESSION_ORDERS = {"updated": "last_updated", "received": "last_received_at"}
+
+
+def list_sessions(cur: Any, limit: int, source: str | None, project: str | None,
+                  sort: str = "updated") -> list[dict]:
+    """Return the most recently active (or arrived) sessions, optionally of one source or
+    project path."""
+    column = SESSION_ORDERS[sort]
+    rows = cur.execute(f"""
+        SELECT {", ".join(SESSION_SUMMARY)}, {", ".join(TOKEN_FIELDS)},
+               machine_id, first_received_at, last_received_at
+        FROM collected_sessions
+        WHERE ($source IS NULL OR source = $source)
+          AND ($project IS NULL OR project_path = $project)
+        ORDER BY {column} DESC NULLS LAST, session_id
+        LIMIT $limit
+    """, {"source": source, "project": project, "limit": int(limit)}).fetchall()
+    sessions = []
+    for row in rows:
+        summary = session_summary(row)
+        summary.update(zip(TOKEN_FIELDS, map(int, row[8:13])))
+        summary["machine_id"] = row[13]
+        summary["first_received_at"] = rfc3339(row[14])
+        summary["last_received_at"] = rfc3339(row[15])
+        sessions.append(summary)
+    return sessions
+
+
+_ENTRY_OUT = ENTRY_FIELDS + ("timestamp_estimated", "received_at")
+
+
+def session_entries(cur: Any, session_id: str, limit: int, offset: int) -> dict | None:
+    """Return a page of one session's entries (by timestamp, then arrival) and their number.
+
+    ``{"entries": [...], "total": N}``, both read from one snapshot, so a page and the
+    total agree while entries arrive; None if there is no such session.
+    """
+    with transaction(cur):
+        total = cur.execute("SELECT count(*) FROM collected_entries WHERE session_id = ?",
+                            [session_id]).fetchone()[0]
+        if not total:
+            return None
+        rows = cur.execute(f"""
+            SELECT {", ".join(f'"{c}"' for c in _ENTRY_OUT)}
+            FROM collected_entries WHERE session_id = ?
+            ORDER BY "timestamp", seq
+            LIMIT ? OFFSET ?
+        """, [session_id, int(limit), int(offset)]).fetchall()
+    entries = []
+    for row in rows:
+        entry = dict(zip(_ENTRY_OUT, row))
+        entry["timestamp"] = rfc3339(entry["timestamp"])
+        entry["received_at"] = rfc3339(entry["received_at"])
+        entries.append(entry)
+    return {"entries": entries, "total": int(total)}
