@@ -1,8 +1,11 @@
 """The disk buffer: payloads the collector has not taken yet, one gzip file each.
 
-``export-buffer/<stamp>-<pid>.json.gz`` holds one payload exactly as it is POSTed
-(gzip-compressed JSON). Names start with a nanosecond stamp that only grows, so
-sorting names gives creation order and the buffer drains oldest first. Files are
+``export-buffer/<stamp>-<pid>-<entries>.json.gz`` holds one payload exactly as it is
+POSTed (gzip-compressed JSON). Names start with a nanosecond stamp that only grows, so
+sorting names gives creation order and the buffer drains oldest first. The entry count
+in the name is what the collector's answer is checked against when the payload is
+drained, so a drain never decompresses and parses a payload to count it (names
+without it, from older versions, are counted that way). Files are
 written atomically (temp file, fsync, rename), so a crash leaves whole payloads or
 none; stale temp files are removed on open.
 
@@ -84,8 +87,9 @@ class DiskBuffer:
         """Return True when a payload of ``size`` bytes would fit now."""
         return self._bytes + size <= self.max_bytes
 
-    def put(self, body: bytes) -> str | None:
-        """Store one gzip payload durably; return its name, or None when it does not fit."""
+    def put(self, body: bytes, entries: int | None = None) -> str | None:
+        """Store one gzip payload (of ``entries`` entries, when known) durably; return its
+        name, or None when it does not fit."""
         with self._lock:
             if not self._opened:
                 raise RuntimeError("DiskBuffer.open() was not called")
@@ -93,7 +97,8 @@ class DiskBuffer:
                 return None
             # The wall clock may step back (NTP); names must still sort in creation order.
             self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
-            name = f"{self._last_stamp:020d}-{os.getpid()}{SUFFIX}"
+            count = "" if entries is None else f"-{entries}"
+            name = f"{self._last_stamp:020d}-{os.getpid()}{count}{SUFFIX}"
             # Reserve the room before the slow write so concurrent puts respect the bound.
             self._sizes[name] = len(body)
             self._bytes += len(body)
@@ -127,6 +132,14 @@ class DiskBuffer:
                     if len(found) >= count:
                         break
         return found
+
+    @staticmethod
+    def entries(name: str) -> int | None:
+        """Return the entry count a payload's name records, or None (an older name)."""
+        parts = name[: -len(SUFFIX)].split("-")
+        if len(parts) == 3 and parts[2].isdigit():
+            return int(parts[2])
+        return None
 
     def read(self, name: str) -> bytes:
         """Return the gzip body of one waiting payload."""

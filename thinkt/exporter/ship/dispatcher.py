@@ -361,7 +361,9 @@ class Dispatcher:
             self._resolve(job, Outcome.SHIPPED)
             self._refill()
             return
-        entries = payloads.count_entries(body)
+        entries = self.buffer.entries(name)
+        if entries is None:  # buffered by an older version: its name holds no count
+            entries = payloads.count_entries(body)
         # One try: the drain comes back to it; a retry loop here would only delay the others.
         started = self._clock()
         answer = shipper.post(body, attempts=1)
@@ -482,7 +484,7 @@ class Dispatcher:
         if body is None:
             return  # resolved meanwhile (buffered at shutdown)
         try:
-            name = self.buffer.put(body)
+            name = self.buffer.put(body, job.entries)
         except OSError as exc:  # disk full, permissions: as good as a full buffer
             log.warning("cannot write to the export buffer (%s)", exc.strerror or exc)
             name = None
