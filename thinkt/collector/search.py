@@ -1,7 +1,7 @@
 """Search: sessions whose entries contain a literal term, with a snippet of the first match.
 
-Runs on a query thread's cursor; see :func:`search` for how the sketch columns of
-sketch.py keep it from reading every entry's text.
+Runs on a query thread's cursor; see :func:`search` for how the sketch of sketch.py
+keeps it from reading every entry's text.
 """
 
 from __future__ import annotations
@@ -17,48 +17,66 @@ log = logging.getLogger(__name__)
 #: Characters of entry text around the first match that search returns.
 SNIPPET_CHARS = 160
 
-# Sketch bits tested per search: each one passes ~a quarter of non-matching entries.
-_SKETCH_CONDITIONS = 16
+# DuckDB's lower() is Python's str.lower() on every code point but two (test_search.py
+# checks the whole of Unicode): 'İ' is 'i' in DuckDB and 'i̇' (i, U+0307) in Python, and
+# Python writes a word-final 'Σ' as 'ς' where DuckDB writes 'σ'. SQL replaces the first;
+# entries with the second are checked in Python when the needle holds a sigma.
+_DOTTED_I, _DOTTED_I_LOWER = "\u0130", "i\u0307"
+_SIGMA, _SIGMAS = "\u03a3", ("\u03c3", "\u03c2")
 
 
 def search(cur: Any, q: str, limit: int) -> list[dict]:
     """Return sessions with an entry text, tool name or project path containing ``q``.
 
-    Matching is a literal substring test on ``q.lower()`` against the lower-cased
-    text (``str.lower``, stored at ingest), tool name and project path: ``%``, ``_``
-    and ``\\`` are ordinary characters. Most recently active sessions come first.
-    ``match_count`` is the number of matching entries (at least 1 when only the
-    project path matches); ``snippet`` is text around the first match (by arrival),
-    else the matching tool name or project path.
+    Matching is a literal substring test of ``q.lower()`` in ``str.lower()`` of the
+    text, tool name and project path: ``%``, ``_`` and ``\\`` are ordinary characters.
+    Most recently active sessions come first. ``match_count`` is the number of
+    matching entries (at least 1 when only the project path matches); ``snippet`` is
+    text around the first match (by arrival), else the matching tool name or project path.
 
-    The trigram sketch (sketch.py) rules out most entries before their text is
-    read: DuckDB reads a column only for rows that pass the filters it pushed into
-    the scan. With several filters it pushes only those that cannot raise an error,
-    and it counts the bitwise ``&`` among those that can, while float division,
-    ``floor`` and ``even`` cannot: so "bit b of word w is set" is written as
-    "floor(w / 2**b) is odd" (exact, words hold 52 bits). The exact test covers two
-    columns, so it stays above the scan and runs on the survivors only.
-    bench/store.py measures the difference (about 25x for a rare term at 1M entries).
+    The sketch (sketch.py) rules out most entries before their text is read: its test
+    reads one column and cannot fail, so DuckDB pushes it into the scan and fetches
+    text only for the rows it lets through. The exact test covers two columns, so it
+    stays above the scan and runs on those rows only. bench/search.py measures it.
     """
     needle = q.lower()
     if not needle or limit <= 0:
         return []
-    prefilter = " AND ".join(bit_is_set(column, bit)
-                             for column, bit in sketch.required_bits(needle, _SKETCH_CONDITIONS))
+    prefilter = sketch.condition("text_sketch", needle) or "true"
+    columns = ("text", "tool_name", "s.project_path")
+    exact = {c: f"contains({_lower(c, needle)}, $needle)" for c in columns}
+    found: list[tuple[str, int]] = []
+    paths: list[str] = []
+    if any(sigma in needle for sigma in _SIGMAS):
+        # Entries and paths with a capital sigma: str.lower() decides, in Python.
+        for c in columns:
+            exact[c] = f"(NOT coalesce(contains({c}, '{_SIGMA}'), false) AND {exact[c]})"
+        found = [(session_id, seq) for session_id, seq, text, tool in cur.execute(f"""
+            SELECT session_id, seq, text, tool_name FROM collected_entries
+            WHERE {prefilter} AND (contains(text, '{_SIGMA}') OR contains(tool_name, '{_SIGMA}'))
+        """).fetchall() if needle in (text or "").lower() or needle in (tool or "").lower()]
+        paths = [session_id for session_id, path in cur.execute(
+            "SELECT session_id, project_path FROM collected_sessions "
+            f"WHERE contains(project_path, '{_SIGMA}')").fetchall() if needle in path.lower()]
     rows = cur.execute(f"""
         WITH hits AS (
             SELECT session_id, count(*) AS match_count, min(seq) AS first_seq
-            FROM collected_entries
-            WHERE {prefilter or "true"}
-              AND (contains(text_lower, $needle) OR contains(lower(tool_name), $needle))
+            FROM (
+                SELECT session_id, seq FROM collected_entries
+                WHERE {prefilter} AND ({exact["text"]} OR {exact["tool_name"]})
+                UNION ALL
+                SELECT unnest($sessions::VARCHAR[]), unnest($seqs::BIGINT[])
+            )
             GROUP BY session_id
         )
         SELECT {", ".join(f"s.{c}" for c in SESSION_SUMMARY)}, h.match_count, h.first_seq
         FROM collected_sessions s LEFT JOIN hits h USING (session_id)
-        WHERE h.session_id IS NOT NULL OR contains(lower(s.project_path), $needle)
+        WHERE h.session_id IS NOT NULL OR {exact["s.project_path"]}
+           OR list_contains($paths::VARCHAR[], s.session_id)
         ORDER BY s.last_updated DESC NULLS LAST, s.session_id
         LIMIT $limit
-    """, {"needle": needle, "limit": int(limit)}).fetchall()
+    """, {"needle": needle, "limit": int(limit), "sessions": [f[0] for f in found],
+          "seqs": [f[1] for f in found], "paths": paths}).fetchall()
     texts = _first_matches(cur, [int(row[9]) for row in rows if row[9] is not None])
     results = []
     for row in rows:
@@ -70,6 +88,16 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     return results
 
 
+def _lower(column: str, needle: str) -> str:
+    """Return SQL for ``str.lower()`` of ``column`` as far as a match of ``needle`` can tell.
+
+    'İ' matters only to a needle with an 'i' or U+0307; the sigma is left to the caller.
+    """
+    if "i" in needle or "\u0307" in needle:
+        return f"lower(replace({column}, '{_DOTTED_I}', '{_DOTTED_I_LOWER}'))"
+    return f"lower({column})"
+
+
 def _first_matches(cur: Any, seqs: list[int]) -> dict[int, tuple[str | None, str | None]]:
     """Return ``seq -> (text, tool_name)`` of the given entries."""
     if not seqs:
@@ -79,11 +107,6 @@ def _first_matches(cur: Any, seqs: list[int]) -> dict[int, tuple[str | None, str
     rows = cur.execute("SELECT seq, text, tool_name FROM collected_entries "
                        "WHERE seq IN (SELECT unnest(?::BIGINT[]))", [seqs]).fetchall()
     return {seq: (text, tool) for seq, text, tool in rows}
-
-
-def bit_is_set(column: str, bit: int) -> str:
-    """Return SQL that is true when ``bit`` of the 52-bit sketch word ``column`` is set."""
-    return f"even(fdiv({column}, {1 << bit}.0)) <> fdiv({column}, {1 << bit}.0)"
 
 
 def _snippet(needle: str, text: str | None, tool: str | None, project: str | None) -> str | None:

@@ -44,7 +44,7 @@ BITS_PER_CHAR = 6
 #: The sketch lengths (characters), about sqrt(2) apart: 16 up to ~185,000 (1.1M bits,
 #: enough for ~550,000 distinct trigrams; longer texts get the largest, and more false
 #: positives).
-LENGTHS = tuple(sorted({int(round(16 * 2 ** (j / 2))) for j in range(28)}))
+LENGTHS = tuple(sorted({int(round(16 * 2 ** (j / 2))) for j in range(17)}))
 #: Characters of a needle's sketch tested per search (per length): a few rule out nearly
 #: every entry that does not match; more only lengthen the query.
 MAX_TESTS = 8
@@ -53,9 +53,6 @@ _BASE = 0x40  # '@': characters '@' .. '\x7f' hold 6 bits each
 _GOLDEN = 2654435761  # Knuth's multiplicative hash constant
 # Rows hashed per numpy pass: bounds the temporary arrays (~20 bytes per text byte).
 _CHUNK = 1024
-# Bits per text byte of the first, counting bitmap: far more bits than trigrams, so
-# its set bits count the distinct trigrams (linear counting) to within a few percent.
-_COUNTING_BITS_PER_BYTE = 8
 _WEIGHTS = (1 << np.arange(BITS_PER_CHAR)).astype(np.uint8)
 
 
@@ -81,47 +78,48 @@ def build(texts: Sequence[str]) -> np.ndarray:
 
 def _build_chunk(texts: Sequence[str]) -> list[str]:
     encoded = [text.encode("utf-8") for text in texts]
-    rows = len(encoded)
-    if not rows:
-        return []
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=rows)
-    hashes, owner = _trigram_hashes(b"".join(encoded), lengths)
-    # Distinct trigrams per row, by linear counting on a roomy bitmap.
-    counting = np.maximum(lengths, 8) * _COUNTING_BITS_PER_BYTE
-    offsets = np.concatenate(([0], np.cumsum(counting)))
-    bits = np.zeros(int(offsets[-1]), dtype=bool)
-    bits[offsets[owner] + ((hashes * counting[owner].astype(np.uint64)) >> np.uint64(32))
-         .astype(np.int64)] = True
-    set_bits = np.add.reduceat(bits, offsets[:-1]) if bits.size else np.zeros(rows)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    hashes, counts = _trigram_hashes(b"".join(encoded), lengths)
+    # Distinct trigrams per row, by linear counting on a bitmap of 2 bits per byte
+    # (rounded up to whole bytes, so each row's count is a sum of bytes' popcounts).
+    counting = (lengths + 4) // 4 * 8
+    set_bits = np.add.reduceat(np.bitwise_count(_bitmaps(hashes, counts, counting)),
+                               np.concatenate(([0], np.cumsum(counting // 8)[:-1])))
     distinct = -counting * np.log1p(-np.minimum(set_bits, counting - 1) / counting)
     wanted = np.ceil(distinct * BITS_PER_TRIGRAM / BITS_PER_CHAR)
     chars = np.asarray(LENGTHS)[np.minimum(np.searchsorted(LENGTHS, wanted), len(LENGTHS) - 1)]
-    # The sketch itself: bit h * bits >> 32 of each row's 6 * chars bits.
-    sketch_bits = chars * BITS_PER_CHAR
-    offsets = np.concatenate(([0], np.cumsum(sketch_bits)))
-    bits = np.zeros(int(offsets[-1]), dtype=bool)
-    bits[offsets[owner] + ((hashes * sketch_bits[owner].astype(np.uint64)) >> np.uint64(32))
-         .astype(np.int64)] = True
-    codes = (bits.reshape(-1, BITS_PER_CHAR).astype(np.uint8) @ _WEIGHTS) + np.uint8(_BASE)
+    bits = _bitmaps(hashes, counts, chars * BITS_PER_CHAR, packed=False)
+    codes = bits.reshape(-1, BITS_PER_CHAR).view(np.uint8) @ _WEIGHTS + np.uint8(_BASE)
     text = codes.tobytes().decode("ascii")
-    ends = np.cumsum(chars)
-    return [text[end - size:end] for end, size in zip(ends.tolist(), chars.tolist())]
+    ends = np.cumsum(chars).tolist()
+    return [text[end - size:end] for end, size in zip(ends, chars.tolist())]
+
+
+def _bitmaps(hashes: np.ndarray, counts: np.ndarray, sizes: np.ndarray,
+             packed: bool = True) -> np.ndarray:
+    """Set bit ``h * size >> 32`` of each row's ``size`` bits; return them back to back."""
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    bits = np.zeros(int(offsets[-1]), dtype=bool)
+    size = np.repeat(sizes.astype(np.uint64), counts)
+    bits[np.repeat(offsets[:-1], counts) + ((hashes * size) >> np.uint64(32)).astype(np.int64)] = True
+    return np.packbits(bits) if packed else bits
 
 
 def _trigram_hashes(data: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the 32-bit hash (as uint64) and the row of every trigram within a row."""
-    rows = len(lengths)
-    owner = np.repeat(np.arange(rows, dtype=np.int64), lengths)
+    """Return the 32-bit hashes (as uint64) of every row's trigrams, in order, and their count per row."""
+    counts = np.maximum(lengths - 2, 0)
     if len(data) < 3:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), counts
     values = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
     trigrams = (values[:-2] << 16) | (values[1:-1] << 8) | values[2:]
-    # A trigram starting in the last two bytes of a row runs into the next row.
+    # The trigrams starting at a row's last two bytes run into the next row.
+    keep = np.ones(len(trigrams) + 2, dtype=bool)
     ends = np.cumsum(lengths)
-    starts = np.arange(len(trigrams), dtype=np.int64)
-    keep = starts + 2 < ends[owner[:-2]]
-    hashes = (trigrams[keep] * np.uint32(_GOLDEN)).astype(np.uint64)
-    return hashes, owner[:-2][keep]
+    keep[ends[ends >= 1] - 1] = False
+    keep[ends[ends >= 2] - 2] = False
+    trigrams = trigrams[keep[:-2]]
+    trigrams *= np.uint32(_GOLDEN)
+    return trigrams.astype(np.uint64), counts
 
 
 def needle_hashes(needle: str) -> list[int]:
@@ -163,16 +161,16 @@ def condition(column: str, needle: str, limit: int = MAX_TESTS) -> str | None:
     branches = []
     for length in LENGTHS:
         tests = " AND ".join(
-            f"substring({column}, {char + 1}, 1) IN ({_characters_with(mask)})"
+            f"contains('{_characters_with(mask)}', substring({column}, {char + 1}, 1))"
             for char, mask in sorted(required(needle, length, limit).items()))
         branches.append(f"WHEN {length} THEN {tests}")
     return f"({column} IS NULL OR CASE strlen({column}) {' '.join(branches)} ELSE true END)"
 
 
 def _characters_with(mask: int) -> str:
-    """Return the SQL list of sketch characters that have every bit of ``mask`` set."""
-    return ", ".join(f"'{chr(_BASE + value)}'" for value in range(1 << BITS_PER_CHAR)
-                     if value & mask == mask)
+    """Return the sketch characters that have every bit of ``mask`` set (none is a quote)."""
+    return "".join(chr(_BASE + value) for value in range(1 << BITS_PER_CHAR)
+                   if value & mask == mask)
 
 
 def bits_set(sketch: str, needle: str) -> bool:

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from thinkt.collector.migrations import (m001_tables, m002_search, m003_text_truncation,
                                          m004_rollups)
+from thinkt.collector.migrations import m005_search_columns
 
 #: ``(version, module)`` pairs, oldest first; versions are 1, 2, ... without gaps.
 MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
@@ -18,6 +19,7 @@ MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
     (2, m002_search),
     (3, m003_text_truncation),
     (4, m004_rollups),
+    (5, m005_search_columns),
 )
 
 #: The schema version a fully migrated database has.
