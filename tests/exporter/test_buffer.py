@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 from freezegun import freeze_time
 
+from tests.harness import wait_for
+from thinkt.exporter.ship import buffer as module
 from thinkt.exporter.ship.buffer import DiskBuffer
 
 
@@ -100,3 +103,31 @@ def test_reject_stores_a_body_that_never_was_buffered(buffer):
     response = json.loads(target.with_name(target.name.replace(".json.gz", ".response.json"))
                           .read_text())
     assert len(response["body"]) == 16 * 1024  # a huge response is cut
+
+
+def test_a_payload_still_being_written_is_not_handed_to_a_drain(tmp_path, monkeypatch):
+    """A drain that took a reserved name found no file, took the payload for sent and
+    forgot it, while the put went on to write it: its lines were lost to the run."""
+    buffer = DiskBuffer(tmp_path / "buf", 1000).open()
+    older = buffer.put(b"older")
+    writing, release = threading.Event(), threading.Event()
+    real = module.write_atomic
+
+    def slow_write(path, data):
+        writing.set()
+        assert release.wait(10), "the test never let the write finish"
+        real(path, data)
+
+    monkeypatch.setattr(module, "write_atomic", slow_write)
+    names = []
+    put = threading.Thread(target=lambda: names.append(buffer.put(b"newer", 1)))
+    put.start()
+    try:
+        wait_for(writing.is_set, 10, "the put to start writing")
+        assert buffer.files == 2 and buffer.bytes == len(b"older") + len(b"newer")
+        assert buffer.oldest(5) == [older] and buffer.names() == [older]
+    finally:
+        release.set()
+        put.join(10)
+    assert buffer.oldest(5) == [older, names[0]] == buffer.names()
+    assert buffer.read(names[0]) == b"newer" and DiskBuffer.entries(names[0]) == 1

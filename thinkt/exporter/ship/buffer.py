@@ -43,6 +43,10 @@ class DiskBuffer:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self._sizes: dict[str, int] = {}
+        #: Names reserved by a put whose file is still being written: counted against the
+        #: bound, never handed out to a drain (which found no file, took the payload for
+        #: sent and forgot it, while the put went on to write it: lines lost).
+        self._writing: set[str] = set()
         self._bytes = 0
         self._last_stamp = 0
         self._lock = threading.Lock()
@@ -101,23 +105,28 @@ class DiskBuffer:
             name = f"{self._last_stamp:020d}-{os.getpid()}{count}{SUFFIX}"
             # Reserve the room before the slow write so concurrent puts respect the bound.
             self._sizes[name] = len(body)
+            self._writing.add(name)
             self._bytes += len(body)
         try:
             write_atomic(self.directory / name, body)
         except BaseException:
             with self._lock:
+                self._writing.discard(name)
                 self._bytes -= self._sizes.pop(name, 0)
             raise
+        with self._lock:
+            self._writing.discard(name)
         log.debug("buffered payload %s (%d bytes)", name, len(body))
         return name
 
     def names(self) -> list[str]:
-        """Return the waiting payloads' names, oldest first."""
+        """Return the waiting payloads' names, oldest first (not those still being written)."""
         with self._lock:
-            return sorted(self._sizes)
+            return sorted(n for n in self._sizes if n not in self._writing)
 
     def oldest(self, count: int, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
-        """Return up to ``count`` of the oldest waiting names that are not in ``skip``.
+        """Return up to ``count`` of the oldest waiting names that are not in ``skip``
+        (nor still being written).
 
         Costs O(count + len(skip)), not a sort of the whole buffer: the drain asks after
         every payload it sends, and a full buffer holds tens of thousands.
@@ -127,7 +136,7 @@ class DiskBuffer:
             return found
         with self._lock:
             for name in self._sizes:
-                if name not in skip:
+                if name not in skip and name not in self._writing:
                     found.append(name)
                     if len(found) >= count:
                         break
