@@ -170,6 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("concurrency", "exporter", ("--concurrency",),
             "How many payloads are sent to the collector at the same time.", 8,
             click.IntRange(1, 32)),
+    Setting("build_workers", "exporter", ("--build-workers",),
+            "How many processes help build payloads (mask secrets, encode, compress) when "
+            "much is read at once; 0 builds them all in the reading thread. Default: the "
+            "CPU cores but one, at most 3.", None, click.IntRange(0, 16)),
     Setting("timeout", "exporter", ("--timeout",),
             "How long to wait for the collector to answer one request.", 30.0, DURATION),
     Setting("poll", "exporter", ("--poll",),

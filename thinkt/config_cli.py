@@ -40,6 +40,7 @@ EXAMPLES: dict[str, Any] = {
     "exporter.source": ["claude", "codex"],
     "exporter.watch_dir": ["claude=/mnt/other-home/.claude/projects"],
     "exporter.buffer_dir": "~/.thinkt/buffer",
+    "exporter.build_workers": 1,
     "exporter.log": "~/.thinkt/exporter.log",
 }
 

@@ -22,6 +22,7 @@ from thinkt.exporter.read.reader import Reader, ReadStatus
 from thinkt.exporter.report import statusfile
 from thinkt.exporter.report.counters import Counters
 from thinkt.exporter.ship.buffer import DiskBuffer
+from thinkt.exporter.ship.builder import default_workers as default_build_workers
 from thinkt.exporter.ship.dispatcher import Collector, Dispatcher, Job
 from thinkt.exporter.ship.endpoint import Endpoint
 from thinkt.exporter.ship.redact import Redactor
@@ -50,6 +51,8 @@ class Options:
     buffer_dir: Path
     buffer_max: int = 100 * 1024 * 1024
     concurrency: int = 8  # in flight: each POST waits for the collector's group commit
+    #: Processes that help the reader build large slices' payloads (None: the default).
+    build_workers: int | None = None
     timeout: float = 30.0
     attempts: int = 4
     quiet: bool = False
@@ -130,7 +133,10 @@ class Runtime:
         self.reader = Reader(self.ledger, self.dispatcher, instance_id=self.instance_id,
                              machine_id=self.machine_id, counters=self.counters,
                              should_stop=self.should_stop, redactor=self.options.redactor,
-                             metadata_only=self.options.metadata_only)
+                             metadata_only=self.options.metadata_only,
+                             build_workers=(default_build_workers()
+                                            if self.options.build_workers is None
+                                            else self.options.build_workers))
 
     def _settled(self, job: Job) -> None:
         """A payload's fate is known: tell the ledger, which moves the offset."""
@@ -140,6 +146,8 @@ class Runtime:
     def close(self) -> None:
         """Finish in-flight payloads (bounded), save offsets and status, release the lock."""
         try:
+            if self.reader is not None:
+                self.reader.close()
             if self.dispatcher is not None:
                 self.dispatcher.close(self.options.shutdown_timeout)
             self.offsets.save(force=True)

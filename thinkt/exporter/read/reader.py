@@ -22,6 +22,7 @@ from typing import Callable
 
 from thinkt.exporter.report.counters import Counters
 from thinkt.exporter.ship import payload as payloads
+from thinkt.exporter.ship.builder import Builder
 from thinkt.exporter.ship.dispatcher import Dispatcher
 from thinkt.exporter.ship.redact import Redactor
 from thinkt.exporter.sources import Source
@@ -47,7 +48,8 @@ class Reader:
                  machine_id: str | None = None, counters: Counters | None = None,
                  on_progress: Callable[[str, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 redactor: Redactor | None = None, metadata_only: bool = False):
+                 redactor: Redactor | None = None, metadata_only: bool = False,
+                 build_workers: int = 0):
         self.ledger = ledger
         self.dispatcher = dispatcher
         self.instance_id = instance_id
@@ -55,8 +57,9 @@ class Reader:
         self.counters = counters or dispatcher.counters
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
-        self.redactor = redactor
-        self.metadata_only = metadata_only
+        self.builder = Builder(instance_id=instance_id, machine_id=machine_id,
+                               redactor=redactor, metadata_only=metadata_only,
+                               workers=build_workers)
         self._failed: set[str] = set()
 
     def read_file(self, source: Source, path: Path, final: bool = False) -> ReadStatus:
@@ -180,9 +183,11 @@ class Reader:
 
     def _build(self, source: Source, entries: list) -> list[payloads.Payload]:
         """Turn entries of ``source`` into payloads (masked, bounded), as this exporter sends."""
-        return payloads.build(source.name, entries, instance_id=self.instance_id,
-                              machine_id=self.machine_id, redactor=self.redactor,
-                              metadata_only=self.metadata_only)
+        return self.builder.build(source.name, entries)
+
+    def close(self) -> None:
+        """Stop the build workers, if any were started."""
+        self.builder.close()
 
     def _fail(self, key: str, reason: str | None) -> ReadStatus:
         if reason and key not in self._failed:

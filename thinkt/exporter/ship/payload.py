@@ -54,13 +54,16 @@ class Payload:
 def build(source: str, entries: Iterable[Entry], *, instance_id: str,
           machine_id: str | None = None, limit: int = MAX_ENTRIES, max_body: int = MAX_BODY,
           max_entry: int = MAX_ENTRY, redactor: Redactor | None = None,
-          metadata_only: bool = False) -> list[Payload]:
+          metadata_only: bool = False,
+          project_paths: dict[str, str | None] | None = None) -> list[Payload]:
     """Group ``entries`` by session, in order, into payloads of at most ``limit`` entries
     and ``max_body`` bytes.
 
     Each entry's text is masked by ``redactor`` (or dropped, ``metadata_only``) here,
     before the payload can reach the buffer or the network; the counts per rule go in
-    the payload's ``metadata``.
+    the payload's ``metadata``. A session's project path is the first one its entries
+    name, or what ``project_paths`` says for it (when part of a session is built apart
+    from the entries that name it).
     """
     sessions: dict[str, list[Entry]] = {}
     for entry in entries:
@@ -69,7 +72,9 @@ def build(source: str, entries: Iterable[Entry], *, instance_id: str,
     for session_id, group in sessions.items():
         envelope: dict[str, Any] = {"source": source, "session_id": session_id,
                                     "instance_id": instance_id}
-        project_path = next((e.project_path for e in group if e.project_path), None)
+        project_path = (project_paths[session_id]
+                        if project_paths is not None and session_id in project_paths
+                        else next((e.project_path for e in group if e.project_path), None))
         if project_path:
             envelope["project_path"] = project_path
         if machine_id:

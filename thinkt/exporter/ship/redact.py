@@ -701,6 +701,12 @@ class Redactor:
         with self._lock:
             return dict(sorted(self._totals.items()))
 
+    def add_totals(self, counts: dict[str, int]) -> None:
+        """Count what a copy of this redactor masked elsewhere (a build worker)."""
+        with self._lock:
+            for name, found in counts.items():
+                self._totals[name] = self._totals.get(name, 0) + found
+
 
 def redact_entries(entries: list[dict], redactor: Redactor | None,
                    metadata_only: bool) -> dict[str, int]:
