@@ -13,7 +13,9 @@
    each with its own ``requests.Session`` (what the exporter's 8 in flight could reach).
 
 Each run gets a fresh collector (``--workers``, default the collector's own default)
-so none of them is sped up by duplicates. ``ratio`` = rate over the baseline's rate.
+so none of them is sped up by duplicates, and must leave every entry stored in it (an
+empty buffer alone would also count payloads set aside in ``rejected/``). ``ratio`` =
+rate over the baseline's rate.
 
 Usage: python3 bench/drain.py [--payloads 1000] [--workers N]
 """
@@ -117,6 +119,13 @@ def time_forward(home: Path, collector: Collector, log: Path) -> float:
     return elapsed
 
 
+def check_stored(collector: Collector, expected: int, run: str) -> None:
+    """Fail unless the collector holds every entry of the buffer (nothing rejected)."""
+    stored = collector.get("/v1/traces/stats").json()["total_traces"]
+    if stored != expected:
+        raise SystemExit(f"{run}: the collector holds {stored:,} of {expected:,} entries")
+
+
 def time_baseline(files: list[Path], url: str) -> float:
     """POST every body with THREADS threads, one Session each; return wall seconds."""
     bodies: queue.Queue = queue.Queue()
@@ -167,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in files:
             shutil.copy2(path, saved / path.name)
         size = sum(p.stat().st_size for p in files)
+        entries = (args.payloads + 9) // 10 * 1000  # sessions of 1,000 entries
         print(f"buffer: {len(files):,} payloads ({size / 1e6:.1f} MB gzip, "
-              f"{len(files) * 100:,} entries) filled in {time.perf_counter() - started:.1f} s; "
+              f"{entries:,} entries) filled in {time.perf_counter() - started:.1f} s; "
               f"collector workers {args.workers}\n", flush=True)
 
         rows = []
@@ -182,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 timer = time_flush if run == "flush" else time_forward
                 rows.append((f"export --{run}", timer(home, collector, work / f"{run}.log")))
+                check_stored(collector, entries, f"export --{run}")
             finally:
                 collector.stop()
         collector = Collector(work / "baseline.duckdb", work / "baseline-collector.log",
@@ -189,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             baseline = time_baseline(files if files[0].exists() else
                                      sorted(saved.iterdir()), collector.url)
+            check_stored(collector, entries, "baseline")
         finally:
             collector.stop()
 
