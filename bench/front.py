@@ -48,10 +48,10 @@ from parse import (APPENDED, REWRITTEN, SAMPLES, NoSamples, build_appended,  # n
 
 from thinkt.collector import body as body_module  # noqa: E402
 from thinkt.collector import schemas  # noqa: E402
+from thinkt.collector.channel import Ingest, IngestRequest  # noqa: E402
 from thinkt.collector.schemas import (ENTRY_FIELDS, MAX_ENTRIES, EntrySchema,  # noqa: E402
                                       IngestSchema, ingest_schema, load_entries,
                                       load_entry)
-from thinkt.collector.store import IngestRequest  # noqa: E402
 from thinkt.exporter.entry import Entry  # noqa: E402
 from thinkt.exporter.ship import payload  # noqa: E402
 from thinkt.exporter.sources import get, is_whole_file  # noqa: E402
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     envelopes = [ingest_schema.load(d) for d in parsed]
     entries = sum(len(e["entries"]) for e in envelopes)
     batches = [batch_of(e, load_entries(e["entries"])[0]) for e in envelopes]
-    messages = [("ingest", "1234-abcd", n, b) for n, b in enumerate(batches)]
+    messages = [Ingest("1234-abcd", n, b) for n, b in enumerate(batches)]
     pickled = [ForkingPickler.dumps(m) for m in messages]
     print(f"corpus: {corpus}: {len(made)} entries, {len(bodies) // args.copies} bodies "
           f"(x{args.copies}), {sum(map(len, plain)) / entries:.0f} B of JSON and "
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'(writer) unpickle':<24}{unpickle:>16.2f}{unpickle:>16.2f}{1e6 / unpickle:>17,.0f}")
     # Not this to change (the row's timestamp is a datetime by contract): how much
     # of the pickling is the datetimes, measured on the same batches with the time as text.
-    as_text = [("ingest", "1234-abcd", n, b._replace(entries=[
+    as_text = [Ingest("1234-abcd", n, b._replace(entries=[
         r[:2] + (None if r[2] is None else r[2].isoformat(),) + r[3:] for r in b.entries]))
         for n, b in enumerate(batches)]
     text_cost = per_entry(over(ForkingPickler.dumps, as_text))
