@@ -173,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("build_workers", "exporter", ("--build-workers",),
             "How many processes help build payloads (mask secrets, encode, compress) when "
             "much is read at once; 0 builds them all in the reading thread. Default: the "
-            "CPU cores but one, at most 3.", None, click.IntRange(0, 16)),
+            "CPU cores but two, at most 3.", None, click.IntRange(0, 16)),
     Setting("timeout", "exporter", ("--timeout",),
             "How long to wait for the collector to answer one request.", 30.0, DURATION),
     Setting("poll", "exporter", ("--poll",),

@@ -40,8 +40,14 @@ PARALLEL_ENTRIES = 400
 
 
 def default_workers() -> int:
-    """Worker processes by default: the cores but one (the reader's), at most 3."""
-    return max(0, min(3, (os.cpu_count() or 1) - 1))
+    """Worker processes by default: the cores but two, at most 3.
+
+    One core is the reader's, one is left to the senders and to everything else on the
+    machine (a collector on the same box, the user's own work): with no core to spare,
+    workers only add their start-up and the copying of entries (on a busy two-core
+    machine a one-shot export took 8.3-9.1 s with one worker against 7.6-7.7 s without).
+    """
+    return max(0, min(3, (os.cpu_count() or 1) - 2))
 
 
 class Builder:
