@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.collector import facade as store
 from tests.collector.conftest import T0, build_entry, build_request
-from thinkt.collector import database, search
+from thinkt.collector import database, search, sketch
 from thinkt.collector.migrations import MIGRATIONS
 
 duckdb = pytest.importorskip("duckdb")
@@ -185,7 +185,8 @@ def test_an_old_database_keeps_every_entry_findable(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     sessions = {}
     for s in range(6):
-        entries = [(f"Entry {s}.{n} ΣΟΦΙΑ İzmir " + "x" * int(rng.integers(0, 20_000)) + f" end{s}.{n}",
+        entries = [(f"Entry {s}.{n} ΣΟΦΙΑ İzmir " + " ".join(map(str, range(
+                    int(rng.integers(0, 3000))))) + f" end{s}.{n}",
                     "Bash" if n % 2 else None) for n in range(5)] + [(None, "WebFetch"), ("", None)]
         sessions[f"s{s}"] = (f"/home/p{s}", entries)
         insert_the_old_way(old, f"s{s}", f"/home/p{s}", entries)
@@ -198,9 +199,11 @@ def test_an_old_database_keeps_every_entry_findable(tmp_path, monkeypatch):
             database.SCHEMA_VERSION
         columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() "
                                              "WHERE table_name = 'collected_entries'").fetchall()}
-        assert "text_lower" not in columns and "sk00" not in columns and "text_sketch" in columns
-        assert con.execute("SELECT count(*), count(text_sketch) FROM collected_entries"
-                           ).fetchone() == (42, 42)
+        assert "text_lower" not in columns and "sk00" not in columns
+        assert set(sketch.COLUMNS) <= columns
+        # each entry filled exactly one of the two sizes
+        assert con.execute("SELECT count(*), count(sk000) + count(skl000) "
+                           "FROM collected_entries").fetchone() == (42, 42)
         # AND every entry is found by pieces of its text, tool name and project path
         cur = con.cursor()
         for session_id, (project, entries) in sessions.items():

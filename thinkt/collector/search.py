@@ -42,9 +42,12 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     needle = q.lower()
     if not needle or limit <= 0:
         return []
-    prefilter = sketch.condition("text_sketch", needle) or "true"
+    prefilter = sketch.condition(needle) or "true"
     columns = ("text", "tool_name", "s.project_path")
-    exact = {c: f"contains({_lower(c, needle)}, $needle)" for c in columns}
+    # A text holding the needle as it is matches without lower-casing it (the needle is
+    # lower case already, and lower() maps it to itself): long texts mostly stop there.
+    exact = {c: f"(contains({c}, $needle) OR contains({_lower(c, needle)}, $needle))"
+             for c in columns}
     found: list[tuple[str, int]] = []
     paths: list[str] = []
     if any(sigma in needle for sigma in _SIGMAS):

@@ -1,59 +1,59 @@
-"""The trigram sketch: a per-entry Bloom filter, sized to the entry, that lets search skip it.
+"""The trigram sketch: per-entry Bloom filters that let search skip entries that cannot match.
 
-Each entry stores one ``text_sketch`` string: a Bloom filter of every byte trigram
-(UTF-8) of its lower-cased text and tool name (``str.lower``, joined by ``"\\0"``),
-one hash per trigram, written six bits to a character (``'@'`` + 0..63). If ``q``
+An entry's sketch is a Bloom filter of every byte trigram (UTF-8) of its lower-cased
+text and tool name (``str.lower``, joined by ``"\\0"``), one hash per trigram. If ``q``
 is a substring of the text, every trigram of ``q`` is a trigram of the text, so an
-entry whose sketch lacks one of ``q``'s bits cannot match and DuckDB drops it while
-scanning the sketch instead of the text. Survivors are still checked exactly: the
-sketch has false positives, never false negatives.
+entry whose sketch lacks one of ``q``'s bits cannot match, and DuckDB drops it while
+scanning a few integers instead of the text. Survivors are still checked exactly:
+the sketch has false positives, never false negatives.
 
-The filter's length follows the number of distinct trigrams of the entry (about
-:data:`BITS_PER_TRIGRAM` bits each, so a quarter to a half of the bits are set
-whatever the size), rounded up to one of :data:`LENGTHS`: a 40-byte tool call gets
-16 characters, an 800-byte message ~200, a 50 KB tool result a few thousand. A
-fixed-size sketch is either too big for short entries or saturated (every bit set,
-so never skipped) for long ones, and long entries hold most of the text.
+Sketches come in two sizes (:data:`TIERS`), each in its own BIGINT columns of 52 bits:
+1024 bits (``sk000`` ..) for the entries with up to ~680 distinct trigrams (a
+message of ~1 KB), 8192 bits (``skl000`` ..) for longer ones. An entry fills one tier
+and leaves the other NULL, which the test reads as "may match" (as it does a row never
+sketched). One size does not fit: 8192 bits for every entry would double the store,
+and 1024 bits are all set for a 5 KB tool result, which then is read on every search;
+long entries hold most of the text.
 
-A trigram with 32-bit hash ``h`` sets bit ``h * bits >> 32`` of a sketch of
-``bits = 6 * length`` bits: character ``pos // 6`` (0-based), bit ``pos % 6``.
-The test for a needle (:func:`condition`) therefore depends on the sketch's length,
-which the query reads with ``strlen``.
+A trigram with 32-bit hash ``h`` sets bit ``h * bits >> 32`` of a tier of ``bits`` bits,
+that is bit ``pos % 52`` of word ``pos // 52``. Words hold 52 bits, not 64, so that a
+bit can be tested with float division (exact below 2**53): DuckDB pushes into the scan
+only filters that cannot fail, and counts the bitwise ``&`` among those that can
+(see :func:`condition`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Sequence
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
+WORD_BITS = 52
+#: A word with every bit set.
+FULL = (1 << WORD_BITS) - 1
+#: ``(column prefix, bits)`` of each sketch size, smallest first.
+TIERS = (("sk", 1024), ("skl", 8192))
+#: Each tier's word columns.
+TIER_COLUMNS = tuple(tuple(f"{prefix}{i:03d}" for i in range(-(-bits // WORD_BITS)))
+                     for prefix, bits in TIERS)
 #: Every column of an entry that search needs besides its text and tool name.
-COLUMNS = ("text_sketch",)
-#: Each column's SQL type and options. Uncompressed: the characters are random, so
-#: compression saves nothing and would cost decoding on every search.
-COLUMN_DDL = {"text_sketch": "VARCHAR USING COMPRESSION uncompressed"}
+COLUMNS = tuple(column for columns in TIER_COLUMNS for column in columns)
+#: Each column's SQL type and options. NULL: not this entry's tier (or never sketched).
+COLUMN_DDL = {column: "BIGINT" for column in COLUMNS}
+#: Bits of sketch per distinct trigram: an entry takes the smallest tier with this many.
+#: At 1.5 about half the bits are set, so a needle with t trigrams passes ~2**-t of the
+#: entries that do not contain it.
+BITS_PER_TRIGRAM = 1.5
+#: Bits of a needle tested per tier: a few rule out nearly every entry that does not
+#: match; each one more costs DuckDB ~1 ms to plan.
+MAX_TESTS = 6
 
-#: Bits of sketch per distinct trigram: ~1/e of the bits set, so a needle with t
-#: trigrams passes ~2**-(1.4 t) of the entries that do not contain it.
-BITS_PER_TRIGRAM = 2.0
-BITS_PER_CHAR = 6
-#: The sketch lengths (characters), about sqrt(2) apart: 16 up to ~185,000 (1.1M bits,
-#: enough for ~550,000 distinct trigrams; longer texts get the largest, and more false
-#: positives).
-LENGTHS = tuple(sorted({int(round(16 * 2 ** (j / 2))) for j in range(17)}))
-#: Characters of a needle's sketch tested per search (per length): a few rule out nearly
-#: every entry that does not match; more only lengthen the query.
-MAX_TESTS = 8
-
-_BASE = 0x40  # '@': characters '@' .. '\x7f' hold 6 bits each
 _GOLDEN = 2654435761  # Knuth's multiplicative hash constant
-# Rows hashed per numpy pass: bounds the temporary arrays (~20 bytes per text byte).
+# Rows hashed per numpy pass: bounds the temporary arrays (~30 bytes per text byte).
 _CHUNK = 1024
-_WEIGHTS = (1 << np.arange(BITS_PER_CHAR)).astype(np.uint8)
 
 
 def keyed(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> list[str]:
@@ -64,35 +64,49 @@ def keyed(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> list
 
 def columns(texts: Sequence[str | None],
             tool_names: Sequence[str | None]) -> dict[str, np.ndarray]:
-    """Return the values of every column in :data:`COLUMNS` for these entries."""
-    return {"text_sketch": build(keyed(texts, tool_names))}
+    """Return the values of every column in :data:`COLUMNS` for these entries.
+
+    Each is a masked int64 array (masked: NULL), which DuckDB scans as a column.
+    """
+    return build(keyed(texts, tool_names))
 
 
-def build(texts: Sequence[str]) -> np.ndarray:
-    """Return the sketches of already lower-cased ``texts`` as an object array of strings."""
-    out = np.empty(len(texts), dtype=object)
-    for start in range(0, len(texts), _CHUNK):
-        out[start:start + _CHUNK] = _build_chunk(texts[start:start + _CHUNK])
-    return out
+def build(texts: Sequence[str]) -> dict[str, np.ma.MaskedArray]:
+    """Return the sketch columns of already lower-cased ``texts``."""
+    parts = [_build_chunk(texts[start:start + _CHUNK])
+             for start in range(0, len(texts), _CHUNK)] or [_build_chunk([])]
+    return {column: np.ma.concatenate([part[column] for part in parts])
+            for column in COLUMNS}
 
 
-def _build_chunk(texts: Sequence[str]) -> list[str]:
+def _build_chunk(texts: Sequence[str]) -> dict[str, np.ma.MaskedArray]:
     encoded = [text.encode("utf-8") for text in texts]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    rows = len(encoded)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=rows)
     hashes, counts = _trigram_hashes(b"".join(encoded), lengths)
     # Distinct trigrams per row, by linear counting on a bitmap of 2 bits per byte
     # (rounded up to whole bytes, so each row's count is a sum of bytes' popcounts).
     counting = (lengths + 4) // 4 * 8
     set_bits = np.add.reduceat(np.bitwise_count(_bitmaps(hashes, counts, counting)),
-                               np.concatenate(([0], np.cumsum(counting // 8)[:-1])))
+                               np.concatenate(([0], np.cumsum(counting // 8)[:-1]))
+                               ) if rows else np.zeros(0)
     distinct = -counting * np.log1p(-np.minimum(set_bits, counting - 1) / counting)
-    wanted = np.ceil(distinct * BITS_PER_TRIGRAM / BITS_PER_CHAR)
-    chars = np.asarray(LENGTHS)[np.minimum(np.searchsorted(LENGTHS, wanted), len(LENGTHS) - 1)]
-    bits = _bitmaps(hashes, counts, chars * BITS_PER_CHAR, packed=False)
-    codes = bits.reshape(-1, BITS_PER_CHAR).view(np.uint8) @ _WEIGHTS + np.uint8(_BASE)
-    text = codes.tobytes().decode("ascii")
-    ends = np.cumsum(chars).tolist()
-    return [text[end - size:end] for end, size in zip(ends, chars.tolist())]
+    sizes = np.array([bits for _, bits in TIERS])
+    tier = np.minimum(np.searchsorted(sizes, distinct * BITS_PER_TRIGRAM), len(TIERS) - 1)
+    owner_tier = np.repeat(tier, counts)
+    out = {}
+    for index, ((_, bits), names) in enumerate(zip(TIERS, TIER_COLUMNS)):
+        mine = tier == index
+        words = np.zeros((int(mine.sum()), len(names), 64), dtype=bool)
+        position = (hashes[owner_tier == index] * np.uint64(bits)) >> np.uint64(32)
+        word, bit = np.divmod(position.astype(np.int64), WORD_BITS)
+        words[np.repeat(np.arange(len(words)), counts[mine]), word, bit] = True
+        values = np.packbits(words, axis=2, bitorder="little").view("<i8")[:, :, 0]
+        for column, value in zip(names, values.T if len(values) else [[]] * len(names)):
+            data = np.zeros(rows, dtype=np.int64)
+            data[mine] = value
+            out[column] = np.ma.masked_array(data, mask=~mine)
+    return out
 
 
 def _bitmaps(hashes: np.ndarray, counts: np.ndarray, sizes: np.ndarray,
@@ -132,53 +146,43 @@ def needle_hashes(needle: str) -> list[int]:
     return list(seen)
 
 
-def required(needle: str, length: int, limit: int = MAX_TESTS) -> dict[int, int]:
-    """Return ``{character: mask}`` that a sketch of ``length`` characters must contain.
+def required(needle: str, limit: int | None = MAX_TESTS) -> list[tuple[str, int]]:
+    """Return ``(column, bit)`` pairs an entry containing ``needle`` has set (or NULL).
 
-    Characters are 0-based; ``mask`` holds the 6-bit values that must be set. At most
-    ``limit`` characters are returned; empty for needles shorter than three bytes.
+    At most ``limit`` pairs per tier (None: all); empty for needles shorter than three bytes.
     """
-    bits = length * BITS_PER_CHAR
-    masks: dict[int, int] = {}
-    for value in needle_hashes(needle):
-        char, bit = divmod((value * bits) >> 32, BITS_PER_CHAR)
-        if char in masks or len(masks) < limit:
-            masks[char] = masks.get(char, 0) | (1 << bit)
-    return masks
+    pairs = []
+    for (_, bits), names in zip(TIERS, TIER_COLUMNS):
+        mine: dict[tuple[str, int], None] = {}
+        for value in needle_hashes(needle):
+            word, bit = divmod((value * bits) >> 32, WORD_BITS)
+            mine[(names[word], bit)] = None
+        pairs.extend(list(mine)[:limit])
+    return pairs
 
 
-def condition(column: str, needle: str, limit: int = MAX_TESTS) -> str | None:
-    """Return SQL true for every row whose sketch ``column`` may contain ``needle``.
+def condition(needle: str, limit: int | None = MAX_TESTS) -> str | None:
+    """Return SQL true for every entry whose sketch may contain ``needle``; None: no filter.
 
-    It reads only ``column`` and uses only functions that cannot fail (``strlen``,
-    ``substring``, ``IN``), so DuckDB pushes it into the table scan even next to other
-    filters, and reads other columns only for the rows it lets through. A row with no
-    sketch (NULL) or a length not in :data:`LENGTHS` passes. None: no filter
-    (a needle shorter than three bytes).
+    Each test reads one column and uses only functions that cannot fail, so DuckDB pushes
+    it into the table scan even beside other filters, and reads other columns only for
+    the rows it lets through. "Bit b of word w is set" is "floor(w / 2**b) is odd".
     """
-    if len(needle.encode("utf-8")) < 3:
-        return None
-    branches = []
-    for length in LENGTHS:
-        tests = " AND ".join(
-            f"contains('{_characters_with(mask)}', substring({column}, {char + 1}, 1))"
-            for char, mask in sorted(required(needle, length, limit).items()))
-        branches.append(f"WHEN {length} THEN {tests}")
-    return f"({column} IS NULL OR CASE strlen({column}) {' '.join(branches)} ELSE true END)"
+    tests = [f"({column} IS NULL OR even(fdiv({column}, {1 << bit}.0)) <> "
+             f"fdiv({column}, {1 << bit}.0))" for column, bit in required(needle, limit)]
+    return " AND ".join(tests) or None
 
 
-def _characters_with(mask: int) -> str:
-    """Return the sketch characters that have every bit of ``mask`` set (none is a quote)."""
-    return "".join(chr(_BASE + value) for value in range(1 << BITS_PER_CHAR)
-                   if value & mask == mask)
+def bits_set(values: dict[str, int | None], needle: str) -> bool:
+    """Return whether the sketch ``values`` (column -> word) may contain ``needle``, in Python."""
+    return all(values[column] is None or values[column] >> bit & 1
+               for column, bit in required(needle, None))
 
 
-def bits_set(sketch: str, needle: str) -> bool:
-    """Return whether ``sketch`` may contain ``needle``: the test of :func:`condition`, in Python."""
-    if len(needle.encode("utf-8")) < 3 or len(sketch) not in LENGTHS:
-        return True
-    masks = required(needle, len(sketch), limit=math.inf)  # type: ignore[arg-type]
-    return all((ord(sketch[char]) - _BASE) & mask == mask for char, mask in masks.items())
+def row(columns: dict[str, np.ndarray], index: int) -> dict[str, int | None]:
+    """Return one entry's sketch from :func:`build`'s columns, NULL as None."""
+    return {column: None if np.ma.is_masked(value[index]) else int(value[index])
+            for column, value in columns.items()}
 
 
 def searchable(texts: Sequence[str | None],
@@ -189,4 +193,4 @@ def searchable(texts: Sequence[str | None],
     it stored for rows it never sketched, and matches anything.
     """
     lowered = [text.lower() if text else text for text in texts]
-    return lowered, np.full((40, len(lowered)), (1 << 52) - 1, dtype=np.int64)
+    return lowered, np.full((40, len(lowered)), FULL, dtype=np.int64)

@@ -1,9 +1,10 @@
-"""Schema version 5: one sized trigram sketch per entry replaces text_lower and 40 sketch words.
+"""Schema version 5: a two-size trigram sketch replaces text_lower and the 2048-bit sketch.
 
 Migration 2 stored a lower-cased copy of every text (uncompressed) and a 2048-bit
 sketch in 40 BIGINT columns: about 1.1 bytes per text byte, and the fixed sketch was
-saturated (every bit set) for texts over a few KB, so those were always read.
-sketch.py now sizes one string per entry to its text; bench/search.py has the numbers.
+saturated (every bit set) for texts over a few KB, so those were read on every search.
+sketch.py now gives short entries 1024 bits and long ones 8192; bench/search.py has
+the numbers.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from thinkt.collector import sketch
 
 log = logging.getLogger(__name__)
 
-DESCRIPTION = "sized trigram sketch (text_sketch) instead of text_lower and sk00..sk39"
+DESCRIPTION = "two-size trigram sketch (sk000.., skl000..) instead of text_lower and sk00..sk39"
 
 # What migration 2 added, as it named them.
 _OLD_COLUMNS = ("text_lower",) + tuple(f"sk{i:02d}" for i in range(40))
-# The columns this version adds: sketch.py may change them later, this migration may not.
-_NEW_COLUMNS = {"text_sketch": "VARCHAR USING COMPRESSION uncompressed"}
+# The columns this version adds (sketch.py's as of this version; it may change them later,
+# this migration may not: a later change is a later migration).
+_NEW_COLUMNS = tuple(f"sk{i:03d}" for i in range(20)) + tuple(f"skl{i:03d}" for i in range(158))
 # Rows sketched per UPDATE: bounds the memory each step needs (~20 bytes per text byte).
 _CHUNK = 20_000
 
 
 def apply(con: Any) -> None:
-    """Drop migration 2's columns, add ``text_sketch`` and fill it for every stored entry.
+    """Drop migration 2's columns, add the sketch columns and fill them for every stored entry.
 
     DuckDB 2.0 drops columns of a table with a primary key (the key's columns aside),
     so the table is altered, not rebuilt. Until a row is filled its sketch is NULL,
@@ -41,8 +43,9 @@ def apply(con: Any) -> None:
     for column in _OLD_COLUMNS:
         if column in present:
             con.execute(f"ALTER TABLE collected_entries DROP COLUMN {column}")
-    for column, ddl in _NEW_COLUMNS.items():
-        con.execute(f"ALTER TABLE collected_entries ADD COLUMN {column} {ddl}")
+    for column in _NEW_COLUMNS:
+        con.execute(f"ALTER TABLE collected_entries ADD COLUMN {column} BIGINT")
+    assignments = ", ".join(f"{column} = b.{column}" for column in _NEW_COLUMNS)
     last, filled = -1, 0
     while True:
         rows = con.execute("SELECT seq, text, tool_name FROM collected_entries WHERE seq > ? "
@@ -50,10 +53,11 @@ def apply(con: Any) -> None:
         if not rows:
             break
         seqs, texts, tool_names = zip(*rows)
+        words = sketch.columns(texts, tool_names)
         backfill = {"seq": np.array(seqs, dtype=np.int64),
-                    "text_sketch": sketch.build(sketch.keyed(texts, tool_names))}
+                    **{column: words[column] for column in _NEW_COLUMNS}}
         con.register("backfill", backfill)
-        con.execute("UPDATE collected_entries SET text_sketch = b.text_sketch FROM backfill b "
+        con.execute(f"UPDATE collected_entries SET {assignments} FROM backfill b "
                     "WHERE collected_entries.seq = b.seq")
         con.unregister("backfill")
         last, filled = seqs[-1], filled + len(rows)
