@@ -19,7 +19,7 @@ from thinkt.collector.database import (SCHEMA_VERSION, StoreError, migrate,  # n
 from thinkt.collector.queries import list_sessions, session_entries, stats, usage  # noqa: F401
 from thinkt.collector.rollup import BIGINT_MAX, TOKEN_FIELDS  # noqa: F401
 from thinkt.collector.schemas import ENTRY_FIELDS  # noqa: F401
-from thinkt.collector.search import SNIPPET_CHARS, bit_is_set, search  # noqa: F401
+from thinkt.collector.search import SNIPPET_CHARS, search  # noqa: F401
 
 
 def ingest(con: Any, requests: Sequence[IngestRequest]) -> list[tuple[int, int]]:

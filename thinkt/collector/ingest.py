@@ -22,6 +22,10 @@ from thinkt.collector.channel import IngestRequest, Ingested
 from thinkt.collector.database import StoreError, naive_utc, transaction
 from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS
 
+#: The API response an entry belongs to (see rollup.py), as SQL over the entry's columns.
+RESPONSE_KEY = ("CASE WHEN coalesce({table}message_id, '') <> '' THEN 'm:' || {table}message_id "
+                "ELSE 'e:' || length({table}session_id) || ':' || {table}session_id || {table}uuid END")
+
 log = logging.getLogger(__name__)
 
 #: Columns each entry carries from its request.
@@ -197,6 +201,13 @@ def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
     # The content changes; where and when it first arrived (seq, received_at, the
     # request's fields) stays, and an estimated time stays the first estimate.
     assignments = ", ".join(f'"{c}" = r."{c}"' for c in _CONTENT + tuple(sketch.COLUMNS))
+    # The responses the replaced copies carried: their usage is recomputed, whichever
+    # session it is attributed to (a changed message id moves an entry to another one).
+    con.execute(f"""
+        INSERT OR IGNORE INTO rollup_dirty_responses
+        SELECT DISTINCT e.source, {RESPONSE_KEY.format(table="e.")}
+        FROM collected_entries e SEMI JOIN replacing r USING (session_id, uuid)
+    """)
     con.execute(f"""
         UPDATE collected_entries AS e SET {assignments},
             "timestamp" = CASE WHEN e.timestamp_estimated AND r.timestamp_estimated

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from thinkt.collector.database import transaction
+from thinkt.collector.ingest import RESPONSE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,7 @@ BIGINT_MAX = 2**63 - 1
 
 _IS_MODEL = "coalesce(model NOT IN ('', '<synthetic>'), false)"
 _TOKEN_ANY = " OR ".join(f"{t} > 0" for t in TOKEN_FIELDS)
-_RESPONSE_KEY = ("CASE WHEN coalesce(message_id, '') <> '' THEN 'm:' || message_id "
-                 "ELSE 'e:' || length(session_id) || ':' || session_id || uuid END")
+_RESPONSE_KEY = RESPONSE_KEY.format(table="")
 # A session's totals are BIGINT columns: they add in 128 bits and saturate at BIGINT_MAX
 # instead of failing the refresh on overflow (counts are bounded at the API, so that
 # takes 9 million maximal responses).
@@ -89,13 +89,19 @@ _SESSION_COLUMNS = ("session_id, source, project_path, instance_id, machine_id, 
 
 
 def _response_rows(entries: str) -> str:
-    """SQL of the usage rows (one per API response) that ``entries`` make."""
+    """SQL of the usage rows (one per API response) that ``entries`` make.
+
+    The attribution is the first entry's (lowest ``seq``), its NULLs included
+    (``arg_min_null``): a later copy sent by another agent or for another project does
+    not take the response over. Only the model is the first one named.
+    """
     return f"""
         SELECT source, {_RESPONSE_KEY} AS response_key,
                arg_min(message_id, seq) AS message_id, arg_min(session_id, seq) AS session_id,
-               arg_min(project_path, seq) AS project_path,
+               arg_min_null(project_path, seq) AS project_path,
                arg_min(model, seq) FILTER (WHERE {_IS_MODEL}) AS model,
-               arg_min("timestamp", seq) AS "timestamp", arg_min(instance_id, seq) AS instance_id,
+               arg_min("timestamp", seq) AS "timestamp",
+               arg_min_null(instance_id, seq) AS instance_id,
                count(*) AS entries, {", ".join(f"max({t}) AS {t}" for t in TOKEN_FIELDS)}
         FROM {entries}
         WHERE {_TOKEN_ANY}
@@ -143,10 +149,11 @@ def recompute(con: Any, sessions: str | None = None) -> None:
     """Rebuild the rows of the rollup for ``sessions`` (SQL selecting session ids; every
     session when None) from the entries, within the caller's transaction.
 
-    Responses are recomputed whole: those of the sessions' entries and those attributed
-    to the sessions, from every entry that carries them (a resumed session repeats
-    another's responses); every session such a response is or was attributed to is
-    recomputed with them.
+    Responses are recomputed whole: those of the sessions' entries, those attributed to
+    the sessions and those in ``rollup_dirty_responses`` (what replaced entries carried
+    before), from every entry that carries them (a resumed session repeats another's
+    responses); every session such a response is or was attributed to is recomputed
+    with them.
     """
     if sessions is None:
         for table in ("collected_usage", "usage_hourly"):
@@ -164,6 +171,8 @@ def recompute(con: Any, sessions: str | None = None) -> None:
         WHERE {in_sessions} AND ({_TOKEN_ANY})
         UNION
         SELECT source, response_key FROM collected_usage WHERE {in_sessions}
+        UNION
+        SELECT source, response_key FROM rollup_dirty_responses
     """)
     # Every session the responses were attributed to, before and after.
     attributed = ("INSERT INTO rollup_sessions SELECT session_id FROM collected_usage "
@@ -275,6 +284,7 @@ class Rollup:
                 if dirty:
                     recompute(con, "SELECT session_id FROM rollup_dirty")
                     con.execute("DELETE FROM rollup_dirty")
+                    con.execute("DELETE FROM rollup_dirty_responses")
                 con.execute("INSERT OR REPLACE INTO rollup_state VALUES ('entries', ?)", [high])
             log.debug("rollup: entries %d..%d, %d sessions recomputed, %.1f ms",
                       self.watermark + 1, high, dirty, (time.monotonic() - started) * 1000)

@@ -15,7 +15,8 @@ agents' counts, in larger batches and outside the acknowledgement's path.
 - ``collected_usage.prev_model``: the model before an upsert changed it, so the rollup
   can tell when a response's tokens moved to another model.
 - ``rollup_state``: the highest ``seq`` folded in; ``rollup_dirty``: sessions with an
-  entry replaced by a changed copy, which the rollup recomputes from their entries.
+  entry replaced by a changed copy, and ``rollup_dirty_responses``: the responses those
+  entries carried before, which the rollup recomputes from the entries.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ STATEMENTS = (
     )""",
     "CREATE TABLE rollup_state (name VARCHAR PRIMARY KEY, seq BIGINT NOT NULL)",
     "CREATE TABLE rollup_dirty (session_id VARCHAR PRIMARY KEY)",
+    """CREATE TABLE rollup_dirty_responses (
+        source VARCHAR NOT NULL,
+        response_key VARCHAR NOT NULL,
+        PRIMARY KEY (source, response_key)
+    )""",
 )
 
 
