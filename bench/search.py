@@ -416,7 +416,8 @@ def main() -> None:
             for c in chosen:
                 rows[(c.key, entries, threads)] = (ratios[c.key], times)
     print(f"\nsearch candidates ({os.cpu_count()} cores, p50 / p95 ms over {args.repeat} runs, "
-          f"limit 50; file/B, used/B: the file after CHECKPOINT, and its used blocks, per text byte)")
+          "limit 50; file/B, used/B: the file after CHECKPOINT, and its used blocks, "
+          "per text byte)")
     print(f"{'':2} {'candidate':42} {'N':>4} {'thr':>3} {'file/B':>6} {'used/B':>6} "
           f"{'ins µs':>6} {'rare':>13} {'common':>13} {'none':>13}")
     for (key, entries, threads), (ratio, times) in rows.items():

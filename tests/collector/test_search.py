@@ -43,7 +43,8 @@ def expected(sessions: dict[str, tuple[str | None, list[tuple]]], needle: str) -
     return found
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), batch=st.lists(
     st.tuples(st.one_of(st.none(), st.text(alphabet="/aİΣ_x", max_size=8)),
               st.lists(st.tuples(TEXT, st.one_of(st.none(), st.sampled_from(
@@ -57,7 +58,8 @@ def test_search_finds_exactly_what_str_lower_finds(con, cur, data, batch):
         session_id = f"{prefix}{n}"
         sessions[session_id] = (project, entries)
         store.ingest(con, [build_request(session_id, [
-            build_entry(f"u{i}", text=text, tool_name=tool) for i, (text, tool) in enumerate(entries)
+            build_entry(f"u{i}", text=text, tool_name=tool)
+            for i, (text, tool) in enumerate(entries)
         ], project_path=project)])
     # WHEN searching for a piece of one of them, in its case, upper case or lower case
     texts = [t for _, entries in batch for pair in entries for t in pair if t] or ["x"]
@@ -207,7 +209,8 @@ def test_an_old_database_keeps_every_entry_findable(tmp_path, monkeypatch):
         # AND every entry is found by pieces of its text, tool name and project path
         cur = con.cursor()
         for session_id, (project, entries) in sessions.items():
-            for needle in [text[-7:] for text, _ in entries if text] + ["ΟΦΙΑ", "ZMIR", project]:
+            pieces = [text[-7:] for text, _ in entries if text]
+            for needle in pieces + ["ΟΦΙΑ", "ZMIR", project]:
                 assert session_id in {h["id"] for h in store.search(cur, needle, 500)}, needle
             assert session_id in {h["id"] for h in store.search(cur, "webfetch", 500)}
         [hit] = store.search(cur, "Entry 3.4", 10)

@@ -1,4 +1,4 @@
-"""The two-size trigram sketch never rules out an entry containing the needle, and rules out most others."""
+"""The two-size trigram sketch never rules out an entry holding the needle, and most others."""
 
 from __future__ import annotations
 

@@ -50,14 +50,18 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
              for c in columns}
     found: list[tuple[str, int]] = []
     paths: list[str] = []
+    in_sql = "true"
     if any(sigma in needle for sigma in _SIGMAS):
         # Entries and paths with a capital sigma: str.lower() decides, in Python.
-        for c in columns:
-            exact[c] = f"(NOT coalesce(contains({c}, '{_SIGMA}'), false) AND {exact[c]})"
-        found = [(session_id, seq) for session_id, seq, text, tool in cur.execute(f"""
-            SELECT session_id, seq, text, tool_name FROM collected_entries
-            WHERE {prefilter} AND (contains(text, '{_SIGMA}') OR contains(tool_name, '{_SIGMA}'))
-        """).fetchall() if needle in (text or "").lower() or needle in (tool or "").lower()]
+        in_python = (f"coalesce(contains(text, '{_SIGMA}') OR contains(tool_name, '{_SIGMA}'), "
+                     "false)")
+        in_sql = f"NOT {in_python}"
+        path = "s.project_path"
+        exact[path] = f"(NOT coalesce(contains({path}, '{_SIGMA}'), false) AND {exact[path]})"
+        found = [(session_id, seq) for session_id, seq, text, tool in cur.execute(
+            f"SELECT session_id, seq, text, tool_name FROM collected_entries "
+            f"WHERE {prefilter} AND {in_python}").fetchall()
+            if needle in (text or "").lower() or needle in (tool or "").lower()]
         paths = [session_id for session_id, path in cur.execute(
             "SELECT session_id, project_path FROM collected_sessions "
             f"WHERE contains(project_path, '{_SIGMA}')").fetchall() if needle in path.lower()]
@@ -66,7 +70,7 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
             SELECT session_id, count(*) AS match_count, min(seq) AS first_seq
             FROM (
                 SELECT session_id, seq FROM collected_entries
-                WHERE {prefilter} AND ({exact["text"]} OR {exact["tool_name"]})
+                WHERE {prefilter} AND {in_sql} AND ({exact["text"]} OR {exact["tool_name"]})
                 UNION ALL
                 SELECT unnest($sessions::VARCHAR[]), unnest($seqs::BIGINT[])
             )

@@ -115,12 +115,14 @@ def _bitmaps(hashes: np.ndarray, counts: np.ndarray, sizes: np.ndarray,
     offsets = np.concatenate(([0], np.cumsum(sizes)))
     bits = np.zeros(int(offsets[-1]), dtype=bool)
     size = np.repeat(sizes.astype(np.uint64), counts)
-    bits[np.repeat(offsets[:-1], counts) + ((hashes * size) >> np.uint64(32)).astype(np.int64)] = True
+    position = (hashes * size) >> np.uint64(32)
+    bits[np.repeat(offsets[:-1], counts) + position.astype(np.int64)] = True
     return np.packbits(bits) if packed else bits
 
 
 def _trigram_hashes(data: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the 32-bit hashes (as uint64) of every row's trigrams, in order, and their count per row."""
+    """Return the 32-bit hashes (as uint64) of every row's trigrams in order, and their count
+    per row."""
     counts = np.maximum(lengths - 2, 0)
     if len(data) < 3:
         return np.zeros(0, dtype=np.uint64), counts
