@@ -44,6 +44,7 @@ LONG_BYTES = (5_000, 50_000)
 SESSION_LENGTH = 100
 NONE = "qqjjxxzzqq"  # in no entry
 BUILD_CHUNK = 50_000
+MEMORY_GB = 16  # shared by the stores searched side by side
 BUILD_SEED = 1_000_000  # larger stores are copies of this one (see replicate)
 TERMS = {"rare": RARE, "common": COMMON, "none": NONE}
 
@@ -362,6 +363,8 @@ def latencies(paths: dict[str, Path], chosen: list[Candidate], repeat: int,
     for c in chosen:
         cons[c.key] = duckdb.connect(str(paths[c.key]), read_only=True)
         cons[c.key].execute(f"SET threads = {threads}")
+        # Each connection would take up to 80% of the memory: two 10M stores ran out.
+        cons[c.key].execute(f"SET memory_limit = '{MEMORY_GB // len(chosen)}GB'")
     samples: dict[tuple[str, str], list[float]] = {}
     answers: dict[str, dict] = {}
     try:
