@@ -104,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Private key (PEM, without a passphrase) of --tls-cert; readable by this service "
             "only.", None, click.Path(dir_okay=False), metavar="FILE"),
     Setting("workers", "collector", ("--workers", "-w"),
-            "Number of gunicorn sync workers (default: 4 x CPU cores, at least 4).",
+            "Number of gunicorn sync workers (default: 8 x CPU cores, at least 8).",
             None, click.IntRange(1, 256)),
     Setting("queue_size", "collector", ("--queue-size",),
             "Batches that may wait for the writer before ingest answers 503.", 256,

@@ -33,6 +33,10 @@ from thinkt.status import ExitStatus
 
 log = logging.getLogger(__name__)
 
+#: How long the queue stays empty before the writer counts as idle and refreshes the
+#: rollup; under load batches follow each other closer than this, and the rollup is
+#: refreshed every rollup.REFRESH_INTERVAL instead, in larger (cheaper) steps.
+IDLE_GAP = 0.05
 #: Exit status of a writer that could not open its database (the arbiter reports why).
 EXIT_OPEN_FAILED = 73
 #: Exit status after a fatal database error (the arbiter restarts the writer).
@@ -131,9 +135,10 @@ class Writer:
                 break
             self._housekeeping()
             try:
-                first = self.queue.get_nowait()
+                first = self.queue.get(timeout=IDLE_GAP)
             except queue_module.Empty:
-                # Idle: bring the rollup up to date before waiting for more.
+                # Idle (nothing for IDLE_GAP, not just between two commits of a burst):
+                # bring the rollup up to date before waiting for more.
                 self._refresh()
                 try:
                     first = self.queue.get(timeout=0.5)
