@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from tests.collector import facade as store
 from tests.collector.conftest import T0, build_entry, build_request
-from thinkt.collector import database, ingest, queries, rollup
+from thinkt.collector import database, ingest, queries, rollup, sketch
 from thinkt.collector.channel import Ingest, Ingested
 from thinkt.collector.writer import Replies, Writer
 
@@ -290,6 +290,12 @@ def test_a_schema_3_database_made_by_the_old_code_answers_the_same(tmp_path):
         assert sessions == expected["sessions"]
         assert [{k: a[k] for k in ("instance_id", "trace_count")}
                 for a in store.list_agents(cur, T0)] == expected["agents"]
+        # AND the sketches the old code stored are the ones this code makes
+        for text, tool, *words in con.execute(
+                f"SELECT text, tool_name, {', '.join(sketch.COLUMNS)} FROM collected_entries"
+                ).fetchall():
+            made = sketch.columns([text], [tool])
+            assert words == [int(made[column][0]) for column in sketch.COLUMNS], text
         # AND the rollup it built is the one a recompute makes, and new entries add to it
         assert snapshot(con) == recomputed(con)
         store.ingest(con, [build_request("s-claude-1", [build_entry("new", input_tokens=1)],

@@ -172,16 +172,14 @@ def insert_the_old_way(con, session_id: str, project: str | None, entries: list[
             f'"timestamp", text, tool_name, text_lower, {words}) VALUES '
             f"(?, ?, ?, 'claude', ?, 'assistant', ?, ?, ?, ?, {', '.join(['?'] * 40)})",
             [session_id, f"u{n}", first + n, T0, T0, text, tool, text.lower() if text else text]
-            + [n % 7] * 40)  # sketch words that are wrong on purpose: the new sketch must not care
+            + [int(w) for w in sketch.searchable([text], [tool])[1][:, 0]])  # as version 3 did
     con.execute("INSERT INTO collected_sessions (session_id, source, project_path, entry_count, "
                 "first_seen, last_updated) VALUES (?, 'claude', ?, ?, ?, ?)",
                 [session_id, project, len(entries), T0, T0])
 
 
-def test_an_old_database_keeps_every_entry_findable(tmp_path, monkeypatch):
+def test_an_old_database_keeps_every_entry_findable(tmp_path):
     # GIVEN a version 3 database with entries of every kind, more than one backfill chunk
-    from thinkt.collector.migrations import m005_search_columns
-    monkeypatch.setattr(m005_search_columns, "_CHUNK", 7)
     path = str(tmp_path / "collector.duckdb")
     old = open_at_version_3(path)
     rng = np.random.default_rng(1)
@@ -196,15 +194,14 @@ def test_an_old_database_keeps_every_entry_findable(tmp_path, monkeypatch):
     # WHEN the current code opens it
     con = database.open_database(path)
     try:
-        # THEN it is at the latest version, without the old columns, every row sketched
+        # THEN it is at the latest version, without the lower-cased copy, every row sketched
         assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == \
             database.SCHEMA_VERSION
         columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() "
                                              "WHERE table_name = 'collected_entries'").fetchall()}
-        assert "text_lower" not in columns and "sk00" not in columns
+        assert "text_lower" not in columns
         assert set(sketch.COLUMNS) <= columns
-        # each entry filled exactly one of the two sizes
-        assert con.execute("SELECT count(*), count(sk000) + count(skl000) "
+        assert con.execute(f"SELECT count(*), count({sketch.COLUMNS[0]}) "
                            "FROM collected_entries").fetchone() == (42, 42)
         # AND every entry is found by pieces of its text, tool name and project path
         cur = con.cursor()

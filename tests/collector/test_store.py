@@ -502,14 +502,6 @@ def test_search_finds_every_substring_of_stored_text(con, cur):
             assert store.search(cur, needle.upper(), 1), needle.upper()
 
 
-def test_the_sql_bit_test_reads_every_bit_of_a_sketch_word(con):
-    # search() tests bit b as "floor(word / 2**b) is odd" (see its docstring): pin it.
-    word = 0b1011_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_1101
-    tests = ", ".join(store.bit_is_set("w", b) for b in range(52))
-    bits = con.execute(f"SELECT {tests} FROM (SELECT ?::BIGINT AS w)", [word]).fetchone()
-    assert list(bits) == [bool(word >> b & 1) for b in range(52)]
-
-
 def test_a_match_after_a_widening_lowercase_keeps_the_snippet_aligned(con, cur):
     store.ingest(con, [build_request("s1", [build_entry("a", text="İİİİ then target word")])])
     [hit] = store.search(cur, "target", 10)

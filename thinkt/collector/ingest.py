@@ -75,6 +75,14 @@ class _Group:
         # duplicate when identical to the stored one, else a change it superseded.
         self.superseded = [0] * len(requests)  # identical to the copy stored
         self.superseded_changed = [0] * len(requests)
+        if len(copies) == sum(len(request.entries) for request in requests):
+            # The common case: every entry once. Rows in arrival order, each its own owner.
+            self.size = len(copies)
+            self.owner = np.repeat(np.arange(len(requests), dtype=np.int64),
+                                   [len(request.entries) for request in requests])
+            rows = [entry for request in requests for entry in request.entries]
+            self._finish(rows, requests, first_seq)
+            return
         kept: list[tuple[int, int, int, int]] = []  # owner's (request, position), last copy's
         for chain in copies.values():
             last_index, last_position = chain[-1]
@@ -92,6 +100,10 @@ class _Group:
         self.size = len(kept)
         self.owner = np.fromiter((owner for owner, *_ in kept), dtype=np.int64, count=self.size)
         rows = [requests[index].entries[position] for _, _, index, position in kept]
+        self._finish(rows, requests, first_seq)
+
+    def _finish(self, rows: list[tuple], requests: Sequence[IngestRequest],
+                first_seq: int) -> None:
         self.entries = _columns(rows, requests, self.owner)
         self.entries["seq"] = np.arange(first_seq, first_seq + self.size, dtype=np.int64)
         self.first_seq = first_seq

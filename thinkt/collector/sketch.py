@@ -34,10 +34,14 @@ log = logging.getLogger(__name__)
 WORD_BITS = 52
 #: A word with every bit set.
 FULL = (1 << WORD_BITS) - 1
-#: ``(column prefix, bits)`` of each sketch size, smallest first.
-TIERS = (("sk", 1024), ("skl", 8192))
+#: ``(column prefix, bits)`` of each sketch size, smallest first. One size for now:
+#: 2048 bits in migration 2's columns ``sk00`` .. ``sk39``, hashed as migration 2 hashed
+#: them, so stored sketches stay valid. Two sizes (1024 bits, and 8192 for long texts,
+#: in 178 columns) searched faster at 1M entries but cost three times the insert of one
+#: (bench/search.py: 132 µs a row against 40); see the closing note of issue 15.
+TIERS = (("sk", 2048),)
 #: Each tier's word columns.
-TIER_COLUMNS = tuple(tuple(f"{prefix}{i:03d}" for i in range(-(-bits // WORD_BITS)))
+TIER_COLUMNS = tuple(tuple(f"{prefix}{i:02d}" for i in range(-(-bits // WORD_BITS)))
                      for prefix, bits in TIERS)
 #: Every column of an entry that search needs besides its text and tool name.
 COLUMNS = tuple(column for columns in TIER_COLUMNS for column in columns)
@@ -189,10 +193,9 @@ def row(columns: dict[str, np.ndarray], index: int) -> dict[str, int | None]:
 
 def searchable(texts: Sequence[str | None],
                tool_names: Sequence[str | None]) -> tuple[list[str | None], np.ndarray]:
-    """Return what migration 2 stored: lower-cased texts and 40 sketch words, all bits set.
-
-    Migration 2's sketch is gone (migration 5 drops its columns); every bit set is what
-    it stored for rows it never sketched, and matches anything.
-    """
+    """Return what migration 2 stores: lower-cased texts, and the 40 sketch words of each
+    entry as a ``(40, len(texts))`` array (the columns of today's one tier, the same hash)."""
     lowered = [text.lower() if text else text for text in texts]
-    return lowered, np.full((40, len(lowered)), FULL, dtype=np.int64)
+    words = columns(texts, tool_names)
+    return lowered, np.array([words[column].filled(FULL) for column in TIER_COLUMNS[0]],
+                             dtype=np.int64).reshape(len(TIER_COLUMNS[0]), len(lowered))
