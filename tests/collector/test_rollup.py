@@ -316,3 +316,23 @@ def test_usage_between_whole_hours_and_between_any_times_agree(con, cur, bounds)
     since, until = bounds
     [row] = store.usage(cur, "session", since, until, None)
     assert row["input_tokens"] == (110 if since else 11)
+
+
+def test_a_batch_sketched_by_the_http_worker_stores_what_the_writer_would_make(tmp_path):
+    entries = [build_entry("a", text="Hello World", tool_name="Bash"),
+               build_entry("b", text="x" * 5000), build_entry("a", text="hello again"),
+               build_entry("c", text=None)]
+    stored = []
+    for name, sketched in (("writer", False), ("worker", True)):
+        con = database.open_database(str(tmp_path / f"{name}.duckdb"))
+        requests = [build_request("s", entries[:2]), build_request("s", entries[2:])]
+        if sketched:  # as api.ingest hands them over
+            requests = [r._replace(search=sketch.table([e[4] for e in r.entries],
+                                                       [e[5] for e in r.entries]))
+                        for r in requests]
+        store.ingest(con, requests)
+        stored.append(con.execute(f"SELECT uuid, text, {', '.join(sketch.COLUMNS)} "
+                                  "FROM collected_entries ORDER BY uuid").fetchall())
+        con.close()
+    assert stored[0] == stored[1] and len(stored[0]) == 3
+    assert stored[1][0][1] == "hello again"  # the last copy, and its sketch

@@ -19,7 +19,8 @@ from thinkt.collector.body import parse_json, read_body
 from thinkt.collector.channel import (AgentRegistration, IngestRequest, Rejected, Unavailable,
                                       WriterClient)
 from thinkt.collector.openapi import build_document
-from thinkt.collector.schemas import agent_schema, ingest_schema, load_entries
+from thinkt.collector import sketch
+from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
 from thinkt.collector.queries import SESSION_ORDERS
 
@@ -32,6 +33,7 @@ SEARCH_LIMIT_MAX = 500
 ENTRIES_LIMIT_DEFAULT = 100
 ENTRIES_LIMIT_MAX = 1000
 GROUP_BY = ("source", "model", "project", "day", "agent", "session")
+TEXT, TOOL_NAME = ENTRY_FIELDS.index("text"), ENTRY_FIELDS.index("tool_name")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A host name or address with an optional port, as a Host header may carry it.
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])"
@@ -188,6 +190,7 @@ def ingest():
         metadata=json.dumps(metadata) if metadata else None,
         received_at=_now(),
         entries=rows,
+        search=sketch.table([row[TEXT] for row in rows], [row[TOOL_NAME] for row in rows]),
     )
     stored = _client().ingest(batch, timeout=_settings().commit_timeout)
     body: dict[str, Any] = {"accepted": len(rows), "duplicates": stored.duplicates}

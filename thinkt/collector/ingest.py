@@ -81,7 +81,7 @@ class _Group:
             self.owner = np.repeat(np.arange(len(requests), dtype=np.int64),
                                    [len(request.entries) for request in requests])
             rows = [entry for request in requests for entry in request.entries]
-            self._finish(rows, requests, first_seq)
+            self._finish(rows, requests, first_seq, None)
             return
         kept: list[tuple[int, int, int, int]] = []  # owner's (request, position), last copy's
         for chain in copies.values():
@@ -100,11 +100,16 @@ class _Group:
         self.size = len(kept)
         self.owner = np.fromiter((owner for owner, *_ in kept), dtype=np.int64, count=self.size)
         rows = [requests[index].entries[position] for _, _, index, position in kept]
-        self._finish(rows, requests, first_seq)
+        offsets = np.cumsum([0] + [len(request.entries) for request in requests])
+        picks = np.array([offsets[index] + position for _, _, index, position in kept],
+                         dtype=np.int64)
+        self._finish(rows, requests, first_seq, picks)
 
-    def _finish(self, rows: list[tuple], requests: Sequence[IngestRequest],
-                first_seq: int) -> None:
-        self.entries = _columns(rows, requests, self.owner)
+    def _finish(self, rows: list[tuple], requests: Sequence[IngestRequest], first_seq: int,
+                picks: np.ndarray | None) -> None:
+        """Lay the rows out as columns; ``picks``: their places among all the requests'
+        entries (None: all of them, in order)."""
+        self.entries = _columns(rows, requests, self.owner, picks)
         self.entries["seq"] = np.arange(first_seq, first_seq + self.size, dtype=np.int64)
         self.first_seq = first_seq
 
@@ -121,8 +126,8 @@ class _Group:
         return results
 
 
-def _columns(rows: list[tuple], requests: Sequence[IngestRequest],
-             owner: np.ndarray) -> dict[str, np.ndarray]:
+def _columns(rows: list[tuple], requests: Sequence[IngestRequest], owner: np.ndarray,
+             picks: np.ndarray | None) -> dict[str, np.ndarray]:
     """The entry rows as named column arrays, with their request's fields and search columns."""
     columns = list(zip(*rows)) if rows else [()] * len(ENTRY_FIELDS)
     entries: dict[str, np.ndarray] = {}
@@ -150,7 +155,14 @@ def _columns(rows: list[tuple], requests: Sequence[IngestRequest],
     timestamps[estimated] = entries["received_at"][estimated]
     entries["timestamp"] = timestamps
     entries["timestamp_estimated"] = estimated
-    entries.update(sketch.columns(entries["text"], entries["tool_name"]))
+    if all(request.search is not None for request in requests):
+        # Sketched by the HTTP workers, in parallel: the writer only picks the rows.
+        table = np.ma.concatenate([request.search for request in requests])
+        if picks is not None:
+            table = table[picks]
+        entries.update(sketch.from_table(table))
+    else:
+        entries.update(sketch.columns(entries["text"], entries["tool_name"]))
     return entries
 
 

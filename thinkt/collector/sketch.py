@@ -75,6 +75,24 @@ def columns(texts: Sequence[str | None],
     return build(keyed(texts, tool_names))
 
 
+def table(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> np.ma.MaskedArray:
+    """Return the search columns of these entries as one ``(len(texts), len(COLUMNS))``
+    masked array: what an HTTP worker hands the writer with a batch (one buffer to pickle)."""
+    values = columns(texts, tool_names)
+    if not len(texts):
+        return np.ma.masked_array(np.zeros((0, len(COLUMNS)), dtype=np.int64))
+    return np.ma.column_stack([values[column] for column in COLUMNS])
+
+
+def from_table(rows: np.ma.MaskedArray) -> dict[str, np.ma.MaskedArray]:
+    """Return :func:`columns`' dict from :func:`table`'s array (of the rows the writer keeps)."""
+    data = np.ma.getdata(rows)
+    mask = np.ma.getmaskarray(rows)
+    return {column: np.ma.masked_array(np.ascontiguousarray(data[:, index]),
+                                       mask=np.ascontiguousarray(mask[:, index]))
+            for index, column in enumerate(COLUMNS)}
+
+
 def build(texts: Sequence[str]) -> dict[str, np.ma.MaskedArray]:
     """Return the sketch columns of already lower-cased ``texts``."""
     parts = [_build_chunk(texts[start:start + _CHUNK])
