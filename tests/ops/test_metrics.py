@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from thinkt.collector import metrics  # noqa: E402
 from thinkt.collector.app import create_app  # noqa: E402
-from thinkt.collector.channel import Unavailable  # noqa: E402
+from thinkt.collector.channel import Ingested, Unavailable  # noqa: E402
 from thinkt.collector.settings import CollectorSettings  # noqa: E402
 
 TOKEN = "metrics-token"
@@ -30,7 +30,7 @@ class StatsClient:
 
     def ingest(self, request, timeout):
         self.ingested += len(request.entries)
-        return len(request.entries), 0
+        return Ingested(len(request.entries), 0, 0)
 
     def query(self, name, timeout, **kwargs):
         if self.stats is None:
