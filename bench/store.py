@@ -9,7 +9,8 @@
   entry, and by column group.
 - ``search.search`` for a rare term (one entry in RARE_EVERY) and a common one.
 - Rows/s of the writer's path (``EntryLog.ingest`` in groups of ``--group`` rows, a
-  rollup refresh every REFRESH_INTERVAL of work) while building N, and on the first
+  rollup refresh every REFRESH_INTERVAL of work; each request carries its search
+  columns, made beforehand as the HTTP workers do) while building N, and on the first
   BASE_ROWS rows of the corpus beside a plain columnar ``INSERT OR IGNORE`` of the same
   rows' entry fields (same primary key, 1,000 rows per transaction, one thread, the
   store's checkpoint threshold).
@@ -44,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from thinkt.collector import database, ingest, queries, rollup, search  # noqa: E402
+from thinkt.collector import database, ingest, queries, rollup, search, sketch  # noqa: E402
 from thinkt.collector.channel import IngestRequest  # noqa: E402
 from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS  # noqa: E402
 
@@ -152,6 +153,13 @@ class Corpus:
                 for start_ in range(0, length, ENTRIES_PER_REQUEST)]
 
 
+def sketched(requests: list[IngestRequest]) -> list[IngestRequest]:
+    """Return the requests with their search columns, as each HTTP worker makes them."""
+    text, tool = ENTRY_FIELDS.index("text"), ENTRY_FIELDS.index("tool_name")
+    return [r._replace(search=sketch.table([e[text] for e in r.entries],
+                                           [e[tool] for e in r.entries])) for r in requests]
+
+
 def cut(requests: list[IngestRequest], rows: int) -> list[IngestRequest]:
     """Return the requests that hold the first ``rows`` entries (the last one cut)."""
     kept = []
@@ -210,8 +218,8 @@ class Writer:
 
 
 BUILD_TABLE = """CREATE TABLE IF NOT EXISTS bench_store_chunks (
-    chunk INTEGER PRIMARY KEY, entries BIGINT, generate_s DOUBLE, ingest_s DOUBLE,
-    refresh_s DOUBLE)"""
+    chunk INTEGER PRIMARY KEY, entries BIGINT, generate_s DOUBLE, sketch_s DOUBLE,
+    ingest_s DOUBLE, refresh_s DOUBLE)"""
 
 
 def build(con: duckdb.DuckDBPyConnection, corpus: Corpus, entries: int, group: int,
@@ -235,13 +243,15 @@ def build(con: duckdb.DuckDBPyConnection, corpus: Corpus, entries: int, group: i
         started = time.perf_counter()
         requests = corpus.chunk(index, rows)
         generate = time.perf_counter() - started
+        requests = sketched(requests)
+        sketching = time.perf_counter() - started - generate
         before = dict(writer.seconds)
         for call in groups(requests, group):
             writer.commit(call)
         if index * CHUNK + rows == entries:
             writer.refresh()
-        con.execute("INSERT OR REPLACE INTO bench_store_chunks VALUES (?, ?, ?, ?, ?)",
-                    [index, rows, generate, *(writer.seconds[k] - before[k]
+        con.execute("INSERT OR REPLACE INTO bench_store_chunks VALUES (?, ?, ?, ?, ?, ?)",
+                    [index, rows, generate, sketching, *(writer.seconds[k] - before[k]
                                               for k in ("ingest", "refresh"))])
         added += rows
         if (have + added) // PROGRESS_EVERY > (have + added - rows) // PROGRESS_EVERY:
@@ -290,7 +300,7 @@ def build_rates(folder: str, corpus: Corpus, group: int, total: int) -> tuple[fl
         writer, plain_seconds = Writer(real), 0.0
         for index in range(-(-total // CHUNK)):
             requests = corpus.chunk(index, min(CHUNK, total - index * CHUNK))
-            for call in groups(requests, group):
+            for call in groups(sketched(requests), group):
                 writer.commit(call)
             plain_seconds += plain_insert(plain, requests)
         writer.refresh()
@@ -473,8 +483,10 @@ def main() -> None:
                                    args.build_budget)
             if stopped:
                 print(f"stopped building: {stopped}", file=sys.stderr, flush=True)
-            built = con.execute("SELECT sum(entries), sum(generate_s), sum(ingest_s), "
-                                "sum(refresh_s) FROM bench_store_chunks").fetchone()
+            if not con.execute("SELECT count(*) FROM collected_entries").fetchone()[0]:
+                raise SystemExit(f"No entries to measure: {stopped}.")
+            built = con.execute("SELECT sum(entries), sum(generate_s), sum(sketch_s), "
+                                "sum(ingest_s), sum(refresh_s) FROM bench_store_chunks").fetchone()
             print("measuring", file=sys.stderr, flush=True)
             cur = con.cursor()
             reads = query_cases(cur, path)
@@ -503,14 +515,16 @@ def main() -> None:
                   "key index, metadata (the rest)", "free blocks, WAL"):
         rows.append((f"  {group}, bytes per entry", f"{disk[group] / entries:,.0f}", "",
                      f"{disk[group] / disk['size']:.0%} of the file"))
-    total, generate, ingest_s, refresh_s = built
+    total, generate, sketch_s, ingest_s, refresh_s = built
     rows += [
         (f"build: writer path, {args.group:,}-row groups + refresh",
          f"{total / (ingest_s + refresh_s):,.0f} rows/s", "",
          f"{refresh_s / (ingest_s + refresh_s):.0%} refreshing; "
          + (f"built {total:,} in this run" if added == total else
             f"recorded when built ({added:,} added in this run)")),
-        (f"  generating the corpus (not counted above)", f"{total / generate:,.0f} rows/s", "", ""),
+        ("  sketching, as the HTTP workers do (not counted above)",
+         f"{total / sketch_s:,.0f} rows/s", "", "one process here; the workers share it"),
+        ("  generating the corpus (not counted above)", f"{total / generate:,.0f} rows/s", "", ""),
         (f"writer path, first {base_rows:,} rows, fresh database", f"{writer_rate:,.0f} rows/s",
          f"{plain_rate:,.0f} rows/s plain", f"{writer_rate / plain_rate:.2f}x the plain insert"),
     ]
