@@ -92,7 +92,9 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
     and responses alike.
 
     Bounds on whole hours (dates included) sum the hourly rollup; other bounds read the
-    entries and responses themselves, with the same result.
+    entries and responses themselves, with the same result. The hourly sums are 128-bit
+    and come back as text (exact, and ~3x faster for DuckDB to hand Python than HUGEINT:
+    usage by session at 7.3M entries spent 175 of its 197 ms fetching 20k rows).
     """
     if group_by not in _USAGE_KEYS:
         raise ValueError(f"cannot group usage by {group_by!r}")
@@ -103,7 +105,7 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
         key = _USAGE_KEYS[group_by].format(time="hour")
         join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
         rows = cur.execute(f"""
-            SELECT {key} AS key, {", ".join(f"sum(t.{t})" for t in TOKEN_FIELDS)},
+            SELECT {key} AS key, {", ".join(f"sum(t.{t})::VARCHAR" for t in TOKEN_FIELDS)},
                    sum(t.entries), count(DISTINCT t.session_id)
             FROM usage_hourly t {join}
             WHERE ($since IS NULL OR t.hour >= $since) AND ($until IS NULL OR t.hour < $until)
