@@ -202,11 +202,7 @@ class Writer:
     def commit(self, group: list[IngestRequest]) -> None:
         started = time.perf_counter()
         _, replaced = self.log.ingest(self.con, group)
-        if replaced:
-            self.rollup.mark_dirty()
-        for request in group:
-            if request.instance_id:
-                self.rollup.heard(request.instance_id, request.received_at)
+        self.rollup.committed(group, replaced)
         self.seconds["ingest"] += time.perf_counter() - started
         if self.rollup.due():
             self.refresh()

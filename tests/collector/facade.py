@@ -28,10 +28,6 @@ def ingest(con: Any, requests: Sequence[IngestRequest]) -> list[tuple[int, int]]
     log = _ingest.EntryLog(con)
     results, replaced = log.ingest(con, requests)
     rollup = _rollup.Rollup(con, lambda: log.last_seq)
-    if replaced:
-        rollup.mark_dirty()
-    for request in requests:
-        if request.instance_id:
-            rollup.heard(request.instance_id, request.received_at)
+    rollup.committed(requests, replaced)
     rollup.refresh(con)
     return [(result.new + result.replaced, result.duplicates) for result in results]

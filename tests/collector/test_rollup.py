@@ -106,8 +106,7 @@ def test_incremental_refreshes_equal_a_recompute_from_the_entries(history, refre
             received = T0 + timedelta(hours=number)
             requests = [_build(request, received) for request in group]
             _, replaced = log.ingest(con, requests)
-            if replaced:
-                folded.mark_dirty()
+            folded.committed(requests, replaced)
             if number % refresh_every == 0:
                 folded.refresh(con)
         folded.refresh(con)

@@ -13,12 +13,11 @@ from typing import Any, Sequence
 
 from thinkt.collector import registry
 from thinkt.collector.database import naive_utc, rfc3339, transaction
+from thinkt.collector.rollup import TOKEN_FIELDS
 from thinkt.collector.schemas import ENTRY_FIELDS
 
 log = logging.getLogger(__name__)
 
-TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                "reasoning_tokens")
 GROUP_BY = ("source", "model", "project", "day", "agent", "session")
 # Sums are never cast back to BIGINT: DuckDB sums BIGINT as HUGEINT (128 bits), which
 # 2**63 rows of 2**63 - 1 cannot overflow. A cast made one large count answer 503 to

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -243,15 +243,18 @@ class Rollup:
         self.heartbeats: dict[str, tuple[datetime, datetime]] = {}
         self.refreshed_at = clock()
 
-    def heard(self, instance_id: str, received_at: datetime) -> None:
-        """Remember an agent's heartbeat (a batch it sent) until the next refresh."""
+    def committed(self, batches: Sequence[Any], replaced: bool) -> None:
+        """Note what a commit did: each batch with an ``instance_id`` is that agent's
+        heartbeat (kept until the next refresh); ``replaced``: it replaced entries (their
+        sessions are in rollup_dirty)."""
         with self.lock:
-            first, last = self.heartbeats.get(instance_id, (received_at, received_at))
-            self.heartbeats[instance_id] = (min(first, received_at), max(last, received_at))
-
-    def mark_dirty(self) -> None:
-        """Note that the last commit replaced entries (it wrote their sessions to rollup_dirty)."""
-        self.dirty = True
+            if replaced:
+                self.dirty = True
+            for batch in batches:
+                if batch.instance_id:
+                    beat = batch.received_at
+                    first, last = self.heartbeats.get(batch.instance_id, (beat, beat))
+                    self.heartbeats[batch.instance_id] = (min(first, beat), max(last, beat))
 
     def pending(self) -> bool:
         """Whether a refresh has anything to do."""

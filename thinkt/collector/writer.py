@@ -204,11 +204,7 @@ class Writer:
     def _store(self, batches: list[IngestRequest]) -> list[Ingested]:
         with self.rollup.lock:
             results, replaced = self.log.ingest(self.con, batches)
-        if replaced:
-            self.rollup.mark_dirty()
-        for batch in batches:
-            if batch.instance_id:
-                self.rollup.heard(batch.instance_id, batch.received_at)
+        self.rollup.committed(batches, replaced)
         return results
 
     def _commit_ingests(self, ingests: list[Ingest]) -> None:
