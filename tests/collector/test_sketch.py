@@ -162,3 +162,12 @@ def test_migration_2_still_gets_its_columns():
     made = sketch.columns(["AbC", None], ["Bash", None])
     assert [list(words[:, i]) for i in range(2)] == [
         [int(made[column][i]) for column in sketch.COLUMNS] for i in range(2)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(st.text(max_size=300), max_size=8))
+def test_words_are_the_columns_build_makes(texts):
+    built = sketch.build(texts)
+    expected = [[sketch.row(built, i)[column] for column in sketch.COLUMNS]
+                for i in range(len(texts))]
+    assert sketch.words(texts).tolist() == expected

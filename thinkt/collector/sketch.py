@@ -75,16 +75,46 @@ def columns(texts: Sequence[str | None],
     return build(keyed(texts, tool_names))
 
 
-def table(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> np.ma.MaskedArray:
+def table(texts: Sequence[str | None], tool_names: Sequence[str | None]) -> np.ndarray:
     """Return the search columns of these entries as one ``(len(texts), len(COLUMNS))``
-    masked array: what an HTTP worker hands the writer with a batch (one buffer to pickle)."""
-    values = columns(texts, tool_names)
-    if not len(texts):
-        return np.ma.masked_array(np.zeros((0, len(COLUMNS)), dtype=np.int64))
-    return np.ma.column_stack([values[column] for column in COLUMNS])
+    int64 array: what an HTTP worker hands the writer with a batch (one buffer to pickle)."""
+    return words(keyed(texts, tool_names))
 
 
-def from_table(rows: np.ma.MaskedArray) -> dict[str, np.ma.MaskedArray]:
+def words(texts: Sequence[str]) -> np.ndarray:
+    """Return the sketch words of already lower-cased ``texts``, ``(len(texts), len(COLUMNS))``.
+
+    With one tier every entry fills it, so this skips what :func:`build` does to choose
+    a tier (counting each entry's distinct trigrams): a third of its time.
+    """
+    if len(TIERS) > 1:
+        built = build(texts)
+        return np.column_stack([built[column].filled(FULL) for column in COLUMNS]) \
+            if len(texts) else np.zeros((0, len(COLUMNS)), dtype=np.int64)
+    parts = [_words_chunk(texts[start:start + _CHUNK]) for start in range(0, len(texts), _CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(COLUMNS)), dtype=np.int64)
+
+
+def _words_chunk(texts: Sequence[str]) -> np.ndarray:
+    ((_, bits),), (names,) = TIERS, TIER_COLUMNS
+    encoded = [text.encode("utf-8") for text in texts]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    hashes, counts = _trigram_hashes(b"".join(encoded), lengths, wide=False)
+    if bits & (bits - 1) == 0:  # h * bits >> 32 is a shift, in 32 bits
+        position = (hashes >> np.uint32(32 - bits.bit_length() + 1)).astype(np.int32)
+    else:
+        position = ((hashes.astype(np.uint64) * np.uint64(bits)) >> np.uint64(32)).astype(np.int32)
+    word = position // WORD_BITS
+    # One flat index into (rows, words, 64) flags: a third of the time of three indexes.
+    flat = (np.repeat(np.arange(len(encoded), dtype=np.int32) * len(names), counts) + word) * 64 \
+        + (position - word * WORD_BITS)
+    flags = np.zeros(len(encoded) * len(names) * 64, dtype=bool)
+    flags[flat] = True
+    return np.packbits(flags.reshape(len(encoded), len(names), 64), axis=2,
+                       bitorder="little").view("<i8")[:, :, 0]
+
+
+def from_table(rows: np.ndarray) -> dict[str, np.ma.MaskedArray]:
     """Return :func:`columns`' dict from :func:`table`'s array (of the rows the writer keeps)."""
     data = np.ma.getdata(rows)
     mask = np.ma.getmaskarray(rows)
@@ -142,12 +172,13 @@ def _bitmaps(hashes: np.ndarray, counts: np.ndarray, sizes: np.ndarray,
     return np.packbits(bits) if packed else bits
 
 
-def _trigram_hashes(data: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the 32-bit hashes (as uint64) of every row's trigrams in order, and their count
-    per row."""
+def _trigram_hashes(data: bytes, lengths: np.ndarray,
+                    wide: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 32-bit hashes (as uint64, or uint32 unless ``wide``) of every row's
+    trigrams in order, and their count per row."""
     counts = np.maximum(lengths - 2, 0)
     if len(data) < 3:
-        return np.zeros(0, dtype=np.uint64), counts
+        return np.zeros(0, dtype=np.uint64 if wide else np.uint32), counts
     values = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
     trigrams = (values[:-2] << 16) | (values[1:-1] << 8) | values[2:]
     # The trigrams starting at a row's last two bytes run into the next row.
@@ -157,7 +188,7 @@ def _trigram_hashes(data: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.nd
     keep[ends[ends >= 2] - 2] = False
     trigrams = trigrams[keep[:-2]]
     trigrams *= np.uint32(_GOLDEN)
-    return trigrams.astype(np.uint64), counts
+    return (trigrams.astype(np.uint64) if wide else trigrams), counts
 
 
 def needle_hashes(needle: str) -> list[int]:
