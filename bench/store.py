@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from thinkt.collector import database, ingest, queries, rollup, search, sketch  # noqa: E402
+from thinkt.collector import database, ingest, longtext, queries, rollup, search  # noqa: E402
 from thinkt.collector.channel import IngestRequest  # noqa: E402
 from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS  # noqa: E402
 
@@ -156,8 +156,8 @@ class Corpus:
 def sketched(requests: list[IngestRequest]) -> list[IngestRequest]:
     """Return the requests with their search columns, as each HTTP worker makes them."""
     text, tool = ENTRY_FIELDS.index("text"), ENTRY_FIELDS.index("tool_name")
-    return [r._replace(search=sketch.table([e[text] for e in r.entries],
-                                           [e[tool] for e in r.entries])) for r in requests]
+    return [r._replace(prepared=longtext.prepare([e[text] for e in r.entries],
+                                                 [e[tool] for e in r.entries])) for r in requests]
 
 
 def cut(requests: list[IngestRequest], rows: int) -> list[IngestRequest]:
@@ -382,7 +382,8 @@ def search_cases(cur: duckdb.DuckDBPyConnection) -> list[Case]:
 
 
 def storage(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, float]:
-    """Bytes on disk, stored text bytes, and bytes by column group of collected_entries.
+    """Bytes on disk, stored text bytes, and bytes by column group of collected_entries
+    (text: short and long; search columns: the entries' sketches and long texts' chunks').
 
     A segment's size is the distance to the next segment in its block (or the block's
     end) plus its additional blocks (a string column's overflow); the rest of the used
@@ -393,7 +394,11 @@ def storage(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, float]:
     block_size, used = con.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
                                    "WHERE database_name = current_database()").fetchone()
     text_bytes, entries = con.execute(
-        "SELECT sum(strlen(text)), count(*) FROM collected_entries").fetchone()
+        "SELECT coalesce(sum(strlen(text)), 0), count(*) FROM collected_entries").fetchone()
+    long_texts = con.execute("SELECT long_text FROM collected_entries "
+                             "WHERE long_text IS NOT NULL")
+    while rows := long_texts.fetchmany(10_000):
+        text_bytes += sum(len(longtext.unpack(packed).encode()) for (packed,) in rows)
     tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() "
                                         "WHERE database_name = current_database()").fetchall()]
     segments = []
@@ -407,9 +412,11 @@ def storage(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, float]:
     for i, (table, column, block, offset, extra) in enumerate(segments):
         following = segments[i + 1] if i + 1 < len(segments) else None
         end = following[3] if following and following[2] == block else block_size
-        if table != "collected_entries":
+        if table == longtext.SKETCH_TABLE:
+            group = "search columns"  # the chunks' sketches of long texts
+        elif table != "collected_entries":
             group = "other tables"
-        elif column == "text":
+        elif column in ("text", "long_text"):
             group = "text"
         elif column.startswith("sk"):
             group = "search columns"

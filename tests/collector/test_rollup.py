@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from tests.collector import facade as store
 from tests.collector.conftest import T0, build_entry, build_request
-from thinkt.collector import database, ingest, queries, rollup, sketch
+from thinkt.collector import database, ingest, longtext, queries, rollup, sketch
 from thinkt.collector.channel import Ingest, Ingested
 from thinkt.collector.writer import Replies, Writer
 
@@ -318,20 +318,30 @@ def test_usage_between_whole_hours_and_between_any_times_agree(con, cur, bounds)
 
 
 def test_a_batch_sketched_by_the_http_worker_stores_what_the_writer_would_make(tmp_path):
+    first_long = "first long text " * 400
+    last_long = "the last copy of a long text " * 300
     entries = [build_entry("a", text="Hello World", tool_name="Bash"),
-               build_entry("b", text="x" * 5000), build_entry("a", text="hello again"),
-               build_entry("c", text=None)]
-    stored = []
+               build_entry("b", text=first_long), build_entry("a", text="hello again"),
+               build_entry("c", text=None), build_entry("b", text=last_long, tool_name="Read")]
+    stored, chunks = [], []
     for name, sketched in (("writer", False), ("worker", True)):
         con = database.open_database(str(tmp_path / f"{name}.duckdb"))
         requests = [build_request("s", entries[:2]), build_request("s", entries[2:])]
         if sketched:  # as api.ingest hands them over
-            requests = [r._replace(search=sketch.table([e[4] for e in r.entries],
-                                                       [e[5] for e in r.entries]))
+            requests = [r._replace(prepared=longtext.prepare([e[4] for e in r.entries],
+                                                             [e[5] for e in r.entries]))
                         for r in requests]
         store.ingest(con, requests)
-        stored.append(con.execute(f"SELECT uuid, text, {', '.join(sketch.COLUMNS)} "
+        stored.append(con.execute(f"SELECT uuid, text, long_text, {', '.join(sketch.COLUMNS)} "
                                   "FROM collected_entries ORDER BY uuid").fetchall())
+        chunks.append(con.execute(f"SELECT seq, session_id, {', '.join(sketch.COLUMNS)} "
+                                  f"FROM {longtext.SKETCH_TABLE} ORDER BY ALL").fetchall())
         con.close()
     assert stored[0] == stored[1] and len(stored[0]) == 3
+    assert chunks[0] == chunks[1]
     assert stored[1][0][1] == "hello again"  # the last copy, and its sketch
+    # AND the long text is kept apart, chunked as the last copy's text
+    assert stored[1][1][1] is None and longtext.unpack(stored[1][1][2]) == last_long
+    made = longtext.prepare([last_long], ["Read"])
+    assert [list(row[2:]) for row in chunks[1]] == sorted(made.chunks.tolist())
+    assert list(stored[1][1][3:]) == made.entries[0].tolist()

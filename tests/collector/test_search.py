@@ -4,8 +4,8 @@ else), how it counts, orders and quotes, and that an old database keeps every en
 from __future__ import annotations
 
 import itertools
-import sys
 from datetime import timedelta
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.collector import facade as store
 from tests.collector.conftest import T0, build_entry, build_request
-from thinkt.collector import database, search, sketch
+from thinkt.collector import database, longtext, search, sketch
 from thinkt.collector.migrations import MIGRATIONS
 
 duckdb = pytest.importorskip("duckdb")
@@ -51,7 +51,9 @@ def expected(sessions: dict[str, tuple[str | None, list[tuple]]], needle: str) -
                   ["Bash", "WebFetch", "İnspect", "ΣUM"]))), min_size=1, max_size=4)),
     min_size=1, max_size=3))
 def test_search_finds_exactly_what_str_lower_finds(con, cur, data, batch):
-    # GIVEN sessions of random entries (each example adds its own sessions)
+    # GIVEN sessions of random entries (each example adds its own sessions), searched
+    # either by verifying every candidate or, as for a common term, window by window
+    common, window = data.draw(st.sampled_from([(search.COMMON, search.MIN_WINDOW), (1, 1)]))
     prefix = f"p{next(_sessions)}-"
     sessions = {}
     for n, (project, entries) in enumerate(batch):
@@ -67,23 +69,11 @@ def test_search_finds_exactly_what_str_lower_finds(con, cur, data, batch):
     start = data.draw(st.integers(0, max(0, len(source) - 1)))
     piece = source[start:start + data.draw(st.integers(1, 12))] or "x"
     for needle in {piece, piece.upper(), piece.lower()}:
-        hits = {h["id"]: h["match_count"] for h in store.search(cur, needle, 500)
-                if h["id"].startswith(prefix)}
+        with patch.object(search, "COMMON", common), patch.object(search, "MIN_WINDOW", window):
+            hits = {h["id"]: h["match_count"] for h in store.search(cur, needle, 500)
+                    if h["id"].startswith(prefix)}
         # THEN the sessions and counts are exactly those of str.lower: no entry missed
         assert hits == expected(sessions, needle), needle
-
-
-def test_duckdb_lowers_like_python_but_for_dotted_capital_i_and_final_sigma():
-    # search replaces İ before lower() and checks entries with Σ in Python, the rest in SQL:
-    # that is exact only while the two lower-case every other code point alike.
-    codes = [c for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
-    rows = {"i": np.arange(len(codes)), "c": np.array([chr(c) for c in codes], dtype=object)}
-    con = duckdb.connect()
-    lowered = con.execute("SELECT lower(c) AS l FROM rows ORDER BY i").fetchnumpy()["l"]
-    differ = {c for c, mine in zip(rows["c"], lowered) if mine != c.lower()}
-    assert differ <= {search._DOTTED_I, search._SIGMA}
-    assert con.execute(f"SELECT lower('{search._DOTTED_I}')").fetchone()[0] == "i"
-    assert "ΟΔΟΣ".lower() == "οδος" != con.execute("SELECT lower('ΟΔΟΣ')").fetchone()[0]
 
 
 def test_greek_final_sigma_and_dotted_i_match_as_str_lower_says(con, cur):
@@ -147,6 +137,88 @@ def test_short_and_wildcard_needles_are_literal(con, cur):
     assert store.search(cur, "c%e", 10) == [] and store.search(cur, "m_f", 10) == []
 
 
+def test_long_texts_are_found_across_chunk_ends_and_counted_once(con, cur):
+    # GIVEN long texts: needles straddling a chunk's end, one longer than the overlap
+    filler = "abcdefghij" * 300
+    step = longtext.CHUNK_CHARS
+    longer = " ".join(f"word{i}" for i in range(60))  # 350 characters
+    assert len(longer) > longtext.OVERLAP_CHARS + 1
+    texts = {
+        "straddle": filler[:step - 5] + "Boundary-Needle" + filler,
+        "longer": filler[:step - 100] + longer + filler,
+        "tool": filler + " needle in a long text " + filler,
+    }
+    store.ingest(con, [build_request(name, [build_entry("a", text=text, tool_name=(
+        "NeedleTool" if name == "tool" else None))]) for name, text in texts.items()])
+    # THEN the texts are kept apart, each chunked, and whole on the way out
+    assert con.execute("SELECT count(*) FROM collected_entries WHERE text IS NULL "
+                       "AND long_text IS NOT NULL").fetchone()[0] == 3
+    assert con.execute(f"SELECT count(DISTINCT seq) FROM {longtext.SKETCH_TABLE}"
+                       ).fetchone()[0] == 3
+    for name, text in texts.items():
+        [entry] = store.session_entries(cur, name, 10, 0)["entries"]
+        assert entry["text"] == text
+    # AND search finds each needle, across a chunk's end too, and counts an entry once
+    assert [h["id"] for h in store.search(cur, "BOUNDARY-needle", 10)] == ["straddle"]
+    [hit] = store.search(cur, longer.upper(), 10)
+    assert hit["id"] == "longer" and longer in hit["snippet"].lower()
+    hits = {h["id"]: h["match_count"] for h in store.search(cur, "needle", 10)}
+    assert hits == {"straddle": 1, "tool": 1}
+    assert store.search(cur, "abcdefghijx", 10) == []
+
+
+def test_short_texts_are_stored_as_they_are_and_long_ones_packed(con):
+    # Search reads a few short texts out of many: from a dictionary+FSST segment DuckDB
+    # would decompress the whole segment for each (longtext.py); long ones are packed.
+    words = [f"word{i} " * 20 for i in range(3000)]
+    store.ingest(con, [build_request("s", [build_entry(f"e{i}", text=text)
+                                           for i, text in enumerate(words)]
+                                     + [build_entry("long", text="long " * 2000)])])
+    con.execute("CHECKPOINT")
+    kinds = {row[0] for row in con.execute(
+        "SELECT compression FROM pragma_storage_info('collected_entries') "
+        "WHERE column_name = 'text' AND segment_type = 'VARCHAR'").fetchall()}
+    assert kinds == {"Uncompressed"}
+    packed = con.execute("SELECT long_text FROM collected_entries WHERE uuid = 'long'"
+                         ).fetchone()[0]
+    assert len(packed) < 200 and longtext.unpack(packed) == "long " * 2000
+
+
+def test_a_changed_copy_moves_between_short_and_long_texts(con, cur):
+    filler = "0123456789" * 300
+    for version, text in (("first", filler + " first-version"), ("second", "second-version"),
+                          ("third", "third-version " + filler)):
+        # WHEN the same entry comes again with another text (long, short, long)
+        store.ingest(con, [build_request("s", [build_entry("a", text=text)])])
+        # THEN only its latest text is found, and only its chunks are kept
+        for other in ("first", "second", "third"):
+            found = store.search(cur, f"{other}-version", 10)
+            assert [h["id"] for h in found] == (["s"] if other == version else []), other
+        chunks = con.execute(f"SELECT count(*) FROM {longtext.SKETCH_TABLE}").fetchone()[0]
+        assert chunks == (len(longtext.chunks(text.lower())) if longtext.is_long(text) else 0)
+        [entry] = store.session_entries(cur, "s", 10, 0)["entries"]
+        assert entry["text"] == text
+
+
+def test_a_common_term_searches_the_most_recent_sessions_first(con, cur):
+    # GIVEN 40 sessions, each active an hour after the one before; most hold the term
+    # in several entries, some only in their project path, some not at all
+    for n in range(40):
+        entries = [build_entry(f"e{i}", text=f"entry {i} of a common kind" if n % 5 else "other",
+                               timestamp=T0 + timedelta(hours=n)) for i in range(n % 4 + 1)]
+        store.ingest(con, [build_request(f"s{n:02d}", entries,
+                                         project_path="/common/path" if n % 10 == 0 else None)])
+    everything = store.search(cur, "common", 500)
+    # WHEN the term is common enough to be searched window by window
+    with patch.object(search, "COMMON", 3), patch.object(search, "MIN_WINDOW", 2):
+        windows = store.search(cur, "COMMON", 7)
+    # THEN the answer is the first 7 of the whole answer, counts and snippets included
+    assert windows == everything[:7]
+    assert [h["id"] for h in windows] == ["s39", "s38", "s37", "s36", "s34", "s33", "s32"]
+    assert [h["match_count"] for h in windows] == [4, 3, 2, 1, 3, 2, 1]
+    assert store.search(cur, "common", 500)[-1]["id"] == "s00"  # its path alone
+
+
 # -- migration ------------------------------------------------------------------------------
 
 def open_at_version_3(path: str):
@@ -203,6 +275,17 @@ def test_an_old_database_keeps_every_entry_findable(tmp_path):
         assert set(sketch.COLUMNS) <= columns
         assert con.execute(f"SELECT count(*), count({sketch.COLUMNS[0]}) "
                            "FROM collected_entries").fetchone() == (42, 42)
+        # AND its long texts moved to long_text, chunked, and read back whole
+        long = sum(longtext.is_long(text) for _, entries in sessions.values() for text, _ in entries)
+        assert long > 6 and con.execute(
+            "SELECT count(long_text), count(*) - count(text) FROM collected_entries"
+        ).fetchone() == (long, long + 6)  # and each session's entry without text
+        assert con.execute(f"SELECT count(DISTINCT seq) FROM {longtext.SKETCH_TABLE}"
+                           ).fetchone()[0] == long
+        cur = con.cursor()
+        for session_id, (_, entries) in sessions.items():
+            stored = store.session_entries(cur, session_id, 50, 0)["entries"]
+            assert sorted((e["text"] or "") for e in stored) == sorted(t or "" for t, _ in entries)
         # AND every entry is found by pieces of its text, tool name and project path
         cur = con.cursor()
         for session_id, (project, entries) in sessions.items():

@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
+import string
 import subprocess
 import sys
 import time
@@ -32,10 +34,12 @@ from tests.harness import Collector, child_env, thinkt_command
 
 
 def batch(session: str, start: int, count: int, text_size: int = 100) -> dict:
-    """An ingest body of ``count`` entries with distinct uuids from ``start``."""
+    """An ingest body of ``count`` entries with distinct uuids from ``start``; their texts
+    are random letters, which compression cannot shrink much (long texts are compressed)."""
     return {"source": "claude", "session_id": session,
             "entries": [{"uuid": f"u{n:06d}", "role": "assistant", "input_tokens": 1,
-                         "text": f"{n} " + "x" * text_size,
+                         "text": f"{n} " + "".join(random.Random(n).choices(
+                             string.ascii_letters, k=text_size)),
                          "timestamp": "2026-01-01T00:00:00Z"} for n in range(start, start + count)]}
 
 
@@ -138,6 +142,7 @@ def send_all(live, session: str, starts, text_size: int = 100) -> set[str]:
 
 
 def check_stored_once(live, session: str, acked: set[str]) -> None:
+    assert len(acked) < 1000, "more than one page to check: the disk filled too late"
     response = live.get(f"/v1/sessions/{session}/entries", params={"limit": 1000})
     rows = stored_uuids(response.json())
     assert len(rows) == len(set(rows)), "an entry is stored twice"

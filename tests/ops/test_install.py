@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_ONLY = ("flask", "gunicorn", "duckdb", "marshmallow", "numpy")
+SERVER_ONLY = ("flask", "gunicorn", "duckdb", "marshmallow", "numpy", "zstandard")
 
 
 def fresh_venv(tmp_path: Path, extra: str) -> Path:

@@ -19,7 +19,7 @@ from thinkt.collector.body import parse_json, read_body
 from thinkt.collector.channel import (AgentRegistration, IngestRequest, Rejected, Unavailable,
                                       WriterClient)
 from thinkt.collector.openapi import build_document
-from thinkt.collector import sketch
+from thinkt.collector import longtext
 from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
 from thinkt.collector.queries import SESSION_ORDERS
@@ -190,7 +190,7 @@ def ingest():
         metadata=json.dumps(metadata) if metadata else None,
         received_at=_now(),
         entries=rows,
-        search=sketch.table([row[TEXT] for row in rows], [row[TOOL_NAME] for row in rows]),
+        prepared=longtext.prepare([row[TEXT] for row in rows], [row[TOOL_NAME] for row in rows]),
     )
     stored = _client().ingest(batch, timeout=_settings().commit_timeout)
     body: dict[str, Any] = {"accepted": len(rows), "duplicates": stored.duplicates}

@@ -43,9 +43,10 @@ class IngestRequest(NamedTuple):
     metadata: str | None  # JSON text or None
     received_at: datetime  # naive UTC, taken by the HTTP worker
     entries: list[tuple]  # tuples in schemas.ENTRY_FIELDS order, already validated
-    #: The entries' search columns (sketch.table), made by the HTTP worker so that the
-    #: writer, the one process every batch passes through, does not; None: the writer does.
-    search: Any = None
+    #: The entries' sketches and packed long texts (longtext.Prepared), made by the HTTP
+    #: worker so that the writer, the one process every batch passes through, does not;
+    #: None: the writer makes them.
+    prepared: Any = None
 
 
 class AgentRegistration(NamedTuple):

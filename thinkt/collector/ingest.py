@@ -4,7 +4,8 @@ A group commit inserts every entry whose ``(session_id, uuid)`` is not stored ye
 one columnar ``INSERT ... ON CONFLICT DO NOTHING``. An entry that is stored already is
 a duplicate when its content is unchanged and replaces the stored row when it changed
 (a rewritten session re-sends a message with its tokens or text completed); the
-replaced rows' sessions go to ``rollup_dirty``. Nothing else happens on this path:
+replaced rows' sessions go to ``rollup_dirty``. A long text goes to ``long_text`` and its
+chunks' sketches to ``long_text_sketches`` (longtext.py). Nothing else happens on this path:
 sessions, usage and agents' counts are the rollup's (rollup.py), folded in after the
 commit.
 """
@@ -17,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from thinkt.collector import sketch
+from thinkt.collector import longtext, sketch
 from thinkt.collector.channel import IngestRequest, Ingested
 from thinkt.collector.database import StoreError, naive_utc, transaction
 from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FIELDS, ENTRY_FLAGS
@@ -31,9 +32,12 @@ log = logging.getLogger(__name__)
 #: Columns each entry carries from its request.
 REQUEST_COLUMNS = ("session_id", "source", "instance_id", "received_at", "project_path",
                    "machine_id", "metadata")
-# The entry fields whose change makes a resend replace the stored copy (the timestamp is
-# compared apart: a missing one is estimated from the arrival time, which differs).
-_CONTENT = tuple(name for name in ENTRY_FIELDS if name not in ("uuid", "timestamp"))
+# The stored columns whose change makes a resend replace the stored copy (the timestamp
+# is compared apart: a missing one is estimated from the arrival time, which differs).
+# A long text is compared packed: one text packs to the same bytes at one zstd level (a
+# zstandard release that packed otherwise would replace an identical long copy by itself).
+_CONTENT = tuple(name for name in ENTRY_FIELDS if name not in ("uuid", "timestamp")) + (
+    "long_text",)
 
 
 class EntryLog:
@@ -109,9 +113,17 @@ class _Group:
                 picks: np.ndarray | None) -> None:
         """Lay the rows out as columns; ``picks``: their places among all the requests'
         entries (None: all of them, in order)."""
-        self.entries = _columns(rows, requests, self.owner, picks)
+        self.entries, self.chunks, self.chunk_row = _columns(rows, requests, self.owner, picks)
         self.entries["seq"] = np.arange(first_seq, first_seq + self.size, dtype=np.int64)
         self.first_seq = first_seq
+
+    def chunk_rows(self, rows: np.ndarray, seqs: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the ``long_text_sketches`` rows of the group's ``rows`` (a mask), each
+        chunk under ``seqs[row]``."""
+        mine = rows[self.chunk_row]
+        owners = self.chunk_row[mine]
+        return longtext.chunk_rows(self.chunks[mine], seqs[owners],
+                                   self.entries["session_id"][owners])
 
     def outcome(self, is_new: np.ndarray, changed: np.ndarray) -> list[Ingested]:
         counts = len(self.requests)
@@ -127,8 +139,9 @@ class _Group:
 
 
 def _columns(rows: list[tuple], requests: Sequence[IngestRequest], owner: np.ndarray,
-             picks: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The entry rows as named column arrays, with their request's fields and search columns."""
+             picks: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The entry rows as named column arrays, with their request's fields and search columns;
+    and the chunk sketches of their long texts with the row each belongs to."""
     columns = list(zip(*rows)) if rows else [()] * len(ENTRY_FIELDS)
     entries: dict[str, np.ndarray] = {}
     for name, values in zip(ENTRY_FIELDS, columns):
@@ -155,15 +168,29 @@ def _columns(rows: list[tuple], requests: Sequence[IngestRequest], owner: np.nda
     timestamps[estimated] = entries["received_at"][estimated]
     entries["timestamp"] = timestamps
     entries["timestamp_estimated"] = estimated
-    if all(request.search is not None for request in requests):
-        # Sketched by the HTTP workers, in parallel: the writer only picks the rows.
-        table = np.ma.concatenate([request.search for request in requests])
+    if all(request.prepared is not None for request in requests):
+        # Sketched and packed by the HTTP workers, in parallel: the writer picks the rows.
+        prepared = [request.prepared for request in requests]
+        table = np.concatenate([made.entries for made in prepared])
+        long_texts = np.concatenate([made.long_texts for made in prepared])
+        offsets = np.cumsum([0] + [len(request.entries) for request in requests])
+        chunks = np.concatenate([made.chunks for made in prepared])
+        chunk_entry = np.concatenate([made.chunk_entry + offset
+                                      for made, offset in zip(prepared, offsets)])
         if picks is not None:
-            table = table[picks]
-        entries.update(sketch.from_table(table))
+            table, long_texts = table[picks], long_texts[picks]
+            row_of = np.full(offsets[-1], -1, dtype=np.int64)
+            row_of[picks] = np.arange(len(picks))
+            chunk_entry = row_of[chunk_entry]
+            chunks = chunks[chunk_entry >= 0]
+            chunk_entry = chunk_entry[chunk_entry >= 0]
     else:
-        entries.update(sketch.columns(entries["text"], entries["tool_name"]))
-    return entries
+        made = longtext.prepare(entries["text"], entries["tool_name"])
+        table, chunks, chunk_entry, long_texts = made
+    entries.update(sketch.from_table(table))
+    entries["text"] = longtext.short_texts(entries["text"])
+    entries["long_text"] = long_texts
+    return entries, chunks, chunk_entry
 
 
 def _strings(values: Any) -> np.ndarray:
@@ -190,7 +217,7 @@ def _timestamps(values: Sequence[datetime | None]) -> np.ndarray:
 
 
 def _stored_columns() -> tuple[str, ...]:
-    return (ENTRY_FIELDS + REQUEST_COLUMNS + ("seq", "timestamp_estimated")
+    return (ENTRY_FIELDS + ("long_text",) + REQUEST_COLUMNS + ("seq", "timestamp_estimated")
             + tuple(sketch.COLUMNS))
 
 
@@ -205,6 +232,7 @@ def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
                            "FROM entry_rows ON CONFLICT DO NOTHING RETURNING seq").fetchnumpy()
     is_new = np.zeros(group.size, dtype=bool)
     is_new[np.asarray(inserted["seq"], dtype=np.int64) - group.first_seq] = True
+    longtext.insert_chunks(con, group.chunk_rows(is_new, group.entries["seq"]))
     changed = np.zeros(group.size, dtype=bool)
     if is_new.all():
         return is_new, changed
@@ -213,7 +241,8 @@ def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
     resent = {name: values[again] for name, values in group.entries.items()}  # noqa: F841
     differs = " OR ".join(f'e."{c}" IS DISTINCT FROM r."{c}"' for c in _CONTENT)
     found = con.execute(f"""
-        SELECT r.seq FROM resent r JOIN collected_entries e USING (session_id, uuid)
+        SELECT r.seq, e.seq AS stored_seq
+        FROM resent r JOIN collected_entries e USING (session_id, uuid)
         WHERE {differs}
            OR NOT (e.timestamp_estimated AND r.timestamp_estimated)
               AND (e."timestamp" <> r."timestamp" OR e.timestamp_estimated <> r.timestamp_estimated)
@@ -221,6 +250,12 @@ def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
     if not len(found["seq"]):
         return is_new, changed
     changed[np.asarray(found["seq"], dtype=np.int64) - group.first_seq] = True
+    # The replaced entries keep their seq: their new chunks go in under it.
+    stored_seqs = group.entries["seq"].copy()
+    stored_seqs[np.asarray(found["seq"], dtype=np.int64) - group.first_seq] = found["stored_seq"]
+    con.execute(f"DELETE FROM {longtext.SKETCH_TABLE} WHERE seq IN (SELECT unnest(?::BIGINT[]))",
+                [stored_seqs[changed].tolist()])
+    longtext.insert_chunks(con, group.chunk_rows(changed, stored_seqs))
     replacing = {name: values[changed] for name, values in group.entries.items()}  # noqa: F841
     # The content changes; where and when it first arrived (seq, received_at, the
     # request's fields) stays, and an estimated time stays the first estimate.

@@ -11,7 +11,7 @@ import os
 from datetime import datetime
 from typing import Any, Sequence
 
-from thinkt.collector import registry
+from thinkt.collector import longtext, registry
 from thinkt.collector.database import naive_utc, rfc3339, transaction
 from thinkt.collector.rollup import TOKEN_FIELDS
 from thinkt.collector.schemas import ENTRY_FIELDS
@@ -194,14 +194,16 @@ def session_entries(cur: Any, session_id: str, limit: int, offset: int) -> dict 
         if not total:
             return None
         rows = cur.execute(f"""
-            SELECT {", ".join(f'"{c}"' for c in _ENTRY_OUT)}
+            SELECT {", ".join(f'"{c}"' for c in _ENTRY_OUT)}, long_text
             FROM collected_entries WHERE session_id = ?
             ORDER BY "timestamp", seq
             LIMIT ? OFFSET ?
         """, [session_id, int(limit), int(offset)]).fetchall()
     entries = []
-    for row in rows:
+    for *row, long_text in rows:
         entry = dict(zip(_ENTRY_OUT, row))
+        if long_text is not None:
+            entry["text"] = longtext.unpack(long_text)
         entry["timestamp"] = rfc3339(entry["timestamp"])
         entry["received_at"] = rfc3339(entry["received_at"])
         entries.append(entry)

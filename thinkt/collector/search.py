@@ -1,7 +1,14 @@
 """Search: sessions whose entries contain a literal term, with a snippet of the first match.
 
-Runs on a query thread's cursor; see :func:`search` for how the sketch of sketch.py
-keeps it from reading every entry's text.
+Runs on a query thread's cursor, in one snapshot. The sketches pick candidates without
+reading text: each short entry's own (sketch.py), pushed into the scan of
+``collected_entries`` so that DuckDB reads text only for the rows it lets through, and
+each long text's chunks' (longtext.py). Python then decides on every candidate with
+``str.lower``, the one definition of "contains" here.
+
+A term in many entries is not verified everywhere: when the scan turns up
+:data:`COMMON` candidates, only the most recently active sessions are searched, a
+window at a time, until ``limit`` of them match. bench/store.py measures both ways.
 """
 
 from __future__ import annotations
@@ -9,20 +16,41 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from thinkt.collector import sketch
+from thinkt.collector import longtext, sketch
+from thinkt.collector.database import transaction
 from thinkt.collector.queries import SESSION_SUMMARY, session_summary
 
 log = logging.getLogger(__name__)
 
 #: Characters of entry text around the first match that search returns.
 SNIPPET_CHARS = 160
+#: Candidates of a short text or tool name that make a term common: search then turns
+#: to windows of recent sessions instead of verifying every candidate.
+COMMON = 2_000
+#: Recent sessions searched in a window, at least. The first window holds a quarter
+#: more sessions than asked for; the next ones as many as the matches seen so far
+#: promise, with half again to spare (each window is a scan of the entries).
+MIN_WINDOW = 16
 
-# DuckDB's lower() is Python's str.lower() on every code point but two (test_search.py
-# checks the whole of Unicode): 'İ' is 'i' in DuckDB and 'i̇' (i, U+0307) in Python, and
-# Python writes a word-final 'Σ' as 'ς' where DuckDB writes 'σ'. SQL replaces the first;
-# entries with the second are checked in Python when the needle holds a sigma.
-_DOTTED_I, _DOTTED_I_LOWER = "\u0130", "i\u0307"
-_SIGMA, _SIGMAS = "\u03a3", ("\u03c3", "\u03c2")
+
+class _Hits:
+    """Matching entries per session: how many, and the first one (by arrival) with its text."""
+
+    def __init__(self, needle: str) -> None:
+        self.needle = needle
+        self.count: dict[str, int] = {}
+        self.first: dict[str, tuple[int, str | None, str | None]] = {}
+        self.counted: set[int] = set()
+
+    def test(self, session_id: str, seq: int, text: str | None, tool: str | None) -> None:
+        """Count the entry (once) if its text or tool name contains the needle."""
+        if seq in self.counted:
+            return  # a long entry whose tool name matched already
+        if self.needle in (text or "").lower() or self.needle in (tool or "").lower():
+            self.counted.add(seq)
+            self.count[session_id] = self.count.get(session_id, 0) + 1
+            if seq < self.first.get(session_id, (seq + 1,))[0]:
+                self.first[session_id] = (seq, text, tool)
 
 
 def search(cur: Any, q: str, limit: int) -> list[dict]:
@@ -33,87 +61,117 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     Most recently active sessions come first. ``match_count`` is the number of
     matching entries (at least 1 when only the project path matches); ``snippet`` is
     text around the first match (by arrival), else the matching tool name or project path.
-
-    The sketch (sketch.py) rules out most entries before their text is read: its test
-    reads one column and cannot fail, so DuckDB pushes it into the scan and fetches
-    text only for the rows it lets through. The exact test covers two columns, so it
-    stays above the scan and runs on those rows only. bench/search.py measures it.
     """
     needle = q.lower()
     if not needle or limit <= 0:
         return []
-    prefilter = sketch.condition(needle) or "true"
-    columns = ("text", "tool_name", "s.project_path")
-    # A text holding the needle as it is matches without lower-casing it (the needle is
-    # lower case already, and lower() maps it to itself): long texts mostly stop there.
-    exact = {c: f"(contains({c}, $needle) OR contains({_lower(c, needle)}, $needle))"
-             for c in columns}
-    found: list[tuple[str, int]] = []
-    paths: list[str] = []
-    in_sql = "true"
-    if any(sigma in needle for sigma in _SIGMAS):
-        # Entries and paths with a capital sigma: str.lower() decides, in Python.
-        in_python = (f"coalesce(contains(text, '{_SIGMA}') OR contains(tool_name, '{_SIGMA}'), "
-                     "false)")
-        in_sql = f"NOT {in_python}"
-        path = "s.project_path"
-        exact[path] = f"(NOT coalesce(contains({path}, '{_SIGMA}'), false) AND {exact[path]})"
-        found = [(session_id, seq) for session_id, seq, text, tool in cur.execute(
-            f"SELECT session_id, seq, text, tool_name FROM collected_entries "
-            f"WHERE {prefilter} AND {in_python}").fetchall()
-            if needle in (text or "").lower() or needle in (tool or "").lower()]
-        paths = [session_id for session_id, path in cur.execute(
-            "SELECT session_id, project_path FROM collected_sessions "
-            f"WHERE contains(project_path, '{_SIGMA}')").fetchall() if needle in path.lower()]
-    rows = cur.execute(f"""
-        WITH hits AS (
-            SELECT session_id, count(*) AS match_count, min(seq) AS first_seq
-            FROM (
-                SELECT session_id, seq FROM collected_entries
-                WHERE {prefilter} AND {in_sql} AND ({exact["text"]} OR {exact["tool_name"]})
-                UNION ALL
-                SELECT unnest($sessions::VARCHAR[]), unnest($seqs::BIGINT[])
-            )
-            GROUP BY session_id
-        )
-        SELECT {", ".join(f"s.{c}" for c in SESSION_SUMMARY)}, h.match_count, h.first_seq
-        FROM collected_sessions s LEFT JOIN hits h USING (session_id)
-        WHERE h.session_id IS NOT NULL OR {exact["s.project_path"]}
-           OR list_contains($paths::VARCHAR[], s.session_id)
-        ORDER BY s.last_updated DESC NULLS LAST, s.session_id
-        LIMIT $limit
-    """, {"needle": needle, "limit": int(limit), "sessions": [f[0] for f in found],
-          "seqs": [f[1] for f in found], "paths": paths}).fetchall()
-    texts = _first_matches(cur, [int(row[9]) for row in rows if row[9] is not None])
+    hits = _Hits(needle)
+    with transaction(cur):
+        paths = _path_matches(cur, needle)
+        candidates = _short_candidates(cur, needle, None, COMMON)
+        if len(candidates) < COMMON:
+            for row in candidates:
+                hits.test(*row)
+            _long_matches(cur, needle, None, hits)
+            rows = _summaries(cur, set(hits.count) | paths, limit)
+        else:
+            rows = _recent_matches(cur, needle, paths, hits, limit)
     results = []
     for row in rows:
         summary = session_summary(row)
-        text, tool = texts.get(row[9], (None, None)) if row[9] is not None else (None, None)
-        summary["match_count"] = max(int(row[8] or 0), 1)
+        _, text, tool = hits.first.get(summary["id"], (None, None, None))
+        summary["match_count"] = max(hits.count.get(summary["id"], 0), 1)
         summary["snippet"] = _snippet(needle, text, tool, summary["project_path"])
         results.append(summary)
     return results
 
 
-def _lower(column: str, needle: str) -> str:
-    """Return SQL for ``str.lower()`` of ``column`` as far as a match of ``needle`` can tell.
+def _recent_matches(cur: Any, needle: str, paths: set[str], hits: _Hits,
+                    limit: int) -> list[tuple]:
+    """Return the summaries of the ``limit`` most recently active matching sessions,
+    searching windows of recent sessions in turn; count their matches in ``hits``."""
+    chosen: list[tuple] = []
+    offset, size = 0, max(MIN_WINDOW, -(-limit * 5 // 4))
+    while len(chosen) < limit:
+        window = cur.execute(
+            f"SELECT {', '.join(SESSION_SUMMARY)} FROM collected_sessions "
+            "ORDER BY last_updated DESC NULLS LAST, session_id LIMIT ? OFFSET ?",
+            [size, offset]).fetchall()
+        if not window:
+            break
+        sessions = [row[0] for row in window]
+        for row in _short_candidates(cur, needle, sessions, None):
+            hits.test(*row)
+        _long_matches(cur, needle, sessions, hits)
+        chosen.extend(row for row in window if row[0] in hits.count or row[0] in paths)
+        offset += len(window)
+        wanted = (limit - len(chosen)) * offset / max(len(chosen), 1)
+        size = max(MIN_WINDOW, min(2 * offset, int(wanted * 1.5)))
+    return chosen[:limit]
 
-    'İ' matters only to a needle with an 'i' or U+0307; the sigma is left to the caller.
+
+def _summaries(cur: Any, sessions: set[str], limit: int) -> list[tuple]:
+    """Return the summaries of the ``limit`` most recently active of ``sessions``."""
+    if not sessions:
+        return []
+    return cur.execute(
+        f"SELECT {', '.join(SESSION_SUMMARY)} FROM collected_sessions "
+        "WHERE session_id = ANY(?::VARCHAR[]) "
+        "ORDER BY last_updated DESC NULLS LAST, session_id LIMIT ?",
+        [sorted(sessions), int(limit)]).fetchall()
+
+
+def _path_matches(cur: Any, needle: str) -> set[str]:
+    """Return the sessions whose project path contains ``needle``."""
+    # A team has few projects: deciding on each distinct path in Python is cheap.
+    matching = [path for (path,) in cur.execute(
+        "SELECT DISTINCT project_path FROM collected_sessions WHERE project_path IS NOT NULL"
+    ).fetchall() if needle in path.lower()]
+    if not matching:
+        return set()
+    return {session_id for (session_id,) in cur.execute(
+        "SELECT session_id FROM collected_sessions WHERE project_path = ANY(?::VARCHAR[])",
+        [matching]).fetchall()}
+
+
+def _short_candidates(cur: Any, needle: str, sessions: list[str] | None,
+                      cap: int | None) -> list[tuple]:
+    """Return ``(session_id, seq, text, tool_name)`` of the entries whose sketch may hold
+    ``needle``: in ``sessions`` only (None: all), at most ``cap`` (None: all).
+
+    The sketch's test reads one column and cannot fail, so DuckDB pushes it into the
+    scan and reads text only for the rows it lets through (a long entry's text is NULL
+    here: its sketch covers its tool name).
     """
-    if "i" in needle or "\u0307" in needle:
-        return f"lower(replace({column}, '{_DOTTED_I}', '{_DOTTED_I_LOWER}'))"
-    return f"lower({column})"
+    params: list[Any] = []
+    where = [sketch.condition(needle) or "true"]
+    if sessions is not None:
+        where.append("session_id = ANY(?::VARCHAR[])")
+        params.append(sessions)
+    bound = f"LIMIT {int(cap)}" if cap is not None else ""
+    return cur.execute(f"SELECT session_id, seq, text, tool_name FROM collected_entries "
+                       f"WHERE {' AND '.join(where)} {bound}", params).fetchall()
 
 
-def _first_matches(cur: Any, seqs: list[int]) -> dict[int, tuple[str | None, str | None]]:
-    """Return ``seq -> (text, tool_name)`` of the given entries."""
-    if not seqs:
-        return {}
-    # A join on a list parameter lets DuckDB push the wanted seqs into the scan and read
-    # only their text (4 ms for 50 at 1M entries); a literal IN list reads every text.
-    rows = cur.execute("SELECT seq, text, tool_name FROM collected_entries "
-                       "WHERE seq IN (SELECT unnest(?::BIGINT[]))", [seqs]).fetchall()
-    return {seq: (text, tool) for seq, text, tool in rows}
+def _long_matches(cur: Any, needle: str, sessions: list[str] | None, hits: _Hits) -> None:
+    """Count in ``hits`` the entries whose long text contains ``needle`` (in ``sessions``;
+    None: all). The chunks' sketches pick the candidates, for the needle's first
+    characters (longtext.prefix); the text decides."""
+    params: list[Any] = []
+    where = [sketch.condition(longtext.prefix(needle)) or "true"]
+    if sessions is not None:
+        where.append("session_id = ANY(?::VARCHAR[])")
+        params.append(sessions)
+    candidates = [seq for (seq,) in cur.execute(
+        f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} WHERE {' AND '.join(where)}",
+        params).fetchall()]
+    if not candidates:
+        return
+    for session_id, seq, packed in cur.execute(
+            "SELECT session_id, seq, long_text FROM collected_entries WHERE seq = ANY(?)",
+            [candidates]).fetchall():
+        # Its tool name was tested with the short candidates (its own sketch covers it).
+        hits.test(session_id, seq, longtext.unpack(packed), None)
 
 
 def _snippet(needle: str, text: str | None, tool: str | None, project: str | None) -> str | None:
@@ -151,4 +209,3 @@ def _find(text: str, needle: str) -> tuple[int, int] | None:
         if start is not None and position >= index + len(needle):
             return start, offset + 1
     return start or 0, len(text)
-
