@@ -53,7 +53,8 @@ def expected(sessions: dict[str, tuple[str | None, list[tuple]]], needle: str) -
 def test_search_finds_exactly_what_str_lower_finds(con, cur, data, batch):
     # GIVEN sessions of random entries (each example adds its own sessions), searched
     # either by verifying every candidate or, as for a common term, window by window
-    common, window = data.draw(st.sampled_from([(search.COMMON, search.MIN_WINDOW), (1, 1)]))
+    common = data.draw(st.sampled_from([(search.COMMON, search.COMMON_LONG, search.MIN_WINDOW),
+                                        (1, 1, 1), (search.COMMON, 1, 1)]))
     prefix = f"p{next(_sessions)}-"
     sessions = {}
     for n, (project, entries) in enumerate(batch):
@@ -69,7 +70,8 @@ def test_search_finds_exactly_what_str_lower_finds(con, cur, data, batch):
     start = data.draw(st.integers(0, max(0, len(source) - 1)))
     piece = source[start:start + data.draw(st.integers(1, 12))] or "x"
     for needle in {piece, piece.upper(), piece.lower()}:
-        with patch.object(search, "COMMON", common), patch.object(search, "MIN_WINDOW", window):
+        with patch.multiple(search, COMMON=common[0], COMMON_LONG=common[1],
+                            MIN_WINDOW=common[2]):
             hits = {h["id"]: h["match_count"] for h in store.search(cur, needle, 500)
                     if h["id"].startswith(prefix)}
         # THEN the sessions and counts are exactly those of str.lower: no entry missed

@@ -27,6 +27,9 @@ SNIPPET_CHARS = 160
 #: Candidates of a short text or tool name that make a term common: search then turns
 #: to windows of recent sessions instead of verifying every candidate.
 COMMON = 2_000
+#: Candidate long texts that make a term common (each is unpacked to be tested: ~0.1 ms
+#: for 25 KB).
+COMMON_LONG = 500
 #: Recent sessions searched in a window, at least. The first window holds a quarter
 #: more sessions than asked for; the next ones as many as the matches seen so far
 #: promise, with half again to spare (each window is a scan of the entries).
@@ -68,11 +71,12 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     hits = _Hits(needle)
     with transaction(cur):
         paths = _path_matches(cur, needle)
-        candidates = _short_candidates(cur, needle, None, COMMON)
-        if len(candidates) < COMMON:
-            for row in candidates:
+        short = _short_candidates(cur, needle, None, COMMON)
+        long = _long_candidates(cur, needle, None, COMMON_LONG) if len(short) < COMMON else []
+        if len(short) < COMMON and len(long) < COMMON_LONG:
+            for row in short:
                 hits.test(*row)
-            _long_matches(cur, needle, None, hits)
+            _test_long(cur, long, hits)
             rows = _summaries(cur, set(hits.count) | paths, limit)
         else:
             rows = _recent_matches(cur, needle, paths, hits, limit)
@@ -102,7 +106,7 @@ def _recent_matches(cur: Any, needle: str, paths: set[str], hits: _Hits,
         sessions = [row[0] for row in window]
         for row in _short_candidates(cur, needle, sessions, None):
             hits.test(*row)
-        _long_matches(cur, needle, sessions, hits)
+        _test_long(cur, _long_candidates(cur, needle, sessions, None), hits)
         chosen.extend(row for row in window if row[0] in hits.count or row[0] in paths)
         offset += len(window)
         wanted = (limit - len(chosen)) * offset / max(len(chosen), 1)
@@ -153,23 +157,29 @@ def _short_candidates(cur: Any, needle: str, sessions: list[str] | None,
                        f"WHERE {' AND '.join(where)} {bound}", params).fetchall()
 
 
-def _long_matches(cur: Any, needle: str, sessions: list[str] | None, hits: _Hits) -> None:
-    """Count in ``hits`` the entries whose long text contains ``needle`` (in ``sessions``;
-    None: all). The chunks' sketches pick the candidates, for the needle's first
-    characters (longtext.prefix); the text decides."""
+def _long_candidates(cur: Any, needle: str, sessions: list[str] | None,
+                     cap: int | None) -> list[int]:
+    """Return the ``seq`` of entries whose long text may hold ``needle`` (in ``sessions``;
+    None: all), at most ``cap`` (None: all): their chunks' sketches are tested for the
+    needle's first characters (longtext.prefix)."""
     params: list[Any] = []
     where = [sketch.condition(longtext.prefix(needle)) or "true"]
     if sessions is not None:
         where.append("session_id = ANY(?::VARCHAR[])")
         params.append(sessions)
-    candidates = [seq for (seq,) in cur.execute(
-        f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} WHERE {' AND '.join(where)}",
+    bound = f"LIMIT {int(cap)}" if cap is not None else ""
+    return [seq for (seq,) in cur.execute(
+        f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} WHERE {' AND '.join(where)} {bound}",
         params).fetchall()]
-    if not candidates:
+
+
+def _test_long(cur: Any, seqs: list[int], hits: _Hits) -> None:
+    """Count in ``hits`` the entries of ``seqs`` whose long text holds the needle."""
+    if not seqs:
         return
     for session_id, seq, packed in cur.execute(
             "SELECT session_id, seq, long_text FROM collected_entries WHERE seq = ANY(?)",
-            [candidates]).fetchall():
+            [seqs]).fetchall():
         # Its tool name was tested with the short candidates (its own sketch covers it).
         hits.test(session_id, seq, longtext.unpack(packed), None)
 

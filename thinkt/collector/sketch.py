@@ -7,13 +7,12 @@ entry whose sketch lacks one of ``q``'s bits cannot match, and DuckDB drops it w
 scanning a few integers instead of the text. Survivors are still checked exactly:
 the sketch has false positives, never false negatives.
 
-Sketches come in two sizes (:data:`TIERS`), each in its own BIGINT columns of 52 bits:
-1024 bits (``sk000`` ..) for the entries with up to ~680 distinct trigrams (a
-message of ~1 KB), 8192 bits (``skl000`` ..) for longer ones. An entry fills one tier
-and leaves the other NULL, which the test reads as "may match" (as it does a row never
-sketched). One size does not fit: 8192 bits for every entry would double the store,
-and 1024 bits are all set for a 5 KB tool result, which then is read on every search;
-long entries hold most of the text.
+A sketch is 2048 bits in the BIGINT columns ``sk00`` .. ``sk39``, 52 bits each
+(:data:`TIERS` allows more than one size, each in its own columns, an entry filling one
+and leaving the others NULL, which the test reads as "may match"; two sizes searched
+faster but cost three times the insert, see the closing note of issue 15). A text of
+more than ~2,000 characters would set most of the bits, so long texts are not sketched
+here but by chunks (longtext.py), each chunk a sketch of this kind.
 
 A trigram with 32-bit hash ``h`` sets bit ``h * bits >> 32`` of a tier of ``bits`` bits,
 that is bit ``pos % 52`` of word ``pos // 52``. Words hold 52 bits, not 64, so that a
