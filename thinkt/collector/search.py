@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 #: Characters of entry text around the first match that search returns.
 SNIPPET_CHARS = 160
 #: Candidates of a short text or tool name that make a term common: search then turns
-#: to windows of recent sessions instead of verifying every candidate.
-COMMON = 2_000
+#: to windows of recent sessions instead of verifying every candidate (10,000 short
+#: texts are ~10 MB to read and lower-case; a window is a scan of recent entries).
+COMMON = 10_000
 #: Candidate long texts that make a term common (each is unpacked to be tested: ~0.1 ms
 #: for 25 KB).
 COMMON_LONG = 500
@@ -104,9 +105,13 @@ def _recent_matches(cur: Any, needle: str, paths: set[str], hits: _Hits,
         if not window:
             break
         sessions = [row[0] for row in window]
-        for row in _short_candidates(cur, needle, sessions, None):
+        # No entry of a session is older than its first_seen: DuckDB skips the row groups
+        # that hold only older entries (its min/max of each column), which for recent
+        # sessions is most of them.
+        since = min((row[6] for row in window if row[6] is not None), default=None)
+        for row in _short_candidates(cur, needle, sessions, None, since):
             hits.test(*row)
-        _test_long(cur, _long_candidates(cur, needle, sessions, None), hits)
+        _test_long(cur, _long_candidates(cur, needle, sessions, None, since), hits)
         chosen.extend(row for row in window if row[0] in hits.count or row[0] in paths)
         offset += len(window)
         wanted = (limit - len(chosen)) * offset / max(len(chosen), 1)
@@ -138,10 +143,11 @@ def _path_matches(cur: Any, needle: str) -> set[str]:
         [matching]).fetchall()}
 
 
-def _short_candidates(cur: Any, needle: str, sessions: list[str] | None,
-                      cap: int | None) -> list[tuple]:
+def _short_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: int | None,
+                      since: Any = None) -> list[tuple]:
     """Return ``(session_id, seq, text, tool_name)`` of the entries whose sketch may hold
-    ``needle``: in ``sessions`` only (None: all), at most ``cap`` (None: all).
+    ``needle``: in ``sessions`` only (None: all), at most ``cap`` (None: all), none with a
+    timestamp before ``since`` (None: any).
 
     The sketch's test reads one column and cannot fail, so DuckDB pushes it into the
     scan and reads text only for the rows it lets through (a long entry's text is NULL
@@ -152,21 +158,34 @@ def _short_candidates(cur: Any, needle: str, sessions: list[str] | None,
     if sessions is not None:
         where.append("session_id = ANY(?::VARCHAR[])")
         params.append(sessions)
+    if since is not None:
+        where.append('"timestamp" >= ?')
+        params.append(since)
     bound = f"LIMIT {int(cap)}" if cap is not None else ""
     return cur.execute(f"SELECT session_id, seq, text, tool_name FROM collected_entries "
                        f"WHERE {' AND '.join(where)} {bound}", params).fetchall()
 
 
-def _long_candidates(cur: Any, needle: str, sessions: list[str] | None,
-                     cap: int | None) -> list[int]:
+def _long_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: int | None,
+                     since: Any = None) -> list[int]:
     """Return the ``seq`` of entries whose long text may hold ``needle`` (in ``sessions``;
-    None: all), at most ``cap`` (None: all): their chunks' sketches are tested for the
-    needle's first characters (longtext.prefix)."""
+    None: all), at most ``cap`` (None: all), none with a timestamp before ``since``
+    (None: any): their chunks' sketches are tested for the needle's first characters
+    (longtext.prefix)."""
     params: list[Any] = []
     where = [sketch.condition(longtext.prefix(needle)) or "true"]
     if sessions is not None:
         where.append("session_id = ANY(?::VARCHAR[])")
         params.append(sessions)
+    if since is not None:
+        # Chunks carry no time; every entry from ``since`` on comes after the first of
+        # them, and chunks are appended in seq order, so DuckDB skips the older ones.
+        first = cur.execute('SELECT min(seq) FROM collected_entries WHERE "timestamp" >= ?',
+                            [since]).fetchone()[0]
+        if first is None:
+            return []
+        where.append("seq >= ?")
+        params.append(first)
     bound = f"LIMIT {int(cap)}" if cap is not None else ""
     return [seq for (seq,) in cur.execute(
         f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} WHERE {' AND '.join(where)} {bound}",
