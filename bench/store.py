@@ -358,7 +358,8 @@ def query_cases(cur: duckdb.DuckDBPyConnection, path: str) -> list[Case]:
         for key in ("day", "model", "project", "source", "agent", "session"):
             cases.append(Case(f"usage by {key}, {label}",
                               lambda k=key, s=since, u=until: queries.usage(cur, k, s, u, None),
-                              lambda k=key, p=params: queries._usage_by_time(cur, k, p),
+                              lambda k=key, p=params: cur.execute(
+                                  queries._usage_by_time(k, "HUGEINT"), p).fetchall(),
                               same_usage))
     session, total = cur.execute("SELECT session_id, entry_count FROM collected_sessions "
                                  "ORDER BY entry_count DESC, session_id LIMIT 1").fetchone()

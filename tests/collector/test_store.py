@@ -133,6 +133,9 @@ def test_the_largest_counts_never_break_a_sum(con, cur):
     # THEN stats and usage add them up exactly (they answered 503 for everyone)
     assert store.stats(cur, T0, ":none:")["tokens"]["input"] == 2 * top
     assert store.usage(cur, "source", None, None, None)[0]["input_tokens"] == 2 * top
+    # (bounds inside an hour read the entries: their sums come back exact too)
+    off_the_hour = T0 - timedelta(minutes=1)
+    assert store.usage(cur, "source", off_the_hour, None, None)[0]["input_tokens"] == 2 * top
     # WHEN more usage arrives in one of those sessions (it was refused 400)
     assert store.ingest(con, [build_request("s1", [
         build_entry("b", input_tokens=5, output_tokens=top), build_entry("c", text="hi")])]
