@@ -17,7 +17,7 @@ kilobytes and hold most of the text. Kept in one column they cost twice:
 UTF-8 (:func:`pack`, :func:`unpack`): DuckDB's own compression of a column (zstd, or
 dictionary+FSST) costs ~1.3 ms to read one string back, as it decompresses the
 segment around it, and search reads a few hundred long texts when a term is common
-(bench/store.py, 1M entries: 260 ms for 200 of them); one text of ~25 KB in its own
+(1M entries: 127 ms to read 100 of them back); one text of ~25 KB in its own
 frame takes ~0.04 ms (zlib: 0.1 ms). Bytes per text byte of the whole store at 1M
 entries: 1.17 with DuckDB's zstd, 1.20 with zlib per text, 1.39 uncompressed. Short
 texts stay uncompressed for the same reason (migration 6).
