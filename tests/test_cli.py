@@ -79,3 +79,11 @@ def test_collector_refuses_an_open_address_without_a_token(host):
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
 def test_collector_on_loopback_may_run_without_a_token(host):
     assert check_config("--host", host).returncode == 0
+
+
+def test_importing_the_main_module_does_not_run_the_cli():
+    # A wrapper script (or multiprocessing preparing a child) may import thinkt.__main__.
+    result = subprocess.run([sys.executable, "-c", "import thinkt.__main__; print('imported')"],
+                            capture_output=True, text=True, timeout=60, env=child_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "imported\n"
