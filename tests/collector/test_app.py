@@ -105,6 +105,20 @@ def test_partial_batch_stores_the_valid_and_reports_the_rest(client, recorder):
     assert [e[0] for e in recorder.ingested[0].entries] == ["u0", "u2"]
 
 
+def test_a_null_entry_is_that_entrys_error_not_the_batchs(client, recorder):
+    body = batch(2)
+    body["entries"].insert(1, None)
+    response = client.post("/v1/traces", json=body)
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["accepted"] == 2 and data["rejected"] == 1
+    assert data["errors"]["entries"] == {"1": {"_schema": ["Entry must be a JSON object."]}}
+    assert [e[0] for e in recorder.ingested[0].entries] == ["u0", "u1"]
+    # and a batch of nulls alone has no valid entry
+    response = client.post("/v1/traces", json=batch(1, entries=[None, None]))
+    assert response.status_code == 400 and response.get_json()["error"] == "validation_error"
+
+
 def test_a_batch_with_no_valid_entry_is_refused_whole(client, recorder):
     response = client.post("/v1/traces", json=batch(2, entries=[{"role": "user"}]))
     assert response.status_code == 400
