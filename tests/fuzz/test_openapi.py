@@ -9,7 +9,7 @@ import pytest
 
 from thinkt.collector.openapi import build_document
 from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FIELDS, MAX_COUNT, AgentSchema,
-                                      IngestSchema)
+                                      Id, IngestSchema, Text, entry_schema)
 
 
 def route_templates(app) -> set[str]:
@@ -44,6 +44,17 @@ def test_fields_match_the_validation_schemas():
     assert set(schemas["IngestRequest"]["properties"]) == set(IngestSchema().fields)
     assert set(schemas["AgentRegistration"]["properties"]) == set(AgentSchema().fields)
     assert schemas["IngestRequest"]["required"] == ["source", "session_id", "entries"]
+
+
+def test_each_entry_text_and_identity_documents_its_own_rule():
+    # The lists come from the schema: a field declared Text or Id gets its rule here.
+    entry = build_document()["components"]["schemas"]["Entry"]["properties"]
+    for name, field in entry_schema.fields.items():
+        described = json.dumps(entry[name])
+        if isinstance(field, Text):
+            assert "NUL characters included" in described, name
+        elif isinstance(field, Id):
+            assert "An identity, stored exactly as sent" in described, name
 
 
 def test_the_document_is_json_and_its_schemas_are_valid_json_schema():

@@ -11,14 +11,17 @@ import logging
 from typing import Any
 
 from thinkt import __version__
-from thinkt.collector.schemas import ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES, ROLES
+from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES, ROLES,
+                                     Id, Text, entry_schema)
 
 log = logging.getLogger(__name__)
 
 _GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
-_TEXTS = ("model", "text", "tool_name", "git_branch", "cwd")
+#: Entry fields that are free texts (schemas.Text), as the schema declares them.
+_TEXTS = tuple(name for name, field in entry_schema.fields.items() if isinstance(field, Text))
 #: Entry fields that are identities (schemas.Id), besides the required uuid.
-_IDS = ("message_id", "agent_id", "parent_uuid")
+_IDS = tuple(name for name, field in entry_schema.fields.items()
+             if isinstance(field, Id) and name != "uuid")
 _ID_RULE = ("An identity, stored exactly as sent: one holding a NUL character or a lone "
             "surrogate (\\ud800-\\udfff, no UTF-8 form) is refused with 400 naming the "
             "field, never cleaned.")
