@@ -186,9 +186,11 @@ def _columns(rows: list[tuple], requests: Sequence[IngestRequest], owner: np.nda
             chunk_entry = chunk_entry[chunk_entry >= 0]
     else:
         made = longtext.prepare(entries["text"], entries["tool_name"])
-        table, chunks, chunk_entry, long_texts = made
+        table, long_texts = made.entries, made.long_texts
+        chunks, chunk_entry = made.chunks, made.chunk_entry
     entries.update(sketch.from_table(table))
-    entries["text"] = longtext.short_texts(entries["text"])
+    # prepare() decided which texts are long: those are in long_text, not in text.
+    entries["text"] = np.where(np.not_equal(long_texts, None), None, entries["text"])
     entries["long_text"] = long_texts
     return entries, chunks, chunk_entry
 

@@ -96,14 +96,6 @@ def unpack(packed: bytes | None) -> str | None:
     return _local.unpacker.decompress(packed).decode("utf-8", "surrogatepass")
 
 
-def short_texts(texts: np.ndarray) -> np.ndarray:
-    """Return a copy of an object array of texts with the long ones None (``text``)."""
-    long = np.fromiter((is_long(text) for text in texts), dtype=bool, count=len(texts))
-    short = texts.copy()
-    short[long] = None
-    return short
-
-
 def chunks(lowered: str) -> list[str]:
     """Return the overlapping chunks of an already lower-cased text."""
     last = max(len(lowered) - OVERLAP_CHARS, 1)

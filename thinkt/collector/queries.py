@@ -21,9 +21,10 @@ from thinkt.collector.schemas import ENTRY_FIELDS
 log = logging.getLogger(__name__)
 
 GROUP_BY = ("source", "model", "project", "day", "agent", "session")
-# Sums are never cast back to BIGINT: DuckDB sums BIGINT as HUGEINT (128 bits), which
-# 2**63 rows of 2**63 - 1 cannot overflow. A cast made one large count answer 503 to
-# every stats and usage query (issue 14).
+# Sums are 128-bit: DuckDB sums BIGINT as HUGEINT, which 2**63 rows of 2**63 - 1 cannot
+# overflow. A plain cast back to BIGINT made one large count answer 503 to every stats
+# and usage query (issue 14); usage casts only to fetch faster, and falls back to text
+# when a sum does not fit (_fetch).
 _TOKEN_SUM = ", ".join(f"sum({t}) AS {t}" for t in TOKEN_FIELDS)
 
 SESSION_SUMMARY = ("session_id", "source", "project_path", "instance_id", "model",

@@ -153,17 +153,12 @@ def _short_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: in
     scan and reads text only for the rows it lets through (a long entry's text is NULL
     here: its sketch covers its tool name).
     """
-    params: list[Any] = []
-    where = [sketch.condition(needle) or "true"]
-    if sessions is not None:
-        where.append("session_id = ANY(?::VARCHAR[])")
-        params.append(sessions)
+    where, params = _scope(needle, sessions)
     if since is not None:
         where.append('"timestamp" >= ?')
         params.append(since)
-    bound = f"LIMIT {int(cap)}" if cap is not None else ""
     return cur.execute(f"SELECT session_id, seq, text, tool_name FROM collected_entries "
-                       f"WHERE {' AND '.join(where)} {bound}", params).fetchall()
+                       f"WHERE {' AND '.join(where)} {_bound(cap)}", params).fetchall()
 
 
 def _long_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: int | None,
@@ -172,11 +167,7 @@ def _long_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: int
     None: all), at most ``cap`` (None: all), none with a timestamp before ``since``
     (None: any): their chunks' sketches are tested for the needle's first characters
     (longtext.prefix)."""
-    params: list[Any] = []
-    where = [sketch.condition(longtext.prefix(needle)) or "true"]
-    if sessions is not None:
-        where.append("session_id = ANY(?::VARCHAR[])")
-        params.append(sessions)
+    where, params = _scope(longtext.prefix(needle), sessions)
     if since is not None:
         # Chunks carry no time; every entry from ``since`` on comes after the first of
         # them, and chunks are appended in seq order, so DuckDB skips the older ones.
@@ -186,10 +177,23 @@ def _long_candidates(cur: Any, needle: str, sessions: list[str] | None, cap: int
             return []
         where.append("seq >= ?")
         params.append(first)
-    bound = f"LIMIT {int(cap)}" if cap is not None else ""
     return [seq for (seq,) in cur.execute(
-        f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} WHERE {' AND '.join(where)} {bound}",
-        params).fetchall()]
+        f"SELECT DISTINCT seq FROM {longtext.SKETCH_TABLE} "
+        f"WHERE {' AND '.join(where)} {_bound(cap)}", params).fetchall()]
+
+
+def _scope(needle: str, sessions: list[str] | None) -> tuple[list[str], list[Any]]:
+    """Return the conditions (and their parameters) every candidate query starts with:
+    the sketch may hold ``needle``, and the row is of ``sessions`` (None: of any)."""
+    where, params = [sketch.condition(needle) or "true"], []
+    if sessions is not None:
+        where.append("session_id = ANY(?::VARCHAR[])")
+        params.append(sessions)
+    return where, params
+
+
+def _bound(cap: int | None) -> str:
+    return f"LIMIT {int(cap)}" if cap is not None else ""
 
 
 def _test_long(cur: Any, seqs: list[int], hits: _Hits) -> None:
