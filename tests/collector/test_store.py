@@ -54,6 +54,24 @@ def test_sending_the_same_batch_twice_changes_no_count(con, cur):
     assert before[0]["tokens"]["input"] == 5
 
 
+def test_a_group_mixing_new_entries_and_a_resend_stores_each_once(con, cur, monkeypatch):
+    # GIVEN a stored entry, and a group that brings it again beside new ones
+    assert store.ingest(con, [build_request("s1", [build_entry("a", text="kept")])]) == [(1, 0)]
+    tried = []
+    for path in ("_append", "_write"):
+        monkeypatch.setattr(ingest, path, lambda c, group, path=path, real=getattr(ingest, path):
+                            tried.append(path) or real(c, group))
+    # WHEN the group is stored
+    results = store.ingest(con, [build_request("s1", [build_entry("b"), build_entry("a", text="kept")]),
+                                 build_request("s2", [build_entry("c")])])
+    # THEN the plain insert failed on the stored key, and the slower path stored the rest
+    assert tried == ["_append", "_write"]
+    assert results == [(1, 1), (1, 0)]
+    assert count(con) == 3
+    assert [(e["uuid"], e["text"]) for e in entries_page(cur, "s1")] == [("a", "kept"), ("b", None)]
+    assert session(cur, "s1")["entry_count"] == 2 and session(cur, "s2")["entry_count"] == 1
+
+
 def test_inside_one_group_the_last_copy_wins(con, cur):
     results = store.ingest(con, [
         build_request("s1", [build_entry("a", text="first"), build_entry("a", text="second"),
@@ -105,7 +123,8 @@ def test_a_failed_commit_leaves_no_transaction_open(con, monkeypatch):
 
     # The group's statements run on the real connection; BEGIN, COMMIT and ROLLBACK go
     # through the wrapper, which fails the COMMIT.
-    monkeypatch.setattr(ingest, "_write", lambda c, group, real=ingest._write: real(con, group))
+    for path in ("_append", "_write"):
+        monkeypatch.setattr(ingest, path, lambda c, group, real=getattr(ingest, path): real(con, group))
     with pytest.raises(duckdb.IOException):
         store.ingest(FailingCommit(con), [build_request("s1", [build_entry("a")])])
     assert count(con) == 0
@@ -171,6 +190,17 @@ def test_a_negative_text_size_is_refused_before_writing(con):
     with pytest.raises(store.StoreError, match="text_bytes is negative"):
         store.ingest(con, [build_request("s", [build_entry("a", text_bytes=-1)])])
     assert count(con) == 0
+
+
+def test_times_in_any_zone_are_stored_as_utc_to_the_microsecond():
+    east = timezone(timedelta(hours=5, minutes=30))
+    values = [None, datetime(2026, 3, 1, 12, 0, 0, 1), datetime(2026, 3, 1, 17, 30, tzinfo=east),
+              datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    stored = ingest._timestamps(values)
+    assert str(stored.dtype) == "datetime64[us]"
+    assert [None if str(v) == "NaT" else v.item() for v in stored] == [
+        None, datetime(2026, 3, 1, 12, 0, 0, 1), datetime(2026, 3, 1, 12, 0),
+        datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999)]
 
 
 def test_an_unknown_timestamp_is_the_receive_time_and_flagged(con, cur):

@@ -1,7 +1,9 @@
 """The commit path: a group of validated batches appended to ``collected_entries`` at once.
 
 A group commit inserts every entry whose ``(session_id, uuid)`` is not stored yet, in
-one columnar ``INSERT ... ON CONFLICT DO NOTHING``. An entry that is stored already is
+one columnar ``INSERT``: a plain one first (nearly every group is all new), and when the
+key says an entry is stored already, the whole group again with ``ON CONFLICT DO
+NOTHING``, which sorts new from stored at three times the cost. An entry that is stored already is
 a duplicate when its content is unchanged and replaces the stored row when it changed
 (a rewritten session re-sends a message with its tokens or text completed); the
 replaced rows' sessions go to ``rollup_dirty``. A long text goes to ``long_text`` and its
@@ -13,9 +15,10 @@ commit.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
+import duckdb
 import numpy as np
 
 from thinkt.collector import longtext, sketch
@@ -58,8 +61,13 @@ class EntryLog:
         if not requests:
             return [], False
         group = _Group(requests, self.last_seq + 1)
-        with transaction(con):
-            is_new, changed = _write(con, group)
+        try:
+            with transaction(con):
+                is_new, changed = _append(con, group)
+        except duckdb.ConstraintException:
+            # An entry of the group is stored already (a resend): sort new from stored.
+            with transaction(con):
+                is_new, changed = _write(con, group)
         self.last_seq += group.size
         return group.outcome(is_new, changed), bool(changed.any())
 
@@ -212,10 +220,19 @@ def _counts(name: str, values: Sequence[int]) -> np.ndarray:
     return array
 
 
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_NAT = np.iinfo(np.int64).min  # NaT's integer
+
+
 def _timestamps(values: Sequence[datetime | None]) -> np.ndarray:
-    if any(value is not None and value.tzinfo is not None for value in values):
-        values = [naive_utc(value) for value in values]
-    return np.array(values, dtype="datetime64[us]")
+    """Times as datetime64[us] (UTC; NaT for None). Subtracting the epoch is ~7x faster
+    than numpy's own conversion of datetime objects, a cost the writer pays per row."""
+    return np.fromiter(
+        (_NAT if value is None
+         else (value - (_EPOCH if value.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND
+         for value in values), dtype=np.int64, count=len(values)).view("datetime64[us]")
 
 
 def _stored_columns() -> tuple[str, ...]:
@@ -223,8 +240,23 @@ def _stored_columns() -> tuple[str, ...]:
             + tuple(sketch.COLUMNS))
 
 
+def _append(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
+    """Insert the group's rows, all of them new; raise ConstraintException if one is not.
+
+    The common case, and three times cheaper than :func:`_write`'s insert: DuckDB's
+    ``ON CONFLICT`` path costs ~30 µs a row where a plain insert, which checks the same
+    key, costs ~10 (500-row groups). Returns :func:`_write`'s masks.
+    """
+    entry_rows = group.entries  # noqa: F841  (scanned by name in the SQL below)
+    columns = ", ".join(f'"{c}"' for c in _stored_columns())
+    con.execute(f"INSERT INTO collected_entries ({columns}) SELECT {columns} FROM entry_rows")
+    is_new = np.ones(group.size, dtype=bool)
+    longtext.insert_chunks(con, group.chunk_rows(is_new, group.entries["seq"]))
+    return is_new, np.zeros(group.size, dtype=bool)
+
+
 def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
-    """Insert the group's rows; replace stored rows whose content changed.
+    """Insert the group's new rows; replace stored rows whose content changed.
 
     Returns two masks over the group's rows: inserted, and replaced a changed copy.
     """
