@@ -4,6 +4,7 @@ else), how it counts, orders and quotes, and that an old database keeps every en
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -167,6 +168,55 @@ def test_long_texts_are_found_across_chunk_ends_and_counted_once(con, cur):
     hits = {h["id"]: h["match_count"] for h in store.search(cur, "needle", 10)}
     assert hits == {"straddle": 1, "tool": 1}
     assert store.search(cur, "abcdefghijx", 10) == []
+
+
+def test_long_candidates_are_sought_on_a_cursor_of_their_own(con, cur):
+    # GIVEN a long text with a rare word
+    text = "abcdefghij" * 300 + " a rare Quokka here " + "abcdefghij" * 300
+    store.ingest(con, [build_request("long", [build_entry("a", text=text)])])
+    cursors = []
+
+    def spy(c, *args, real=search._long_candidates):
+        cursors.append(c)
+        return real(c, *args)
+
+    # WHEN it is searched for
+    with patch.object(search, "_long_candidates", spy):
+        assert [h["id"] for h in store.search(cur, "quokka", 10)] == ["long"]
+    # THEN the chunks were scanned on another cursor, and nothing is left running
+    assert len(cursors) == 1 and cursors[0] is not cur
+    assert not [t for t in threading.enumerate() if t.name == "thinkt-search"]
+    # AND a failure of that query is the search's failure
+    with patch.object(search, "_long_candidates", side_effect=duckdb.IOException("gone")):
+        with pytest.raises(duckdb.IOException):
+            store.search(cur, "quokka", 10)
+
+
+def test_a_common_term_stops_the_long_candidates_scan_it_does_not_need(con, cur):
+    # GIVEN entries enough for a common term, and a long-candidates query that would run
+    # for minutes when started beside the short one
+    store.ingest(con, [build_request("s", [build_entry(f"e{i}", text=f"common {i}")
+                                           for i in range(5)])])
+    outcome, calls = [], []
+
+    def slow_beside(c, *args, real=search._long_candidates):
+        calls.append(c)
+        if len(calls) > 1:  # the windows' own queries, on the search's cursor
+            return real(c, *args)
+        try:
+            c.execute("SELECT count(*) FROM range(10000000000) a, range(1000) b").fetchall()
+            outcome.append("finished")
+        except duckdb.InterruptException:
+            outcome.append("interrupted")
+        return []
+
+    # WHEN the term is common (windows of recent sessions instead)
+    with patch.object(search, "COMMON", 2), patch.object(search, "_long_candidates", slow_beside):
+        hits = store.search(cur, "common", 10)
+    # THEN the answer came, and the scan beside it was interrupted, not waited for
+    assert [(h["id"], h["match_count"]) for h in hits] == [("s", 5)]
+    assert outcome == ["interrupted"]
+    assert not [t for t in threading.enumerate() if t.name == "thinkt-search"]
 
 
 def test_short_texts_are_stored_as_they_are_and_long_ones_packed(con):

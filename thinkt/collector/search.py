@@ -14,7 +14,8 @@ window at a time, until ``limit`` of them match. bench/store.py measures both wa
 from __future__ import annotations
 
 import logging
-from typing import Any
+import threading
+from typing import Any, Callable
 
 from thinkt.collector import longtext, sketch
 from thinkt.collector.database import transaction
@@ -35,6 +36,8 @@ COMMON_LONG = 500
 #: more sessions than asked for; the next ones as many as the matches seen so far
 #: promise, with half again to spare (each window is a scan of the entries).
 MIN_WINDOW = 16
+#: How long search waits for the query it runs beside its own (see _Beside).
+QUERY_TIMEOUT = 120.0
 
 
 class _Hits:
@@ -70,10 +73,10 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     if not needle or limit <= 0:
         return []
     hits = _Hits(needle)
-    with transaction(cur):
+    with transaction(cur), _Beside(cur, _long_candidates, needle, None, COMMON_LONG) as beside:
         paths = _path_matches(cur, needle)
         short = _short_candidates(cur, needle, None, COMMON)
-        long = _long_candidates(cur, needle, None, COMMON_LONG) if len(short) < COMMON else []
+        long = beside.result() if len(short) < COMMON else []
         if len(short) < COMMON and len(long) < COMMON_LONG:
             for row in short:
                 hits.test(*row)
@@ -89,6 +92,50 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
         summary["snippet"] = _snippet(needle, text, tool, summary["project_path"])
         results.append(summary)
     return results
+
+
+class _Beside:
+    """One candidate query run on a cursor of its own, in a thread, beside the caller's.
+
+    The collector's DuckDB runs a query on the thread that asked (one thread each) and
+    lets go of the GIL meanwhile, so the scans of the short texts' sketches and of the
+    long texts' chunk sketches, each ~half of a rare term's search, overlap. The second
+    cursor reads the newest snapshot, not the caller's: the long candidates it finds are
+    then read on the caller's cursor, so an entry committed in between is not counted,
+    as in the caller's snapshot.
+    """
+
+    def __init__(self, cur: Any, query: Callable[..., Any], *args: Any) -> None:
+        self._cursor = cur.cursor()
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(query, args),
+                                        name="thinkt-search", daemon=True)
+        self._thread.start()
+
+    def _run(self, query: Callable[..., Any], args: tuple) -> None:
+        try:
+            self._result = query(self._cursor, *args)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        """Wait (at most QUERY_TIMEOUT) for the query's answer; raise what it raised."""
+        self._thread.join(QUERY_TIMEOUT)
+        if self._thread.is_alive():
+            raise TimeoutError(f"a search query ran longer than {QUERY_TIMEOUT:g} s")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def __enter__(self) -> "_Beside":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._thread.is_alive():  # not needed after all (a common term), or failed
+            self._cursor.interrupt()
+            self._thread.join(QUERY_TIMEOUT)
+        self._cursor.close()
 
 
 def _recent_matches(cur: Any, needle: str, paths: set[str], hits: _Hits,
