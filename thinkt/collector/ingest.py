@@ -3,8 +3,8 @@
 A group commit inserts every entry whose ``(session_id, uuid)`` is not stored yet, in
 one columnar ``INSERT``: a plain one first (nearly every group is all new), and when the
 key says an entry is stored already, the whole group again with ``ON CONFLICT DO
-NOTHING``, which sorts new from stored at three times the cost. An entry that is stored already is
-a duplicate when its content is unchanged and replaces the stored row when it changed
+NOTHING``, which sorts new from stored at three times the cost. An entry that is stored
+already is a duplicate when its content is unchanged and replaces the stored row when it changed
 (a rewritten session re-sends a message with its tokens or text completed); the
 replaced rows' sessions go to ``rollup_dirty``. A long text goes to ``long_text`` and its
 chunks' sketches to ``long_text_sketches`` (longtext.py). Nothing else happens on this path:
@@ -235,9 +235,12 @@ def _timestamps(values: Sequence[datetime | None]) -> np.ndarray:
          for value in values), dtype=np.int64, count=len(values)).view("datetime64[us]")
 
 
-def _stored_columns() -> tuple[str, ...]:
-    return (ENTRY_FIELDS + ("long_text",) + REQUEST_COLUMNS + ("seq", "timestamp_estimated")
-            + tuple(sketch.COLUMNS))
+_COLUMN_LIST = ", ".join(f'"{c}"' for c in (
+    ENTRY_FIELDS + ("long_text",) + REQUEST_COLUMNS + ("seq", "timestamp_estimated")
+    + tuple(sketch.COLUMNS)))
+#: The group's rows (the column arrays bound to ``entry_rows``) into the entries table.
+_INSERT = (f"INSERT INTO collected_entries ({_COLUMN_LIST}) "
+           f"SELECT {_COLUMN_LIST} FROM entry_rows")
 
 
 def _append(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
@@ -247,9 +250,8 @@ def _append(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
     ``ON CONFLICT`` path costs ~30 µs a row where a plain insert, which checks the same
     key, costs ~10 (500-row groups). Returns :func:`_write`'s masks.
     """
-    entry_rows = group.entries  # noqa: F841  (scanned by name in the SQL below)
-    columns = ", ".join(f'"{c}"' for c in _stored_columns())
-    con.execute(f"INSERT INTO collected_entries ({columns}) SELECT {columns} FROM entry_rows")
+    entry_rows = group.entries  # noqa: F841  (scanned by name in _INSERT)
+    con.execute(_INSERT)
     is_new = np.ones(group.size, dtype=bool)
     longtext.insert_chunks(con, group.chunk_rows(is_new, group.entries["seq"]))
     return is_new, np.zeros(group.size, dtype=bool)
@@ -260,10 +262,8 @@ def _write(con: Any, group: _Group) -> tuple[np.ndarray, np.ndarray]:
 
     Returns two masks over the group's rows: inserted, and replaced a changed copy.
     """
-    entry_rows = group.entries  # noqa: F841  (scanned by name in the SQL below)
-    columns = ", ".join(f'"{c}"' for c in _stored_columns())
-    inserted = con.execute(f"INSERT INTO collected_entries ({columns}) SELECT {columns} "
-                           "FROM entry_rows ON CONFLICT DO NOTHING RETURNING seq").fetchnumpy()
+    entry_rows = group.entries  # noqa: F841  (scanned by name in _INSERT)
+    inserted = con.execute(f"{_INSERT} ON CONFLICT DO NOTHING RETURNING seq").fetchnumpy()
     is_new = np.zeros(group.size, dtype=bool)
     is_new[np.asarray(inserted["seq"], dtype=np.int64) - group.first_seq] = True
     longtext.insert_chunks(con, group.chunk_rows(is_new, group.entries["seq"]))
