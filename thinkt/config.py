@@ -94,7 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer token clients must send; repeat the flag to accept several (rotation).",
             (), multiple=True, secret=True, metavar="TOKEN"),
     Setting("token_file", "collector", ("--token-file",),
-            "File with one accepted bearer token per line (keeps tokens off the command line).",
+            "File with one accepted bearer token per line, with its roles: TOKEN [ingest] "
+            "[read] [admin] [name=NAME] (a bare token has every role; keeps tokens off the "
+            "command line).",
             None, click.Path(dir_okay=False), metavar="PATH"),
     Setting("tls_cert", "collector", ("--tls-cert",),
             "Serve HTTPS with this certificate (PEM, the server's first, then its CA chain); "

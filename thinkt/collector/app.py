@@ -6,15 +6,14 @@ the fork, with the writer client of that worker (STYLE.md rule 1).
 
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from thinkt.collector import metrics
+from thinkt.collector import auth, metrics
 from thinkt.collector.body import too_large
 from thinkt.collector.channel import Unavailable, WriterClient
 from thinkt.collector.settings import CollectorSettings
@@ -54,7 +53,10 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     app.json.sort_keys = False
     app.extensions["thinkt.settings"] = settings
     app.extensions["thinkt.client"] = client
-    tokens = [t.encode("utf-8") for t in settings.tokens]
+    keyring = auth.Keyring(settings.tokens, settings.web_secret)
+    app.extensions["thinkt.keyring"] = keyring
+    if settings.web_secret:
+        app.secret_key = settings.web_secret
 
     if settings.cors_origins:
         from flask_cors import CORS
@@ -68,23 +70,30 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
 
     @app.before_request
     def authenticate():
-        if not tokens or request.endpoint in OPEN_ENDPOINTS:
+        if not keyring or request.endpoint in OPEN_ENDPOINTS:
             return None
+        if request.blueprint == "web":
+            return None  # the pages sign in with a cookie (web.py checks it)
         if settings.cors_origins and request.method == "OPTIONS":
             return None  # a CORS preflight carries no credentials by design
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
-        presented_bytes = presented.strip().encode("utf-8")
-        # Compare against every token so the time taken says nothing about which matched.
-        matched = False
-        for token in tokens:
-            matched |= hmac.compare_digest(presented_bytes, token)
-        if scheme.lower() == "bearer" and matched:
-            return None
-        response = error_response(401, "unauthorized",
-                                  "A valid bearer token is required (Authorization: Bearer ...).")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="thinkt-collector"'
-        return response
+        found = keyring.find(presented.strip())
+        if scheme.lower() != "bearer" or found is None:
+            response = error_response(
+                401, "unauthorized", "A valid bearer token is required (Authorization: "
+                "Bearer ...).")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="thinkt-collector"'
+            return response
+        # No route (404, 405): any valid token may learn that; the error handler answers.
+        role = auth.required_role(request.endpoint, request.method) if request.endpoint \
+            else None
+        if not found.allows(role):
+            return error_response(403, "forbidden", f"This token may not do this: it needs "
+                                  f"the {role} role (token file: TOKEN {role} ...).",
+                                  required_role=role)
+        g.grant = found
+        return None
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

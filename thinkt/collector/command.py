@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
-from thinkt import config
+from thinkt import config, paths
 from thinkt.addresses import is_loopback
 from thinkt import log as thinkt_log
+from thinkt.collector import auth
 from thinkt.collector.settings import (CollectorSettings, check_tls, default_storage,
                                        default_workers)
 from thinkt.status import ConfigError, ExitStatus, ThinktError
@@ -23,13 +24,14 @@ log = logging.getLogger(__name__)
 def build_settings(params: dict[str, Any]) -> CollectorSettings:
     """Turn the resolved command-line parameters into collector settings.
 
-    :raises ConfigError: a token file cannot be read or holds no token, or the TLS
+    :raises ConfigError: a token file cannot be read, holds no token or a bad line, the
+        web secret cannot be made, or the TLS
         certificate and key are not a pair that loads (or only one is set).
     """
-    tokens = [t.strip() for t in params.get("token") or () if t and t.strip()]
+    tokens = [auth.Grant(t.strip()) for t in params.get("token") or () if t and t.strip()]
     token_file = params.get("token_file")
     if token_file:
-        tokens.extend(config.read_secret_file(token_file, "token file", "token"))
+        tokens.extend(auth.read_token_file(token_file))
     if not tokens and not params.get("allow_unauthenticated") and not is_loopback(params["host"]):
         raise ConfigError(
             f"refusing to listen on {params['host']} without a token: anyone who can reach "
@@ -42,7 +44,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         host=params["host"],
         port=params["port"],
         storage=os.path.abspath(os.path.expanduser(storage)),
-        tokens=tuple(dict.fromkeys(tokens)),
+        tokens=auth.merge(tokens),
         tls_cert=tls[0] if tls else None,
         tls_key=tls[1] if tls else None,
         cors_origins=tuple(o.strip() for o in params.get("cors_origin") or () if o.strip()),
@@ -56,6 +58,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         quiet=params["quiet"],
         log=params.get("log"),
         started_at=datetime.now(timezone.utc).replace(tzinfo=None),
+        web_secret=auth.load_secret(paths.state_dir()) if tokens else b"",
     )
 
 

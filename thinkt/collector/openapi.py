@@ -173,6 +173,9 @@ def _array_of(name: str, description: str) -> dict:
 
 def _paths() -> dict:
     common = {"401": _error("Missing or wrong bearer token."),
+              "403": _error("The token lacks the role this needs (`required_role`: "
+                            "ingest for POST /v1/traces and agent registration, read for "
+                            "every GET, admin for what removes data)."),
               "503": _error("The writer is busy or down; retry later.", retry_after=True)}
     bad = {"400": _error("Invalid body or query parameters."), **common}
     limit = _query("limit", {"type": "integer", "minimum": 1}, "Capped at the maximum.")

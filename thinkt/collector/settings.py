@@ -8,6 +8,7 @@ import ssl
 from datetime import datetime
 
 from thinkt import paths
+from thinkt.collector.auth import Grant, grant
 from thinkt.status import ConfigError
 
 #: Largest request body, after gzip decompression (CONTRACT.md §1).
@@ -34,7 +35,8 @@ class CollectorSettings:
     host: str = "localhost"
     port: int = 4318
     storage: str = ""
-    tokens: tuple[str, ...] = ()
+    #: Accepted tokens with their roles (a plain string given here has every role).
+    tokens: tuple[Grant, ...] = ()
     tls_cert: str | None = None
     tls_key: str | None = None
     cors_origins: tuple[str, ...] = ()
@@ -49,6 +51,11 @@ class CollectorSettings:
     log: str | None = None
     max_body: int = MAX_BODY
     started_at: datetime | None = None
+    #: Signs the web pages' session cookies (auth.load_secret); empty: pages need no sign-in.
+    web_secret: bytes = dataclasses.field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", tuple(grant(t) for t in self.tokens))
 
     @property
     def auth_required(self) -> bool:
