@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tests.conftest import free_port
 from tests.tui.conftest import (
     SESSION_COUNT, STATUS_FILE_FACTS, STATUS_FILE_ROOTS, TOKEN, write_status_file)
-from tests.harness import child_env
+from tests.harness import Collector, child_env
 from thinkt.status import ConfigError, ExitStatus
 from thinkt.tui.command import status, tui
 
@@ -103,6 +103,21 @@ def test_refused_token_exits_78(collector, home):
     result = run("--collector-url", collector.url, "--api-key", "wrong")
     assert result.exit_code == ExitStatus.CONFIG, result.output
     assert "REFUSED: the collector refused the API key" in result.output
+
+
+@pytest.mark.slow
+def test_an_ingest_only_key_is_told_it_may_not_read(tmp_path, home):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("laptop-only-key ingest\n")
+    collector = Collector(tmp_path / "c.duckdb", tmp_path / "c.log", "--token-file",
+                          str(tokens)).start()
+    try:
+        result = run("--collector-url", collector.url, "--api-key", "laptop-only-key")
+    finally:
+        collector.stop()
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert "may not read" in result.output and "read role" in result.output
+    assert "laptop-only-key" not in result.output
 
 
 def test_tui_rejects_a_bad_url_before_taking_the_screen(home):

@@ -92,7 +92,11 @@ class CollectorClient:
         except requests.RequestException as exc:
             log.debug("GET %s: %s", path, exc)
             raise CollectorError(DOWN, "connection refused or host unreachable") from None
-        if response.status_code == 401 or response.status_code == 403:
+        if response.status_code == 403:
+            # A valid key without the read role: an exporter's ingest-only key, most often.
+            raise CollectorError(REFUSED, "the API key may not read the collector's data "
+                                 "(it needs the read role; an exporter's ingest key has not)")
+        if response.status_code == 401:
             raise CollectorError(REFUSED, "the collector refused the API key"
                                  if "Authorization" in self._session.headers
                                  else "the collector needs an API key (--api-key)")
