@@ -213,6 +213,13 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+#: Tables of the config file that are no flag's: each is read as it is and handed to its
+#: command in ``ctx.meta["thinkt.tables"]`` (the command checks its content).
+FILE_TABLES: dict[str, tuple[str, ...]] = {
+    "collector": ("prices",),  # [collector.prices."<model>"]: negotiated USD prices
+}
+
+
 def settings_for(section: str) -> list[Setting]:
     """Return the settings of one section, in table order."""
     return [s for s in SETTINGS if s.section == section]
@@ -280,6 +287,11 @@ def load_file(path: Path, section: str) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: [{section}] must be a table")
     result = {}
     for key, value in values.items():
+        if key in FILE_TABLES.get(section, ()):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config file {path}: {section}.{key} must be a table")
+            result[key] = value
+            continue
         setting = find_setting(section, key)
         if setting is None:
             raise ConfigError(f"config file {path}: unknown key {section}.{key}")
@@ -312,7 +324,10 @@ def _load_config_callback(section: str) -> Callable:
         else:
             path = next((p for p in default_config_paths() if p.is_file()), None)
         if path is not None:
-            ctx.default_map = {**(ctx.default_map or {}), **load_file(path, section)}
+            values = load_file(path, section)
+            ctx.meta["thinkt.tables"] = {name: values.pop(name)
+                                         for name in FILE_TABLES.get(section, ()) if name in values}
+            ctx.default_map = {**(ctx.default_map or {}), **values}
             ctx.meta["thinkt.config_file"] = str(path)
         return str(path) if path else None
 

@@ -13,7 +13,7 @@ import click
 from thinkt import config, paths
 from thinkt.addresses import is_loopback
 from thinkt import log as thinkt_log
-from thinkt.collector import auth
+from thinkt.collector import auth, pricing
 from thinkt.collector.settings import (CollectorSettings, check_tls, default_storage,
                                        default_workers)
 from thinkt.status import ConfigError, ExitStatus, ThinktError
@@ -21,11 +21,13 @@ from thinkt.status import ConfigError, ExitStatus, ThinktError
 log = logging.getLogger(__name__)
 
 
-def build_settings(params: dict[str, Any]) -> CollectorSettings:
-    """Turn the resolved command-line parameters into collector settings.
+def build_settings(params: dict[str, Any], tables: dict[str, Any] | None = None,
+                   ) -> CollectorSettings:
+    """Turn the resolved command-line parameters (and the config file's tables, such as
+    ``[collector.prices]``) into collector settings.
 
     :raises ConfigError: a token file cannot be read, holds no token or a bad line, the
-        web secret cannot be made, or the TLS
+        web secret cannot be made, a price override is malformed, or the TLS
         certificate and key are not a pair that loads (or only one is set).
     """
     tokens = [auth.Grant(t.strip()) for t in params.get("token") or () if t and t.strip()]
@@ -38,6 +40,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
             "it could read and write every trace",
             hint="Set --token-file (or --token), or pass --allow-unauthenticated on a "
                  "trusted network.")
+    prices = pricing.parse_overrides((tables or {}).get("prices", {}))
     tls = check_tls(params.get("tls_cert"), params.get("tls_key"))
     storage = params.get("storage") or default_storage()
     return CollectorSettings(
@@ -59,6 +62,7 @@ def build_settings(params: dict[str, Any]) -> CollectorSettings:
         log=params.get("log"),
         started_at=datetime.now(timezone.utc).replace(tzinfo=None),
         web_secret=auth.load_secret(paths.state_dir()) if tokens else b"",
+        prices=prices,
     )
 
 
@@ -97,7 +101,7 @@ def collect(check_config: bool, traceback: bool, **params: Any) -> None:
     With no flags it listens on localhost:4318 and keeps its data in
     ~/.thinkt/collector.duckdb (or $STATE_DIRECTORY/collector.duckdb under systemd).
     """
-    settings = build_settings(params)
+    settings = build_settings(params, click.get_current_context().meta.get("thinkt.tables"))
     if check_config:
         parent = Path(settings.storage).parent
         if parent.exists() and not os.access(parent, os.W_OK):

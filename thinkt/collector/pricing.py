@@ -310,6 +310,15 @@ def _utc_day(day: Any) -> datetime.date:
     return day
 
 
+def preload() -> bool:
+    """Load the package's price data now; True when it is there.
+
+    The collector calls this before gunicorn forks its workers: each worker then shares
+    the loaded table instead of spending 0.3-0.4 s on its first usage request.
+    """
+    return _catalog() is not None
+
+
 @functools.cache
 def _catalog() -> Any:
     """Return a genai-prices catalogue of the package's bundled data (None without the package)."""

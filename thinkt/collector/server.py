@@ -33,7 +33,7 @@ from gunicorn.errors import HaltServer
 from gunicorn.sock import TCP6Socket, TCPSocket
 from gunicorn.util import is_ipv6
 
-from thinkt.collector import metrics, writer
+from thinkt.collector import metrics, pricing, writer
 from thinkt.collector.channel import WriterClient, new_address, new_authkey
 from thinkt.collector.settings import CollectorSettings, default_storage
 from thinkt.status import ConfigError, ExitStatus, StartupError
@@ -357,6 +357,8 @@ def serve(settings: CollectorSettings) -> None:
     if not settings.tokens:
         log.warning("no --token set: anyone who can reach %s:%d can read and write traces",
                     settings.host, settings.port)
+    # Loaded once here, the price table is shared by every worker gunicorn forks.
+    pricing.preload()
     # Before any worker or writer exists: every one of them must see the same directory.
     metrics_dir, made_here = metrics.prepare_directory()
     arbiter_pid = os.getpid()

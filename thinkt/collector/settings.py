@@ -9,6 +9,7 @@ from datetime import datetime
 
 from thinkt import paths
 from thinkt.collector.auth import Grant, grant
+from thinkt.collector.pricing import Price
 from thinkt.status import ConfigError
 
 #: Largest request body, after gzip decompression (CONTRACT.md §1).
@@ -53,6 +54,8 @@ class CollectorSettings:
     started_at: datetime | None = None
     #: Signs the web pages' session cookies (auth.load_secret); empty: pages need no sign-in.
     web_secret: bytes = dataclasses.field(default=b"", repr=False)
+    #: Negotiated USD prices by model name (``[collector.prices]``), over the price table's.
+    prices: dict[str, Price] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", tuple(grant(t) for t in self.tokens))
