@@ -16,8 +16,8 @@ def route_templates(app) -> set[str]:
     """The app's routes in OpenAPI spelling (``<path:x>`` becomes ``{x}``)."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+        if rule.endpoint == "static" or rule.endpoint.startswith("web."):
+            continue  # the web pages (and their assets) are not the API
         path = rule.rule
         for converter in ("<path:", "<"):
             path = path.replace(converter, "{")

@@ -145,7 +145,8 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
             stats = None  # still serve the counters; thinkt_writer_up says why gauges are gone
         return metrics.render(stats), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
-    from thinkt.collector import api
+    from thinkt.collector import api, web
 
     app.register_blueprint(api.blueprint)
+    web.init_app(app, settings)  # the pages at /, with their cookie settings
     return app

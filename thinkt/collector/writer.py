@@ -27,6 +27,7 @@ from typing import Any, Callable
 import duckdb
 
 from thinkt.collector import agents, database, ingest, metrics, queries, registry, rollup, search
+from thinkt.collector import dashboard
 from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Failed, Hello, Ingest, Ingested,
                                       IngestRequest, Ok, Query, Register)
 from thinkt.status import ExitStatus
@@ -420,6 +421,7 @@ _QUERIES: dict[str, Callable[..., Any]] = {
     "list_sessions": queries.list_sessions,
     "session_entries": queries.session_entries,
     "list_agents": agents.list_agents,
+    **dashboard.QUERIES,  # the web pages' (web_*)
 }
 
 
