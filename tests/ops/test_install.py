@@ -71,6 +71,14 @@ def test_collector_install_runs_check_config(tmp_path):
                            str(tmp_path / "db.duckdb")], capture_output=True, text=True,
                           timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert (done.returncode, done.stdout) == (0, "configuration OK\n"), done.stderr
+    # The web pages' templates and stylesheet ship inside the package (air-gapped: no CDN).
+    shipped = subprocess.run([str(bin_dir / "python"), "-c",
+                              "import importlib.resources as r; "
+                              "web = r.files('thinkt.collector.web'); "
+                              "print((web / 'templates' / 'base.html').is_file(), "
+                              "(web / 'static' / 'thinkt.css').is_file())"],
+                             capture_output=True, text=True, timeout=60)
+    assert shipped.stdout.split() == ["True", "True"], shipped.stderr
     # A first try on the collector's machine (issue 14, item 5): the exporter and the
     # status page need packages of other extras; each says which, in one line.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

@@ -64,6 +64,20 @@ def test_usage_figures_follow_the_filters_as_the_api_does(team):
     assert sum(int(r["sessions"]) for r in only) == 2
 
 
+def test_usage_by_branch_and_by_machine(team):
+    # A (session, hour) is on the branch its latest entry there names: every sample
+    # session ends its hour on feature/x, so all their usage is that branch's.
+    [branch] = csv_rows(team.get("/usage.csv", query_string={"group": "branch", **RANGE}))
+    everything = csv_rows(team.get("/usage.csv", query_string={"group": "source", **RANGE}))
+    assert branch["branch"] == "feature/x" and branch["sessions"] == "4"
+    assert int(branch["total_tokens"]) == sum(int(r["total_tokens"]) for r in everything)
+    machines = csv_rows(team.get("/usage.csv", query_string={"group": "machine", **RANGE}))
+    assert {(r["machine"], r["hostname"]) for r in machines} == {
+        ("laptop-a", "ann-thinkpad"), ("laptop-b", "bob-mac")}
+    page = team.get("/usage", query_string={"group": "machine", **RANGE}).text
+    assert {r[0] for r in table_rows(page, "usage")} == {"ann-thinkpad", "bob-mac"}
+
+
 def test_the_usage_table_shows_the_csv_rows_and_sorts(team):
     rows = csv_rows(team.get("/usage.csv", query_string={"group": "project", **RANGE}))
     page = team.get("/usage", query_string={"group": "project", **RANGE})
