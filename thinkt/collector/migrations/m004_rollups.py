@@ -55,11 +55,13 @@ STATEMENTS = (
 )
 
 
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+           "reasoning_tokens")
+
+
 def apply(con: Any) -> None:
     """Add the columns and tables, give stored entries their session's request fields,
     and build the hourly rollup from what is stored."""
-    from thinkt.collector import rollup  # imports the database module, which imports this
-
     for statement in STATEMENTS:
         con.execute(statement)
     con.execute("""
@@ -68,6 +70,31 @@ def apply(con: Any) -> None:
         FROM collected_sessions s
         WHERE e.session_id = s.session_id
     """)
-    rollup.rebuild_hourly(con)
+    _build_hourly(con)
     con.execute("INSERT INTO rollup_state SELECT 'entries', coalesce(max(seq), 0) "
                 "FROM collected_entries")
+
+
+def _build_hourly(con: Any) -> None:
+    """Fill ``usage_hourly`` as version 4 keys it, from every entry and usage row.
+
+    The SQL of rollup.py as it was at version 4, kept here: rollup.py follows the
+    latest schema (version 7 added ``person`` to the cells), which an older store
+    does not have yet when this runs.
+    """
+    model = ("coalesce(CASE WHEN coalesce(model NOT IN ('', '<synthetic>'), false) "
+             "THEN model END, '')")
+    key = (f"date_trunc('hour', \"timestamp\") AS hour, source, session_id, {model} AS model, "
+           "coalesce(instance_id, '') AS instance_id")
+    zeros = ", ".join(f"0 AS {t}" for t in _TOKENS)
+    sums = ", ".join(f"sum({t}) AS {t}" for t in ("entries",) + _TOKENS)
+    con.execute(f"""
+        INSERT INTO usage_hourly
+        SELECT hour, source, session_id, model, instance_id, project_path, {sums}
+        FROM (SELECT {key}, '' AS project_path, 1 AS entries, {zeros} FROM collected_entries
+              UNION ALL
+              SELECT {key}, coalesce(project_path, '') AS project_path, 0 AS entries,
+                     {", ".join(_TOKENS)} FROM collected_usage)
+        GROUP BY ALL
+        HAVING sum(entries) <> 0 OR {" OR ".join(f"sum({t}) <> 0" for t in _TOKENS)}
+    """)
