@@ -69,7 +69,8 @@ def make_entries(prefix: str, n: int, rng: random.Random) -> list[dict]:
 
 def body(session: str, items: list[dict]) -> bytes:
     return json.dumps({"source": "claude", "session_id": session, "entries": items,
-                       "project_path": "/home/dev/project", "instance_id": "bench-agent"}).encode()
+                       "project_path": "/home/dev/project", "instance_id": "bench-agent",
+                       "user": "dev@example.com"}).encode()
 
 
 def make_bodies(clients: int, per_client: int, rng: random.Random) -> list[list[bytes]]:
@@ -122,7 +123,7 @@ def requests_of(bodies: list[list[bytes]]) -> list[IngestRequest]:
             rows, _ = load_entries(data["entries"])
             requests.append(IngestRequest(data["source"], data["session_id"],
                                           data["project_path"], data["instance_id"], None, None,
-                                          RECEIVED, rows))
+                                          RECEIVED, rows, person=data["user"]))
     return requests
 
 

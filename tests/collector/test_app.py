@@ -87,6 +87,15 @@ def test_ingest_hands_one_validated_batch_to_the_writer(client, recorder):
     assert json.loads(request.metadata) == {"k": 1}
     assert request.received_at == datetime(2026, 3, 4, 5, 6, 7)
     assert [e[0] for e in request.entries] == ["u0", "u1", "u2"]
+    assert request.person is None  # no user sent
+
+
+def test_ingest_hands_the_user_over_trimmed_and_refuses_a_long_one(client, recorder):
+    assert client.post("/v1/traces", json=batch(1, user="  alice@example.com ")).status_code == 200
+    assert client.post("/v1/traces", json=batch(1, user="   ")).status_code == 200
+    assert [r.person for r in recorder.ingested] == ["alice@example.com", None]
+    response = client.post("/v1/traces", json=batch(1, user="a" * 513))
+    assert response.status_code == 400 and "user" in response.get_json()["errors"]
 
 
 def test_duplicates_are_reported_and_still_accepted(client, recorder):
@@ -308,9 +317,20 @@ def test_usage_validates_group_by_and_times(client, recorder):
     name, kwargs = recorder.queries[-1]
     assert name == "usage"
     assert kwargs == {"group_by": "day", "since": datetime(2026, 1, 1),
-                      "until": datetime(2026, 1, 2, 10), "source": "claude"}
+                      "until": datetime(2026, 1, 2, 10), "source": "claude", "user": None}
     client.get("/v1/usage")
     assert recorder.queries[-1][1]["group_by"] == "source"
+
+
+def test_usage_and_sessions_by_user_pass_the_person_trimmed(client, recorder):
+    recorder.answers["list_sessions"] = []
+    client.get("/v1/usage?group_by=user&user=%20alice@example.com%20")
+    assert recorder.queries[-1][1]["group_by"] == "user"
+    assert recorder.queries[-1][1]["user"] == "alice@example.com"
+    client.get("/v1/sessions?user=Bob")
+    assert recorder.queries[-1][1]["user"] == "Bob"  # exact: case is kept
+    client.get("/v1/sessions?user=")
+    assert recorder.queries[-1][1]["user"] is None
 
 
 @freeze_time("2026-05-06T07:08:09Z")
@@ -326,7 +346,8 @@ def test_sessions_in_order_of_arrival_on_request(client, recorder):
     recorder.answers["list_sessions"] = []
     client.get("/v1/sessions?sort=received&limit=5")
     assert recorder.queries[-1] == ("list_sessions", {"limit": 5, "source": None,
-                                                      "project": None, "sort": "received"})
+                                                      "project": None, "sort": "received",
+                                                      "user": None})
     client.get("/v1/sessions")
     assert recorder.queries[-1][1]["sort"] == "updated"
     response = client.get("/v1/sessions?sort=newest")

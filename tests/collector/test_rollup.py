@@ -32,7 +32,7 @@ DATA = Path(__file__).parent / "data" / "schema3"
 ROLLUP_TABLES = {
     "collected_sessions": "session_id",
     "collected_usage": "source, response_key",
-    "usage_hourly": "hour, source, session_id, model, instance_id, project_path",
+    "usage_hourly": "hour, source, session_id, model, instance_id, project_path, person",
 }
 
 
@@ -78,6 +78,8 @@ _request = st.fixed_dictionaries({
     "session": st.sampled_from(["s1", "s2", "s3"]),
     "project": st.sampled_from([None, "", "/p", "/q"]),
     "instance": st.sampled_from([None, "i1", "i2"]),
+    # an exporter from before the user setting sends none; one user's exporter may move
+    "person": st.sampled_from([None, None, "alice@example.com", "bob"]),
     "entries": st.lists(_entry, min_size=1, max_size=6),
 })
 _history = st.lists(st.lists(_request, min_size=1, max_size=3), min_size=1, max_size=6)
@@ -91,7 +93,8 @@ def _build(request: dict, received: datetime):
                for e in request["entries"]]
     return build_request(request["session"], entries, source=request["source"],
                          project_path=request["project"] or None,
-                         instance_id=request["instance"], received_at=received)
+                         instance_id=request["instance"], person=request["person"],
+                         received_at=received)
 
 
 @settings(max_examples=150, deadline=None)
@@ -286,6 +289,8 @@ def test_a_schema_3_database_made_by_the_old_code_answers_the_same(tmp_path):
         assert {k: stats[k] for k in expected["stats"]} == expected["stats"]
         sessions = json.loads(json.dumps(queries.list_sessions(cur, 50, None, None),
                                          default=str))
+        # (the old code knew no person: every session has none)
+        assert [s.pop("user") for s in sessions] == [None] * len(sessions)
         assert sessions == expected["sessions"]
         assert [{k: a[k] for k in ("instance_id", "trace_count")}
                 for a in store.list_agents(cur, T0)] == expected["agents"]

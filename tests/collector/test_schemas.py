@@ -192,3 +192,30 @@ def test_agent_registration_needs_instance_and_platform():
     agent = agent_schema.load({"instance_id": "i", "platform": "linux",
                                "started_at": "2026-01-01T00:00:00+01:00", "whatever": 1})
     assert agent["started_at"] == datetime(2025, 12, 31, 23, 0)
+
+
+# -- user: who the sender runs for ------------------------------------------------------------
+
+ENVELOPE = {"source": "claude", "session_id": "s", "entries": [{}]}
+REGISTRATION = {"instance_id": "i", "platform": "linux"}
+
+
+@pytest.mark.parametrize("body, schema", [(ENVELOPE, ingest_schema),
+                                          (REGISTRATION, agent_schema)])
+@pytest.mark.parametrize("value, stored", [
+    ("alice@example.com", "alice@example.com"), ("  Alice Smith \n", "Alice Smith"),
+    ("", None), ("   ", None), (None, None), ("\u00e9lodie@x\ud800", "\u00e9lodie@x\ufffd"),
+    ("x" * 512, "x" * 512),
+])
+def test_the_user_is_trimmed_and_empty_is_none(body, schema, value, stored):
+    assert schema.load(dict(body, user=value))["user"] == stored
+    assert "user" not in schema.load(body)  # left out: nothing to say
+
+
+@pytest.mark.parametrize("body, schema", [(ENVELOPE, ingest_schema),
+                                          (REGISTRATION, agent_schema)])
+@pytest.mark.parametrize("value", ["x" * 513, " " * 600, 42, ["alice"], {"name": "alice"}])
+def test_a_user_that_is_no_text_or_too_long_is_refused_naming_it(body, schema, value):
+    with pytest.raises(ValidationError) as err:
+        schema.load(dict(body, user=value))
+    assert list(err.value.messages) == ["user"]

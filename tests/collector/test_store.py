@@ -481,7 +481,7 @@ def test_search_counts_matching_entries_and_shows_the_first_match(con, cur):
     assert snippet.startswith("…") and snippet.endswith("…")
     assert len(snippet) <= store.SNIPPET_CHARS + 2
     assert set(hit) == {"id", "source", "project_path", "instance_id", "model", "entry_count",
-                        "first_seen", "last_updated", "match_count", "snippet"}
+                        "first_seen", "last_updated", "match_count", "snippet", "user"}
 
 
 def test_search_matches_tool_names_and_project_paths(con, cur):
@@ -614,7 +614,7 @@ def test_an_ingest_is_a_heartbeat_that_counts_new_entries(con, cur):
     [agent] = store.list_agents(cur, T0 + timedelta(minutes=3))
     assert agent == {"instance_id": "i1", "platform": "", "hostname": None, "version": None,
                      "started_at": None, "last_heartbeat": "2026-01-01T12:02:00Z",
-                     "trace_count": 3, "status": "active"}
+                     "trace_count": 3, "status": "active", "user": None}
 
 
 def test_registration_is_an_idempotent_upsert_that_keeps_trace_count(con, cur):
@@ -627,7 +627,7 @@ def test_registration_is_an_idempotent_upsert_that_keeps_trace_count(con, cur):
     assert first == again == {
         "instance_id": "i1", "platform": "linux", "hostname": "dev1", "version": "1.0",
         "started_at": "2026-01-01T11:00:00Z", "last_heartbeat": "2026-01-01T12:01:00Z",
-        "trace_count": 1, "status": "active"}
+        "trace_count": 1, "status": "active", "user": None}
     updated = store.register_agent(con, {"instance_id": "i1", "platform": "darwin",
                                          "version": "1.1"}, T0 + timedelta(minutes=2))
     assert (updated["platform"], updated["version"], updated["hostname"]) == ("darwin", "1.1",

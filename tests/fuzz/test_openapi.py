@@ -73,13 +73,16 @@ def test_answers_match_the_documented_schemas(collector):
         # "#/components/schemas/X" resolves against the root: put the components there
         jsonschema.validate(instance, dict(schema, components=document["components"]))
 
-    body = {"source": "claude", "session_id": "doc-1",
+    body = {"source": "claude", "session_id": "doc-1", "user": "alice@example.com",
             "entries": [{"uuid": "a", "role": "user", "text": "hello openapi",
                          "timestamp": "2026-01-01T00:00:00Z", "input_tokens": 3}]}
     validate(body, document["paths"]["/v1/traces"]["post"]["requestBody"]["content"]
              ["application/json"]["schema"])
     calls = [("post", "/v1/traces", body),
-             ("post", "/v1/agents/register", {"instance_id": "i-doc", "platform": "linux"}),
+             ("post", "/v1/agents/register", {"instance_id": "i-doc", "platform": "linux",
+                                              "user": "alice@example.com"}),
+             ("get", "/v1/usage?group_by=user&user=alice@example.com", None),
+             ("get", "/v1/sessions?user=alice@example.com", None),
              ("get", "/v1/traces/search?q=openapi", None), ("get", "/v1/traces/stats", None),
              ("get", "/v1/usage?group_by=day", None), ("get", "/v1/sessions", None),
              ("get", "/v1/sessions/doc-1/entries", None), ("get", "/v1/agents", None),
@@ -127,3 +130,31 @@ def test_every_count_documents_the_bound_the_collector_enforces(collector):
     response = collector.http.post("/v1/traces", json=over)
     assert response.status_code == 400
     assert "reasoning_tokens" in response.get_json()["errors"]["entries"]["0"]
+
+
+def test_the_user_is_documented_where_it_is_sent_shown_and_asked_for(collector):
+    jsonschema = pytest.importorskip("jsonschema")
+    document = build_document()
+    schemas, paths = document["components"]["schemas"], document["paths"]
+    for name in ("IngestRequest", "AgentRegistration"):
+        [text, _null] = schemas[name]["properties"]["user"]["anyOf"]
+        assert text["maxLength"] == 512, name
+    for name in ("SessionSummary", "Agent"):
+        assert "user" in schemas[name]["properties"], name
+    usage = {p["name"]: p for p in paths["/v1/usage"]["get"]["parameters"]}
+    assert "user" in usage["group_by"]["schema"]["enum"] and "user" in usage
+    assert "user" in {p["name"] for p in paths["/v1/sessions"]["get"]["parameters"]}
+    # and what the collector answers carries it, in the documented shapes
+    body = {"source": "claude", "session_id": "doc-user", "user": " dana@example.com ",
+            "instance_id": "i-user",
+            "entries": [{"uuid": "a", "role": "assistant", "input_tokens": 3}]}
+    assert collector.http.post("/v1/traces", json=body).status_code == 200
+    rows = collector.http.get("/v1/usage?group_by=user").get_json()
+    assert [r["input_tokens"] for r in rows if r["key"] == "dana@example.com"] == [3]
+    [session] = collector.http.get("/v1/sessions?user=dana@example.com").get_json()
+    jsonschema.validate(session, schemas["SessionSummary"])
+    assert (session["id"], session["user"]) == ("doc-user", "dana@example.com")
+    [agent] = [a for a in collector.http.get("/v1/agents").get_json()
+               if a["instance_id"] == "i-user"]
+    jsonschema.validate(agent, schemas["Agent"])
+    assert agent["user"] == "dana@example.com"

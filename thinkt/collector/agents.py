@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 _AGENT_FIELDS = ("hostname", "version", "started_at", "machine_id", "project", "region",
                  "metadata")
+#: Columns whose registration field has another name: ``user`` is an SQL keyword.
+_RENAMED = {"person": "user"}
 
 
 def register_agent(con: Any, agent: dict, now: datetime) -> dict:
@@ -26,15 +28,16 @@ def register_agent(con: Any, agent: dict, now: datetime) -> dict:
     is kept. Returns the agent as :func:`list_agents` shows it.
     """
     values = {name: agent.get(name) for name in _AGENT_FIELDS}
+    values.update((column, agent.get(field)) for column, field in _RENAMED.items())
     if isinstance(values["metadata"], (dict, list)):
         values["metadata"] = json.dumps(values["metadata"], sort_keys=True)
     values["started_at"] = naive_utc(values["started_at"])
     now = naive_utc(now)
-    keep = ",\n".join(f"{name} = coalesce(excluded.{name}, a.{name})" for name in _AGENT_FIELDS)
+    keep = ",\n".join(f"{name} = coalesce(excluded.{name}, a.{name})" for name in values)
     con.execute(f"""
-        INSERT INTO collected_agents AS a (instance_id, platform, {", ".join(_AGENT_FIELDS)},
+        INSERT INTO collected_agents AS a (instance_id, platform, {", ".join(values)},
             registered_at, last_heartbeat, trace_count, status)
-        VALUES (?, ?, {", ".join("?" for _ in _AGENT_FIELDS)}, ?, ?, 0, 'active')
+        VALUES (?, ?, {", ".join("?" for _ in values)}, ?, ?, 0, 'active')
         ON CONFLICT (instance_id) DO UPDATE SET
             platform = excluded.platform,
             {keep},
@@ -65,13 +68,15 @@ def list_agents(cur: Any, now: datetime) -> list[dict]:
 
 def _agents(cur: Any, now: datetime, where: str, params: list) -> list[dict]:
     rows = cur.execute(f"""
-        SELECT instance_id, platform, hostname, version, started_at, last_heartbeat, trace_count
+        SELECT instance_id, platform, hostname, version, started_at, last_heartbeat, trace_count,
+               person
         FROM collected_agents {where}
         ORDER BY last_heartbeat DESC, instance_id
     """, params).fetchall()
     return [{"instance_id": instance_id, "platform": platform, "hostname": hostname,
              "version": version, "started_at": rfc3339(started_at),
              "last_heartbeat": rfc3339(heartbeat), "trace_count": int(traces),
-             "status": registry.status(heartbeat, now)}
-            for instance_id, platform, hostname, version, started_at, heartbeat, traces in rows]
+             "status": registry.status(heartbeat, now), "user": person}
+            for instance_id, platform, hostname, version, started_at, heartbeat, traces, person
+            in rows]
 

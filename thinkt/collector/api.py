@@ -22,7 +22,7 @@ from thinkt.collector.openapi import build_document
 from thinkt.collector import longtext
 from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
-from thinkt.collector.queries import SESSION_ORDERS
+from thinkt.collector.queries import GROUP_BY, SESSION_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 500
 ENTRIES_LIMIT_DEFAULT = 100
 ENTRIES_LIMIT_MAX = 1000
-GROUP_BY = ("source", "model", "project", "day", "agent", "session")
 TEXT, TOOL_NAME = ENTRY_FIELDS.index("text"), ENTRY_FIELDS.index("tool_name")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A host name or address with an optional port, as a Host header may carry it.
@@ -172,6 +171,11 @@ def _time_arg(name: str) -> datetime | None:
     return moment
 
 
+def _user_arg() -> str | None:
+    """The ``user`` filter: one person, matched exactly (trimmed, as ``user`` is stored)."""
+    return (request.args.get("user") or "").strip() or None
+
+
 # -- ingest ----------------------------------------------------------------------------
 @blueprint.post("/v1/traces")
 def ingest():
@@ -191,6 +195,7 @@ def ingest():
         received_at=_now(),
         entries=rows,
         prepared=longtext.prepare([row[TEXT] for row in rows], [row[TOOL_NAME] for row in rows]),
+        person=envelope.get("user"),
     )
     stored = _client().ingest(batch, timeout=_settings().commit_timeout)
     body: dict[str, Any] = {"accepted": len(rows), "duplicates": stored.duplicates}
@@ -220,13 +225,14 @@ def stats():
 
 @blueprint.get("/v1/usage")
 def usage():
-    """Token usage grouped by source, model, project, day, agent or session."""
+    """Token usage grouped by source, model, project, day, agent, session or user."""
     group_by = request.args.get("group_by", "source") or "source"
     if group_by not in GROUP_BY:
         raise BadArgument("group_by", f"Must be one of: {', '.join(GROUP_BY)}.")
     source = (request.args.get("source") or "").strip().lower() or None
     rows = _client().query("usage", _query_timeout(), group_by=group_by,
-                           since=_time_arg("since"), until=_time_arg("until"), source=source)
+                           since=_time_arg("since"), until=_time_arg("until"), source=source,
+                           user=_user_arg())
     return jsonify(rows)
 
 
@@ -240,7 +246,8 @@ def sessions():
     if sort not in SESSION_ORDERS:
         raise BadArgument("sort", f"Must be one of: {', '.join(SESSION_ORDERS)}.")
     return jsonify(_client().query("list_sessions", _query_timeout(), limit=limit,
-                                   source=source, project=project, sort=sort))
+                                   source=source, project=project, sort=sort,
+                                   user=_user_arg()))
 
 
 # merge_slashes=False: a session id may hold "//"; merging would answer a 308 redirect

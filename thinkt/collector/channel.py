@@ -47,6 +47,9 @@ class IngestRequest(NamedTuple):
     #: worker so that the writer, the one process every batch passes through, does not;
     #: None: the writer makes them.
     prepared: Any = None
+    #: Who the sender runs for (the wire's ``user``, stored as ``person``); last, with a
+    #: default, so batches built by position stay valid.
+    person: str | None = None
 
 
 class AgentRegistration(NamedTuple):

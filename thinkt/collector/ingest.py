@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Columns each entry carries from its request.
 REQUEST_COLUMNS = ("session_id", "source", "instance_id", "received_at", "project_path",
-                   "machine_id", "metadata")
+                   "machine_id", "metadata", "person")
 # The stored columns whose change makes a resend replace the stored copy (the timestamp
 # is compared apart: a missing one is estimated from the arrival time, which differs).
 # A long text is compared packed: one text packs to the same bytes at one zstd level (a
@@ -168,6 +168,7 @@ def _columns(rows: list[tuple], requests: Sequence[IngestRequest], owner: np.nda
         "project_path": _strings(r.project_path or None for r in requests),
         "machine_id": _strings(r.machine_id or None for r in requests),
         "metadata": _strings(r.metadata for r in requests),
+        "person": _strings(r.person or None for r in requests),
     }
     for name in REQUEST_COLUMNS:
         entries[name] = per_request[name][owner]

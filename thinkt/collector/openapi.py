@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 from thinkt import __version__
-from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES, ROLES,
-                                     Id, Text, entry_schema)
+from thinkt.collector.queries import GROUP_BY
+from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES,
+                                      MAX_PERSON, ROLES, Id, Text, entry_schema)
 
 log = logging.getLogger(__name__)
 
-_GROUP_BY = ["source", "model", "project", "day", "agent", "session"]
 #: Entry fields that are free texts (schemas.Text), as the schema declares them.
 _TEXTS = tuple(name for name, field in entry_schema.fields.items() if isinstance(field, Text))
 #: Entry fields that are identities (schemas.Id), besides the required uuid.
@@ -66,6 +66,11 @@ def _id(**limits: int) -> dict:
     return {"type": "string", **limits, "pattern": "^[^\\u0000]*$", "description": _ID_RULE}
 
 
+def _person(description: str) -> dict:
+    """A ``user`` field of a request: who the sender runs for."""
+    return _nullable({"type": "string", "maxLength": MAX_PERSON, "description": description})
+
+
 def _entry_schema() -> dict:
     properties: dict[str, Any] = {
         "uuid": _id(minLength=1, maxLength=512),
@@ -96,9 +101,12 @@ def _components() -> dict:
             ("instance_id", "string"), ("model", "string"), ("entry_count", "integer"),
             ("first_seen", "string"), ("last_updated", "string"), ("match_count", "integer"),
             ("snippet", "string"))}}
+    session_summary["properties"]["user"] = _nullable({
+        "type": "string", "description": "Who the session belongs to: the latest `user` its "
+                                         "exporter sent; null when none was sent."})
     usage_row = {"type": "object", "properties": {
-        "key": _nullable({"type": "string", "description": "null: a model, project or agent "
-                          "that was never reported."}),
+        "key": _nullable({"type": "string", "description": "null: a model, project, agent or "
+                          "user that was never reported."}),
         **{name: {"type": "integer", "minimum": 0} for name in (
             "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
             "reasoning_tokens")},
@@ -112,7 +120,9 @@ def _components() -> dict:
             "hostname", "version", "started_at", "last_heartbeat", "machine_id", "project",
             "region")},
         "trace_count": {"type": "integer"},
-        "status": {"type": "string", "enum": ["active", "stale"]}}}
+        "status": {"type": "string", "enum": ["active", "stale"]},
+        "user": _nullable({"type": "string", "description": "Who the agent runs for: the "
+                           "`user` of its latest registration or batch."})}}
     return {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
@@ -130,7 +140,10 @@ def _components() -> dict:
                     "instance_id": _nullable(_id(maxLength=512)),
                     "project_path": _nullable({"type": "string", "description": _TEXT_RULE}),
                     "machine_id": _nullable(_id(maxLength=512)),
-                    "metadata": _nullable({"type": "object"})}},
+                    "metadata": _nullable({"type": "object"}),
+                    "user": _person("Who the exporter runs for (an e-mail address or a "
+                                    "name): usage and sessions are grouped and filtered by "
+                                    "it. Trimmed; empty means none.")}},
             "IngestResponse": {
                 "type": "object", "required": ["accepted", "duplicates"], "properties": {
                     "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
@@ -145,7 +158,9 @@ def _components() -> dict:
                     "machine_id": _nullable(_id(maxLength=512)),
                     "project": _nullable({"type": "string"}),
                     "region": _nullable({"type": "string", "maxLength": 128}),
-                    "metadata": _nullable({"type": "object"})}},
+                    "metadata": _nullable({"type": "object"}),
+                    "user": _person("Who the exporter runs for, as in ingest requests; "
+                                    "left out, the stored one is kept.")}},
             "Agent": agent,
             "SessionSummary": session_summary,
             "UsageRow": usage_row,
@@ -201,15 +216,21 @@ def _paths() -> dict:
             "summary": "Token usage, each API response counted once; every key that has "
                        "entries is listed (tokens 0 where none were reported).",
             "parameters": [
-                _query("group_by", {"type": "string", "enum": _GROUP_BY}, "Grouping."),
+                _query("group_by", {"type": "string", "enum": list(GROUP_BY)},
+                       "Grouping. `user`: who the entries were sent for (an entry sent "
+                       "without one counts as its session's)."),
                 _query("since", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
                 _query("until", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
-                _query("source", {"type": "string"}, "Only this source.")],
+                _query("source", {"type": "string"}, "Only this source."),
+                _query("user", {"type": "string"}, "Only this user (exact match), as "
+                       "`group_by=user` keys it.")],
             "responses": {"200": _array_of("UsageRow", "Usage, largest first."), **bad}}},
         "/v1/sessions": {"get": {
             "summary": "The most recently active sessions.",
             "parameters": [limit, _query("source", {"type": "string"}, "Only this source."),
                            _query("project", {"type": "string"}, "Only this project path."),
+                           _query("user", {"type": "string"},
+                                  "Only sessions of this user (exact match)."),
                            _query("sort", {"type": "string", "enum": ["updated", "received"],
                                            "default": "updated"},
                                   "`updated`: by the sessions' latest entry time; "

@@ -20,7 +20,7 @@ from thinkt.collector.schemas import ENTRY_FIELDS
 
 log = logging.getLogger(__name__)
 
-GROUP_BY = ("source", "model", "project", "day", "agent", "session")
+GROUP_BY = ("source", "model", "project", "day", "agent", "session", "user")
 # Sums are 128-bit: DuckDB sums BIGINT as HUGEINT, which 2**63 rows of 2**63 - 1 cannot
 # overflow. A plain cast back to BIGINT made one large count answer 503 to every stats
 # and usage query (issue 14); usage casts only to fetch faster, and falls back to text
@@ -28,14 +28,15 @@ GROUP_BY = ("source", "model", "project", "day", "agent", "session")
 _TOKEN_SUM = ", ".join(f"sum({t}) AS {t}" for t in TOKEN_FIELDS)
 
 SESSION_SUMMARY = ("session_id", "source", "project_path", "instance_id", "model",
-                    "entry_count", "first_seen", "last_updated")
+                    "entry_count", "first_seen", "last_updated", "person")
 
 
 def session_summary(row: Sequence) -> dict:
-    session_id, source, project_path, instance_id, model, count, first, last = row[:8]
+    """Return the JSON summary of a session row that starts with :data:`SESSION_SUMMARY`."""
+    session_id, source, project_path, instance_id, model, count, first, last, person = row[:9]
     return {"id": session_id, "source": source, "project_path": project_path,
             "instance_id": instance_id, "model": model, "entry_count": int(count),
-            "first_seen": rfc3339(first), "last_updated": rfc3339(last)}
+            "first_seen": rfc3339(first), "last_updated": rfc3339(last), "user": person}
 
 
 def stats(cur: Any, now: datetime, db_path: str) -> dict:
@@ -66,8 +67,9 @@ def stats(cur: Any, now: datetime, db_path: str) -> dict:
 
 
 # Grouping keys of a row ``t`` (a cell of usage_hourly, an API response of collected_usage,
-# or an entry) and its session ``s``. A model, project or agent that was never reported
-# is NULL ('' in the hourly cells).
+# or an entry) and its session ``s``. A model, project, agent or person that was never
+# reported is NULL ('' in the hourly cells). Entries sent by an exporter that named no
+# person (older than the ``user`` setting) belong to their session's person, if any.
 _USAGE_KEYS = {
     "source": "t.source",
     "model": "nullif(nullif(t.model, ''), '<synthetic>')",
@@ -75,14 +77,16 @@ _USAGE_KEYS = {
     "day": "strftime(t.{time}, '%Y-%m-%d')",
     "agent": "coalesce(nullif(t.instance_id, ''), s.instance_id)",
     "session": "t.session_id",
+    "user": "coalesce(nullif(t.person, ''), s.person)",
 }
 # An entry's project is its session's (the first one its session was sent with).
 _ENTRY_KEYS = dict(_USAGE_KEYS, project="nullif(s.project_path, '')")
 _USAGE_COLUMNS = ("key",) + TOKEN_FIELDS + ("entries", "sessions")
+_SESSION_JOIN = "LEFT JOIN collected_sessions s USING (session_id)"
 
 
 def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
-          source: str | None) -> list[dict]:
+          source: str | None, user: str | None = None) -> list[dict]:
     """Return token usage per group, largest total first, each API response counted once.
 
     Every group that has entries is listed, with or without token figures (a Copilot
@@ -90,8 +94,8 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
     (rollup.py), each filtered on its timestamp (its first copy's entry time) and
     attributed to its first copy's session; ``entries`` counts every stored entry of
     the group, ``sessions`` the distinct sessions of those entries and responses.
-    ``since`` is inclusive, ``until`` exclusive; both, and ``source``, filter entries
-    and responses alike.
+    ``since`` is inclusive, ``until`` exclusive; both, ``source`` and ``user`` (the
+    person as ``group_by="user"`` keys it), filter entries and responses alike.
 
     Bounds on whole hours (dates included) sum the hourly rollup; other bounds read the
     entries and responses themselves, with the same result. Sums are 128-bit; they come
@@ -101,10 +105,12 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
         raise ValueError(f"cannot group usage by {group_by!r}")
     since, until = naive_utc(since), naive_utc(until)
     params = {"since": since, "until": until, "source": source}
+    if user is not None:
+        params["user"] = user  # bound only when used: DuckDB refuses unused parameters
     if _on_the_hour(since) and _on_the_hour(until):
         total = " + ".join(f"sum(t.{t})" for t in TOKEN_FIELDS)
         key = _USAGE_KEYS[group_by].format(time="hour")
-        join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
+        join = _SESSION_JOIN if "s." in key or user is not None else ""
         # A key is one session's: its count of sessions is 1, without a DISTINCT to hash.
         sessions = "1" if group_by == "session" else "count(DISTINCT t.session_id)"
         return _fetch(cur, lambda kind: f"""
@@ -112,11 +118,16 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
                    sum(t.entries)::{kind}, ({sessions})::{kind}
             FROM usage_hourly t {join}
             WHERE ($since IS NULL OR t.hour >= $since) AND ($until IS NULL OR t.hour < $until)
-              AND ($source IS NULL OR t.source = $source)
+              AND ($source IS NULL OR t.source = $source) {_person_filter(user is not None)}
             GROUP BY key
             ORDER BY {total} DESC, sum(t.entries) DESC, key NULLS LAST
         """, params)
-    return _fetch(cur, lambda kind: _usage_by_time(group_by, kind), params)
+    return _fetch(cur, lambda kind: _usage_by_time(group_by, kind, user is not None), params)
+
+
+def _person_filter(wanted: bool) -> str:
+    """The condition that keeps ``$user``'s rows (the session ``s`` joined), if ``wanted``."""
+    return f"AND {_USAGE_KEYS['user']} = $user" if wanted else ""
 
 
 def _fetch(cur: Any, query: Callable[[str], str], params: dict) -> list[dict]:
@@ -140,17 +151,19 @@ def _on_the_hour(moment: datetime | None) -> bool:
     return moment is None or (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
 
 
-def _usage_by_time(group_by: str, kind: str) -> str:
+def _usage_by_time(group_by: str, kind: str, by_user: bool = False) -> str:
     """Usage over entries and responses filtered on their own times (bounds within an hour),
-    as a query of ``_USAGE_COLUMNS`` with ``$since``, ``$until`` and ``$source``."""
+    as a query of ``_USAGE_COLUMNS`` with ``$since``, ``$until``, ``$source`` (and
+    ``$user`` when ``by_user``)."""
     total = " + ".join(f"sum({t})" for t in TOKEN_FIELDS)
-    where = """($since IS NULL OR t."timestamp" >= $since)
+    where = f"""($since IS NULL OR t."timestamp" >= $since)
                AND ($until IS NULL OR t."timestamp" < $until)
-               AND ($source IS NULL OR t.source = $source)"""
+               AND ($source IS NULL OR t.source = $source)
+               {_person_filter(by_user)}"""
 
     def rows_of(table: str, key: str, tokens: str, is_entry: str) -> str:
         key = key.format(time='"timestamp"')
-        join = "LEFT JOIN collected_sessions s USING (session_id)" if "s." in key else ""
+        join = _SESSION_JOIN if "s." in key or by_user else ""
         return (f"SELECT {key} AS key, t.session_id, {is_entry} AS is_entry, {tokens} "
                 f"FROM {table} t {join} WHERE {where}")
 
@@ -176,9 +189,9 @@ SESSION_ORDERS = {"updated": "last_updated", "received": "last_received_at"}
 
 
 def list_sessions(cur: Any, limit: int, source: str | None, project: str | None,
-                  sort: str = "updated") -> list[dict]:
-    """Return the most recently active (or arrived) sessions, optionally of one source or
-    project path."""
+                  sort: str = "updated", user: str | None = None) -> list[dict]:
+    """Return the most recently active (or arrived) sessions, optionally of one source,
+    project path or person (``user``)."""
     column = SESSION_ORDERS[sort]
     rows = cur.execute(f"""
         SELECT {", ".join(SESSION_SUMMARY)}, {", ".join(TOKEN_FIELDS)},
@@ -186,16 +199,21 @@ def list_sessions(cur: Any, limit: int, source: str | None, project: str | None,
         FROM collected_sessions
         WHERE ($source IS NULL OR source = $source)
           AND ($project IS NULL OR project_path = $project)
+          AND ($user IS NULL OR person = $user)
         ORDER BY {column} DESC NULLS LAST, session_id
         LIMIT $limit
-    """, {"source": source, "project": project, "limit": int(limit)}).fetchall()
+    """, {"source": source, "project": project, "user": user,
+          "limit": int(limit)}).fetchall()
     sessions = []
+    rest = len(SESSION_SUMMARY)
     for row in rows:
         summary = session_summary(row)
-        summary.update(zip(TOKEN_FIELDS, map(int, row[8:13])))
-        summary["machine_id"] = row[13]
-        summary["first_received_at"] = rfc3339(row[14])
-        summary["last_received_at"] = rfc3339(row[15])
+        tokens, (machine_id, first_received, last_received) = (
+            row[rest:rest + len(TOKEN_FIELDS)], row[rest + len(TOKEN_FIELDS):])
+        summary.update(zip(TOKEN_FIELDS, map(int, tokens)))
+        summary["machine_id"] = machine_id
+        summary["first_received_at"] = rfc3339(first_received)
+        summary["last_received_at"] = rfc3339(last_received)
         sessions.append(summary)
     return sessions
 

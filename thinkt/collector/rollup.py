@@ -5,14 +5,14 @@ The commit path only appends entries (ingest.py). Every figure that sums entries
 function of ``collected_entries`` alone, and this module keeps it materialised:
 
 - ``collected_sessions``: one row per session (counts, times, latest model, first
-  project, latest agent/machine/metadata, token totals);
+  project, latest agent/machine/metadata/person, token totals);
 - ``collected_usage``: one row per API response, ``(source, message_id)`` or the entry
   itself without a message id; each token count is the largest any of its entries
   reports, and it is attributed to its first entry (by ``seq``): session, project,
-  model (its first entry that names one), time, agent;
-- ``usage_hourly``: entries and response tokens per hour, source, session, model, agent
-  and project, which ``/v1/usage`` sums;
-- ``collected_agents.trace_count`` and heartbeats.
+  model (its first entry that names one), time, agent, person;
+- ``usage_hourly``: entries and response tokens per hour, source, session, model, agent,
+  project and person, which ``/v1/usage`` sums;
+- ``collected_agents.trace_count``, heartbeats, and the person an agent's batches name.
 
 :meth:`Rollup.refresh` folds the entries past the watermark (``rollup_state``) in, in
 one transaction with the new watermark, so a crash between a commit and its refresh
@@ -72,6 +72,7 @@ def _session_rows(entries: str) -> str:
                arg_max(instance_id, seq) FILTER (WHERE instance_id IS NOT NULL) AS instance_id,
                arg_max(machine_id, seq) FILTER (WHERE machine_id IS NOT NULL) AS machine_id,
                arg_max(metadata, seq) FILTER (WHERE metadata IS NOT NULL) AS metadata,
+               arg_max(person, seq) FILTER (WHERE person IS NOT NULL) AS person,
                arg_max(model, ("timestamp", seq)) FILTER (WHERE {_IS_MODEL}) AS model,
                max("timestamp") FILTER (WHERE {_IS_MODEL}) AS model_at,
                count(*) AS entry_count,
@@ -84,7 +85,7 @@ def _session_rows(entries: str) -> str:
 
 
 _SESSION_COLUMNS = ("session_id, source, project_path, instance_id, machine_id, metadata, "
-                    "model, model_at, entry_count, first_seen, last_updated, "
+                    "person, model, model_at, entry_count, first_seen, last_updated, "
                     "first_received_at, last_received_at")
 
 
@@ -102,6 +103,7 @@ def _response_rows(entries: str) -> str:
                arg_min(model, seq) FILTER (WHERE {_IS_MODEL}) AS model,
                arg_min("timestamp", seq) AS "timestamp",
                arg_min_null(instance_id, seq) AS instance_id,
+               arg_min_null(person, seq) AS person,
                count(*) AS entries, {", ".join(f"max({t}) AS {t}" for t in TOKEN_FIELDS)}
         FROM {entries}
         WHERE {_TOKEN_ANY}
@@ -109,14 +111,15 @@ def _response_rows(entries: str) -> str:
 
 
 _USAGE_COLUMNS = ("source, response_key, message_id, session_id, project_path, model, "
-                  f'"timestamp", instance_id, entries, {", ".join(TOKEN_FIELDS)}')
+                  f'"timestamp", instance_id, person, entries, {", ".join(TOKEN_FIELDS)}')
 
 # Hourly cells. Entries count in their own cell, with project '' (their session's
 # project, looked up at query time, as /v1/usage has always grouped entries); a
 # response's tokens count in its first entry's cell, with that entry's project.
 _CELL_KEY = ("date_trunc('hour', \"timestamp\") AS hour, source, session_id, "
              "coalesce(CASE WHEN {model} THEN model END, '') AS model, "
-             "coalesce(instance_id, '') AS instance_id, {project} AS project_path")
+             "coalesce(instance_id, '') AS instance_id, {project} AS project_path, "
+             "coalesce(person, '') AS person")
 
 
 def _entry_cells(entries: str) -> str:
@@ -134,8 +137,9 @@ def _upsert_cells(con: Any, parts: Iterable[str]) -> None:
     sums = ", ".join(f"sum({t}) AS {t}" for t in ("entries",) + TOKEN_FIELDS)
     adds = ", ".join(f"{t} = c.{t} + excluded.{t}" for t in ("entries",) + TOKEN_FIELDS)
     con.execute(f"""
-        INSERT INTO usage_hourly AS c
-        SELECT hour, source, session_id, model, instance_id, project_path, {sums}
+        INSERT INTO usage_hourly AS c (hour, source, session_id, model, instance_id,
+            project_path, person, entries, {", ".join(TOKEN_FIELDS)})
+        SELECT hour, source, session_id, model, instance_id, project_path, person, {sums}
         FROM ({" UNION ALL ".join(parts)})
         GROUP BY ALL
         HAVING sum(entries) <> 0 OR {" OR ".join(f"sum({t}) <> 0" for t in TOKEN_FIELDS)}
@@ -310,6 +314,7 @@ def _fold(con: Any, low: int, high: int) -> None:
             instance_id = coalesce(excluded.instance_id, s.instance_id),
             machine_id = coalesce(excluded.machine_id, s.machine_id),
             metadata = coalesce(excluded.metadata, s.metadata),
+            person = coalesce(excluded.person, s.person),
             model = CASE WHEN excluded.model IS NOT NULL
                           AND (s.model_at IS NULL OR excluded.model_at >= s.model_at)
                          THEN excluded.model ELSE s.model END,
@@ -331,6 +336,7 @@ def _fold(con: Any, low: int, high: int) -> None:
             model = coalesce(u.model, excluded.model),
             {token_set}
         RETURNING source, session_id, project_path, model, prev_model, "timestamp", instance_id,
+                  person,
                   {", ".join(f"{t} - prev_{t} AS {t}" for t in TOKEN_FIELDS)},
                   {" + ".join(f"prev_{t}" for t in TOKEN_FIELDS)} > 0 AS existed
     """).fetchnumpy()
@@ -359,7 +365,9 @@ def _fold(con: Any, low: int, high: int) -> None:
 
 def _heartbeat(con: Any, heartbeats: dict[str, tuple[datetime, datetime]], low: int,
                high: int) -> None:
-    """Record heartbeats and add the new entries to their agents' trace counts.
+    """Record heartbeats, add the new entries to their agents' trace counts, and give
+    each agent the person its latest entry names (an exporter that never registered,
+    or whose user changed, shows who it sends for).
 
     A heartbeat lost with a crash comes back with the agent's next batch; the counts
     come from the entries, so they are never lost.
@@ -372,12 +380,15 @@ def _heartbeat(con: Any, heartbeats: dict[str, tuple[datetime, datetime]], low: 
     agent_beats = _frame(beats)  # noqa: F841  (scanned by name below)
     con.execute(f"""
         INSERT INTO collected_agents AS a (instance_id, platform, registered_at, last_heartbeat,
-            trace_count, status)
-        SELECT instance_id, '', min(first_heard), max(last_heard), sum(traces), 'active'
+            trace_count, status, person)
+        SELECT instance_id, '', min(first_heard), max(last_heard), sum(traces), 'active',
+               max(person)  -- the entries' row is the only one with a person
         FROM (
-            SELECT instance_id, first_heard, last_heard, 0 AS traces FROM agent_beats
+            SELECT instance_id, first_heard, last_heard, 0 AS traces, NULL::VARCHAR AS person
+            FROM agent_beats
             UNION ALL
-            SELECT instance_id, min(received_at), max(received_at), count(*)
+            SELECT instance_id, min(received_at), max(received_at), count(*),
+                   arg_max(person, seq) FILTER (WHERE person IS NOT NULL)
             FROM {_entries_between(low, high)} WHERE instance_id IS NOT NULL
             GROUP BY instance_id
         )
@@ -385,7 +396,8 @@ def _heartbeat(con: Any, heartbeats: dict[str, tuple[datetime, datetime]], low: 
         ON CONFLICT (instance_id) DO UPDATE SET
             last_heartbeat = greatest(a.last_heartbeat, excluded.last_heartbeat),
             trace_count = a.trace_count + excluded.trace_count,
-            status = 'active'
+            status = 'active',
+            person = coalesce(excluded.person, a.person)
     """)
 
 

@@ -191,6 +191,23 @@ class RawList(fields.List):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+#: Longest ``user`` (who a session belongs to) an exporter may send, as sent (untrimmed).
+MAX_PERSON = 512
+
+
+class Person(Text):
+    """Who the sender runs for (the wire's ``user``): trimmed, and None when empty.
+
+    The length is checked as sent, so the limit is the one the OpenAPI document states.
+    """
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > MAX_PERSON:
+            raise ValidationError(f"Longer than maximum length {MAX_PERSON}.")
+        return text.strip() or None
+
+
 def _count(**kwargs) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(0, MAX_COUNT), **kwargs)
 
@@ -254,6 +271,7 @@ class IngestSchema(Schema):
     project_path = Text(allow_none=True)
     machine_id = Id(allow_none=True, validate=validate.Length(max=512))
     metadata = fields.Dict(allow_none=True)
+    user = Person(allow_none=True)
 
     @pre_load
     def _normalise(self, data: Any, **kwargs) -> Any:
@@ -277,6 +295,7 @@ class AgentSchema(Schema):
     project = Text(allow_none=True)
     region = Text(allow_none=True, validate=validate.Length(max=128))
     metadata = fields.Dict(allow_none=True)
+    user = Person(allow_none=True)
 
 
 ingest_schema = IngestSchema()
