@@ -152,6 +152,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ca_cert", "exporter", ("--ca-cert",),
             "CA bundle (PEM) to verify the collector's TLS certificate with, for private CAs.",
             None, click.Path(dir_okay=False), metavar="PATH"),
+    Setting("user", "exporter", ("--user",),
+            "Who these sessions belong to (an e-mail address or a name, at most 512 "
+            "characters), sent with every payload so the collector can show usage per person. "
+            "Default: git config user.email, else login@hostname.", None, metavar="NAME"),
     Setting("source", "exporter", ("--source",),
             "Only export this assistant's sessions; repeat for several (claude, codex, gemini, "
             "copilot, kimi, qwen). Default: all.", (), multiple=True, metavar="NAME"),

@@ -35,6 +35,7 @@ EXAMPLES: dict[str, Any] = {
     "exporter.api_key": "change-me",
     "exporter.api_key_file": "~/.config/thinkt/api-key",
     "exporter.ca_cert": "~/.config/thinkt/collector-ca.pem",
+    "exporter.user": "alice@example.com",
     "exporter.redact_disable": ["jwt"],
     "exporter.redact_extra": ["internal_token=itk_[A-Za-z0-9]{32}"],
     "exporter.source": ["claude", "codex"],

@@ -36,8 +36,10 @@ def entries(sessions: dict[str, int]) -> list[Entry]:
     return made
 
 
-def build_alone(slice_: list[Entry], redactor: Redactor) -> list[payloads.Payload]:
-    return payloads.build("fake", slice_, instance_id="i", machine_id="m", redactor=redactor)
+def build_alone(slice_: list[Entry], redactor: Redactor,
+                user: str | None = None) -> list[payloads.Payload]:
+    return payloads.build("fake", slice_, instance_id="i", machine_id="m", user=user,
+                          redactor=redactor)
 
 
 def test_split_keeps_order_and_cuts_only_between_sessions_or_batches():
@@ -67,9 +69,10 @@ def test_a_small_slice_is_built_here_without_workers():
 def test_workers_build_the_payloads_the_reader_would():
     slice_ = entries({"a": 450, "b": 60, "c": 230, "d": 7, "e": 120})
     alone = Redactor()
-    expected = build_alone(slice_, alone)
+    expected = build_alone(slice_, alone, user="alice@example.com")
     shared = Redactor()
-    builder = Builder(instance_id="i", machine_id="m", redactor=shared, workers=2)
+    builder = Builder(instance_id="i", machine_id="m", user="alice@example.com",
+                      redactor=shared, workers=2)
     try:
         built = builder.build("fake", slice_)
         assert builder._pool is not None  # the workers did take part
@@ -77,6 +80,8 @@ def test_workers_build_the_payloads_the_reader_would():
         builder.close()
     assert [p.body for p in built] == [p.body for p in expected]
     assert built == expected
+    # the user travelled to the workers: every payload names it, theirs included
+    assert {payloads.decode(p.body)["user"] for p in built} == {"alice@example.com"}
     assert shared.totals() == alone.totals() and alone.totals()
     assert sum(p.entries for p in built) == len(slice_)
 

@@ -80,6 +80,26 @@ def test_environment_comes_next_with_the_api_key(capsys, monkeypatch, home, stub
     assert traces and traces[0]["headers"]["Authorization"] == "Bearer from-env"
 
 
+def test_the_user_goes_with_the_registration_and_every_payload(capsys, monkeypatch, home,
+                                                               stub):
+    write_session(home, "s1", 3)
+    code, _, err = invoke(capsys, "--collector-url", stub.url, "--user", " alice@example.com ")
+    assert code == 0, err
+    assert [r["user"] for r in stub.registrations] == ["alice@example.com"]
+    assert stub.payloads and {p["user"] for p in stub.payloads} == {"alice@example.com"}
+    # THINKT_USER when no flag says otherwise
+    monkeypatch.setenv("THINKT_USER", "bob@example.com")
+    write_session(home, "s2", 1)
+    assert invoke(capsys, "--collector-url", stub.url)[0] == 0
+    assert stub.registrations[-1]["user"] == stub.payloads[-1]["user"] == "bob@example.com"
+
+
+def test_a_user_the_collector_would_refuse_exits_78(capsys, stub):
+    code, _, err = invoke(capsys, "--collector-url", stub.url, "--user", "x" * 513)
+    assert code == ExitStatus.CONFIG and "512" in err
+    assert stub.requests == []
+
+
 def test_the_config_file_is_read(capsys, home, stub):
     config = home / ".config" / "thinkt" / "config.toml"
     config.parent.mkdir(parents=True)

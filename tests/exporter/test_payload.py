@@ -32,6 +32,17 @@ def test_build_groups_by_session_in_order_and_caps_at_100():
     assert all(p.source == "claude" and p.clipped == 0 for p in built)
 
 
+def test_every_payload_names_the_user_and_none_without_one():
+    entries = [entry("a", i) for i in range(120)] + [entry("b", 0)]
+    built = payload.build("claude", entries, instance_id="inst", user="alice@example.com")
+    assert [b["user"] for b in decoded(built)] == ["alice@example.com"] * 3
+    assert all("user" not in b for b in decoded(payload.build("claude", entries,
+                                                                instance_id="inst")))
+    # a payload cut in two for a collector with a smaller limit keeps its envelope
+    halves = payload.shrink(built[0].body)
+    assert [payload.decode(body)["user"] for body, _ in halves] == ["alice@example.com"] * 2
+
+
 def test_a_body_is_gzip_json_with_the_entries_as_sent():
     (built,) = payload.build("fake", [entry("a", 1)], instance_id="i")
     assert built.body[:2] == b"\x1f\x8b"

@@ -106,6 +106,9 @@ def test_register_and_health(stub):
     assert info["instance_id"] == "inst" and info["machine_id"] == "mach"
     assert info["started_at"] == "2025-01-01T00:00:00Z"
     assert {"platform", "hostname", "version"} <= set(info)
+    assert "user" not in info  # none resolved: none sent
+    assert shipper.register(registration("inst", None, started, "bob")).result is Result.SHIPPED
+    assert stub.registrations[1]["user"] == "bob"
     assert shipper.healthy()
     assert not shipper_for(f"http://127.0.0.1:{free_port()}").healthy()
 

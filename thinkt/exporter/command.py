@@ -24,6 +24,7 @@ from thinkt.exporter import sources as registry
 from thinkt.exporter.ship.redact import Redactor
 from thinkt.exporter.runtime import Options
 from thinkt.exporter.sources import Source
+from thinkt.exporter.state import identity
 from thinkt.status import ConfigError, ThinktError
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ def build_options(params: dict[str, Any], endpoint: discovery.Endpoint,
         heartbeat_interval=params["heartbeat_interval"],
         redactor=build_redactor(params),
         metadata_only=params["metadata_only"],
+        # Resolved once a run: git is asked at most once, and every payload agrees.
+        user=identity.person(params.get("user"), paths.home_dir()),
     )
 
 

@@ -69,6 +69,8 @@ class Options:
     #: Masks secrets in entry text before payloads are built; None ships text as it is.
     redactor: Redactor | None = dataclasses.field(default_factory=Redactor)
     metadata_only: bool = False  # ship entries without their text
+    #: Who the sessions belong to (``--user``, resolved); None sends none.
+    user: str | None = None
 
 
 class Runtime:
@@ -131,7 +133,8 @@ class Runtime:
                                      on_settled=self._settled,
                                      should_stop=self.should_stop).start()
         self.reader = Reader(self.ledger, self.dispatcher, instance_id=self.instance_id,
-                             machine_id=self.machine_id, counters=self.counters,
+                             machine_id=self.machine_id, user=self.options.user,
+                             counters=self.counters,
                              should_stop=self.should_stop, redactor=self.options.redactor,
                              metadata_only=self.options.metadata_only,
                              build_workers=(default_build_workers()
@@ -162,7 +165,8 @@ class Runtime:
         if self.shipper is None:
             return None
         started = datetime.fromtimestamp(self.started_at, tz=timezone.utc)
-        answer = self.shipper.register(registration(self.instance_id, self.machine_id, started))
+        answer = self.shipper.register(registration(self.instance_id, self.machine_id, started,
+                                                    self.options.user))
         self.dispatcher.note_answer(answer)
         log.debug("registration: %s", answer.describe())
         return answer

@@ -45,7 +45,8 @@ class Reader:
     """Turn new records of session files into payloads for the dispatcher."""
 
     def __init__(self, ledger: Ledger, dispatcher: Dispatcher, *, instance_id: str,
-                 machine_id: str | None = None, counters: Counters | None = None,
+                 machine_id: str | None = None, user: str | None = None,
+                 counters: Counters | None = None,
                  on_progress: Callable[[str, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  redactor: Redactor | None = None, metadata_only: bool = False,
@@ -57,7 +58,7 @@ class Reader:
         self.counters = counters or dispatcher.counters
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
-        self.builder = Builder(instance_id=instance_id, machine_id=machine_id,
+        self.builder = Builder(instance_id=instance_id, machine_id=machine_id, user=user,
                                redactor=redactor, metadata_only=metadata_only,
                                workers=build_workers)
         self._failed: set[str] = set()

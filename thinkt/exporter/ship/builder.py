@@ -54,10 +54,11 @@ class Builder:
     """Turns entries into payloads, with ``workers`` processes helping on large slices."""
 
     def __init__(self, *, instance_id: str, machine_id: str | None = None,
-                 redactor: Redactor | None = None, metadata_only: bool = False,
-                 workers: int = 0):
+                 user: str | None = None, redactor: Redactor | None = None,
+                 metadata_only: bool = False, workers: int = 0):
         self.instance_id = instance_id
         self.machine_id = machine_id
+        self.user = user
         self.redactor = redactor
         self.metadata_only = metadata_only
         self.workers = max(0, workers)
@@ -81,7 +82,7 @@ class Builder:
     def _here(self, source: str, entries: Sequence[Entry],
               paths: dict[str, str | None] | None = None) -> list[Payload]:
         return payloads.build(source, entries, instance_id=self.instance_id,
-                              machine_id=self.machine_id, redactor=self.redactor,
+                              machine_id=self.machine_id, user=self.user, redactor=self.redactor,
                               metadata_only=self.metadata_only, project_paths=paths)
 
     def _submit(self, source: str, part: list[Entry], paths: dict[str, str | None],
@@ -116,7 +117,8 @@ class Builder:
             rules = self.redactor.rules if self.redactor is not None else None
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_start_worker,
-                initargs=(rules, self.instance_id, self.machine_id, self.metadata_only))
+                initargs=(rules, self.instance_id, self.machine_id, self.user,
+                          self.metadata_only))
             log.debug("started %d payload build workers", self.workers)
         return self._pool
 
@@ -168,14 +170,14 @@ def split(entries: Sequence[Entry], count: int,
 _WORKER: dict = {}
 
 
-def _start_worker(rules, instance_id: str, machine_id: str | None, metadata_only: bool,
-                  ) -> None:
+def _start_worker(rules, instance_id: str, machine_id: str | None, user: str | None,
+                  metadata_only: bool) -> None:
     # Stopping is the exporter's business: a Ctrl-C or a TERM to the whole group must
     # not kill a worker in the middle of a part (the pool would break).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _WORKER.update(redactor=Redactor(rules) if rules is not None else None,
-                   instance_id=instance_id, machine_id=machine_id,
+                   instance_id=instance_id, machine_id=machine_id, user=user,
                    metadata_only=metadata_only)
 
 
@@ -185,7 +187,8 @@ def _build_part(source: str, entries: list[Entry], paths: dict[str, str | None],
     redactor: Redactor | None = _WORKER["redactor"]
     before = redactor.totals() if redactor is not None else {}
     built = payloads.build(source, entries, instance_id=_WORKER["instance_id"],
-                           machine_id=_WORKER["machine_id"], redactor=redactor,
+                           machine_id=_WORKER["machine_id"], user=_WORKER["user"],
+                           redactor=redactor,
                            metadata_only=_WORKER["metadata_only"], project_paths=paths)
     after = redactor.totals() if redactor is not None else {}
     found = {name: count - before.get(name, 0) for name, count in after.items()

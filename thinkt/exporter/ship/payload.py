@@ -52,7 +52,8 @@ class Payload:
 
 
 def build(source: str, entries: Iterable[Entry], *, instance_id: str,
-          machine_id: str | None = None, limit: int = MAX_ENTRIES, max_body: int = MAX_BODY,
+          machine_id: str | None = None, user: str | None = None,
+          limit: int = MAX_ENTRIES, max_body: int = MAX_BODY,
           max_entry: int = MAX_ENTRY, redactor: Redactor | None = None,
           metadata_only: bool = False,
           project_paths: dict[str, str | None] | None = None) -> list[Payload]:
@@ -63,7 +64,7 @@ def build(source: str, entries: Iterable[Entry], *, instance_id: str,
     before the payload can reach the buffer or the network; the counts per rule go in
     the payload's ``metadata``. A session's project path is the first one its entries
     name, or what ``project_paths`` says for it (when part of a session is built apart
-    from the entries that name it).
+    from the entries that name it). ``user`` is who the sessions belong to.
     """
     sessions: dict[str, list[Entry]] = {}
     for entry in entries:
@@ -79,6 +80,8 @@ def build(source: str, entries: Iterable[Entry], *, instance_id: str,
             envelope["project_path"] = project_path
         if machine_id:
             envelope["machine_id"] = machine_id
+        if user:
+            envelope["user"] = user
         batch = _Batch(source, envelope, metadata_only)
         for entry in group:
             wire = entry.to_wire()

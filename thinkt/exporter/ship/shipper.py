@@ -232,7 +232,8 @@ class Shipper:
             self._local.session = None
 
 
-def registration(instance_id: str, machine_id: str | None, started_at: datetime) -> dict:
+def registration(instance_id: str, machine_id: str | None, started_at: datetime,
+                 user: str | None = None) -> dict:
     """Return the body of ``POST /v1/agents/register`` for this exporter."""
     import platform
     import socket
@@ -247,6 +248,8 @@ def registration(instance_id: str, machine_id: str | None, started_at: datetime)
     }
     if machine_id:
         info["machine_id"] = machine_id
+    if user:
+        info["user"] = user
     return info
 
 
