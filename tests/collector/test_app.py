@@ -14,6 +14,7 @@ from freezegun import freeze_time
 from thinkt.collector.app import create_app
 from thinkt.collector.channel import Ingested, Rejected, Unavailable
 from thinkt.collector.schemas import ENTRY_FIELDS
+from thinkt.collector.pricing import Price
 from thinkt.collector.settings import CollectorSettings
 
 
@@ -44,7 +45,8 @@ class RecordingClient:
         if self.fail:
             raise self.fail
         self.queries.append((name, kwargs))
-        return self.answers.get(name, [])
+        return self.answers.get(name, {"rows": [], "parts": []} if name == "priced_usage"
+                                else [])
 
 
 @pytest.fixture
@@ -315,7 +317,7 @@ def test_usage_validates_group_by_and_times(client, recorder):
     assert client.get("/v1/usage?since=last-week").status_code == 400
     client.get("/v1/usage?group_by=day&since=2026-01-01&until=2026-01-02T12:00:00%2B02:00&source=Claude")
     name, kwargs = recorder.queries[-1]
-    assert name == "usage"
+    assert name == "priced_usage"
     assert kwargs == {"group_by": "day", "since": datetime(2026, 1, 1),
                       "until": datetime(2026, 1, 2, 10), "source": "claude", "user": None}
     client.get("/v1/usage")
@@ -331,6 +333,24 @@ def test_usage_and_sessions_by_user_pass_the_person_trimmed(client, recorder):
     assert recorder.queries[-1][1]["user"] == "Bob"  # exact: case is kept
     client.get("/v1/sessions?user=")
     assert recorder.queries[-1][1]["user"] is None
+
+
+def test_usage_rows_get_their_cost_and_unpriced_is_null(recorder):
+    prices = {"acme-coder-1": Price(input=2.0, output=10.0, cache_read=0.5, cache_write=2.5)}
+    client = make_client(recorder, prices=prices)
+    recorder.answers["priced_usage"] = {
+        "rows": [{"key": "alice", "input_tokens": 1_000_000, "entries": 3},
+                 {"key": "bob", "input_tokens": 5, "entries": 1},
+                 {"key": None, "input_tokens": 0, "entries": 7}],
+        "parts": [{"key": "alice", "source": "claude", "model": "acme-coder-1",
+                   "day": "2026-11-02", "input_tokens": 1_000_000},
+                  {"key": "bob", "source": "claude", "model": "no-such-model-zz9",
+                   "day": "2026-11-02", "input_tokens": 5}]}
+    rows = client.get("/v1/usage?group_by=user").get_json()
+    assert [(r["key"], r["cost_usd"]) for r in rows] == [("alice", 2.0), ("bob", None),
+                                                         (None, None)]
+    assert rows[1]["unpriced_models"] == ["no-such-model-zz9"]
+    assert "unpriced_models" not in rows[0] and "unpriced_models" not in rows[2]
 
 
 @freeze_time("2026-05-06T07:08:09Z")

@@ -19,7 +19,8 @@ from thinkt.collector.body import parse_json, read_body
 from thinkt.collector.channel import (AgentRegistration, IngestRequest, Rejected, Unavailable,
                                       WriterClient)
 from thinkt.collector.openapi import build_document
-from thinkt.collector import longtext
+from thinkt.collector.pricing import PriceTable
+from thinkt.collector import cost, longtext
 from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
 from thinkt.collector.queries import GROUP_BY, SESSION_ORDERS
@@ -78,6 +79,10 @@ def _now() -> datetime:
 
 def _settings() -> CollectorSettings:
     return current_app.extensions["thinkt.settings"]
+
+
+def _prices() -> PriceTable:
+    return current_app.extensions["thinkt.prices"]
 
 
 def _client() -> WriterClient:
@@ -230,10 +235,10 @@ def usage():
     if group_by not in GROUP_BY:
         raise BadArgument("group_by", f"Must be one of: {', '.join(GROUP_BY)}.")
     source = (request.args.get("source") or "").strip().lower() or None
-    rows = _client().query("usage", _query_timeout(), group_by=group_by,
-                           since=_time_arg("since"), until=_time_arg("until"), source=source,
-                           user=_user_arg())
-    return jsonify(rows)
+    answer = _client().query("priced_usage", _query_timeout(), group_by=group_by,
+                             since=_time_arg("since"), until=_time_arg("until"),
+                             source=source, user=_user_arg())
+    return jsonify(cost.add_costs(answer["rows"], answer["parts"], _prices()))
 
 
 @blueprint.get("/v1/sessions")

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from thinkt.collector import auth, metrics
 from thinkt.collector.body import too_large
 from thinkt.collector.channel import Unavailable, WriterClient
+from thinkt.collector.pricing import PriceTable
 from thinkt.collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     app.json.sort_keys = False
     app.extensions["thinkt.settings"] = settings
     app.extensions["thinkt.client"] = client
+    # One price table per worker, its cache shared by the API and the pages.
+    app.extensions["thinkt.prices"] = PriceTable(settings.prices)
     keyring = auth.Keyring(settings.tokens, settings.web_secret)
     app.extensions["thinkt.keyring"] = keyring
     if settings.web_secret:

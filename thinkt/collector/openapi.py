@@ -113,7 +113,16 @@ def _components() -> dict:
         "entries": {"type": "integer", "minimum": 0, "description": "Every stored entry of "
                     "the key, with or without token figures."},
         "sessions": {"type": "integer", "minimum": 0, "description": "The sessions of those "
-                     "entries (and of the responses counted)."}}}
+                     "entries (and of the responses counted)."},
+        "cost_usd": _nullable({"type": "number", "minimum": 0, "description": "What the "
+                               "key's tokens cost in USD: the price table (genai-prices, "
+                               "offline) or the config file's [collector.prices], by model "
+                               "and day, at base rates. null when none of its tokens has a "
+                               "price (never 0 for unpriced)."}),
+        "unpriced_models": {"type": "array", "items": _nullable({"type": "string"}),
+                            "description": "Present when some of the key's tokens have no "
+                                           "price: those models (null: tokens of no named "
+                                           "model). cost_usd is then a lower bound."}}}
     agent = {"type": "object", "properties": {
         "instance_id": {"type": "string"}, "platform": {"type": "string"},
         **{name: _nullable({"type": "string"}) for name in (

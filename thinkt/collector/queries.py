@@ -125,6 +125,49 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
     return _fetch(cur, lambda kind: _usage_by_time(group_by, kind, user is not None), params)
 
 
+def priced_usage(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
+                 source: str | None, user: str | None = None) -> dict:
+    """Return :func:`usage`'s rows and :func:`usage_parts` of one snapshot, for cost.py
+    to price in the HTTP worker: ``{"rows": [...], "parts": [...]}``."""
+    with transaction(cur):
+        return {"rows": usage(cur, group_by, since, until, source, user),
+                "parts": usage_parts(cur, group_by, since, until, source, user)}
+
+
+def usage_parts(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
+                source: str | None, user: str | None = None) -> list[dict]:
+    """Return each usage key's tokens split by source, model and UTC day (``key``,
+    ``source``, ``model``, ``day`` as ``YYYY-MM-DD``, the token sums), parts with tokens
+    only: what :func:`thinkt.collector.cost.add_costs` prices.
+
+    The same keys, filters and bounds as :func:`usage`: the hourly rollup on whole hours,
+    the API responses themselves otherwise. Sums are 128-bit and come as Python ints.
+    """
+    if group_by not in _USAGE_KEYS:
+        raise ValueError(f"cannot group usage by {group_by!r}")
+    since, until = naive_utc(since), naive_utc(until)
+    params = {"since": since, "until": until, "source": source}
+    if user is not None:
+        params["user"] = user
+    hourly = _on_the_hour(since) and _on_the_hour(until)
+    time = "hour" if hourly else '"timestamp"'
+    key = _USAGE_KEYS[group_by].format(time=time)
+    join = _SESSION_JOIN if "s." in key or user is not None else ""
+    table = "usage_hourly" if hourly else "collected_usage"
+    rows = cur.execute(f"""
+        SELECT {key} AS key, t.source, {_USAGE_KEYS["model"]} AS model,
+               strftime(t.{time}, '%Y-%m-%d') AS day,
+               {", ".join(f"sum(t.{t}) AS {t}" for t in TOKEN_FIELDS)}
+        FROM {table} t {join}
+        WHERE ($since IS NULL OR t.{time} >= $since) AND ($until IS NULL OR t.{time} < $until)
+          AND ($source IS NULL OR t.source = $source) {_person_filter(user is not None)}
+        GROUP BY ALL
+        HAVING {" OR ".join(f"sum(t.{t}) <> 0" for t in TOKEN_FIELDS)}
+    """, params).fetchall()
+    names = ("key", "source", "model", "day") + TOKEN_FIELDS
+    return [dict(zip(names, (*row[:4], *map(int, row[4:])))) for row in rows]
+
+
 def _person_filter(wanted: bool) -> str:
     """The condition that keeps ``$user``'s rows (the session ``s`` joined), if ``wanted``."""
     return f"AND {_USAGE_KEYS['user']} = $user" if wanted else ""

@@ -418,6 +418,7 @@ class QueryServer:
 _QUERIES: dict[str, Callable[..., Any]] = {
     "search": search.search,
     "usage": queries.usage,
+    "priced_usage": queries.priced_usage,
     "list_sessions": queries.list_sessions,
     "session_entries": queries.session_entries,
     "list_agents": agents.list_agents,
