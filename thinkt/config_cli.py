@@ -133,7 +133,20 @@ def render_sample(section: str) -> str:
             example = _human(setting, setting.default)
         lines.append(f"#{setting.name} = {toml_value(example)}")
         parts.append("\n".join(lines) + "\n")
+    parts += [TABLE_SAMPLES[name] for name in table.FILE_TABLES.get(section, ())]
     return "\n".join(parts)
+
+
+#: The commented examples of the config file's tables (config.FILE_TABLES), no flag's.
+TABLE_SAMPLES = {
+    "prices": (
+        "# Negotiated prices, in USD per million tokens, over the price table's (genai-prices,\n"
+        "# offline) for a model: input, output, cache_read and cache_write are all needed; an\n"
+        "# optional reasoning price. A name matches the model as the assistant records it,\n"
+        "# case-insensitive, with or without a date suffix (-20250929). Only in this file.\n"
+        '#prices."claude-sonnet-4-5" = { input = 2.7, output = 13.5, cache_read = 0.27, '
+        "cache_write = 3.375 }\n"),
+}
 
 
 def _shown(value: Any) -> str:

@@ -46,3 +46,13 @@ def test_a_bad_price_table_exits_78_naming_the_model(tmp_path, capsys, table, sa
     assert info.value.code == 78, output
     assert says in output and "Traceback" not in output
     assert output.count("Error:") == 1
+
+
+def test_the_sample_files_price_example_is_valid_once_uncommented(tmp_path):
+    from thinkt.config_cli import render_sample
+
+    line = next(line for line in render_sample("collector").splitlines()
+                if line.startswith("#prices."))
+    config = tmp_path / "config.toml"
+    config.write_text("[collector]\n" + line[1:] + "\n")
+    assert settings_of(config).prices["claude-sonnet-4-5"].output == 13.5
