@@ -16,8 +16,9 @@
   store's checkpoint threshold).
 
 The corpus is deterministic: Zipf pseudo-words (~800 bytes a text), 2% long tool
-results (5-50 KB), sessions of 10-2,000 entries spread over DAYS days, AGENTS agents,
-PROJECTS projects and four models; tokens and message ids on assistant entries.
+results (5-50 KB), sessions of 10-2,000 entries spread over DAYS days, AGENTS agents
+(one person each), PROJECTS projects and four models; tokens and message ids on
+assistant entries.
 
     python bench/store.py [--entries 1000000] [--db PATH] [--repeat 15] [--group 3000]
 
@@ -149,7 +150,8 @@ class Corpus:
                               f"agent-{agent}", "machine-1", None,
                               entries[min(start_ + ENTRIES_PER_REQUEST, length) - 1][2]
                               + timedelta(seconds=5),
-                              entries[start_:start_ + ENTRIES_PER_REQUEST])
+                              entries[start_:start_ + ENTRIES_PER_REQUEST],
+                              person=f"dev{agent}@example.com")  # one person per agent
                 for start_ in range(0, length, ENTRIES_PER_REQUEST)]
 
 
