@@ -352,13 +352,25 @@ def _post_fork(server: Arbiter, worker: Any) -> None:
     multiprocessing.process._children.clear()
 
 
+def _precompile_pages(settings: CollectorSettings) -> None:
+    from thinkt.collector import web
+    from thinkt.collector.app import create_app
+
+    try:
+        web.precompile(create_app(settings, None))  # type: ignore[arg-type]  # no requests
+    except Exception:  # a page that does not compile still fails on its own request
+        log.exception("could not compile the web pages' templates ahead")
+
+
 def serve(settings: CollectorSettings) -> None:
     """Run the collector in the foreground until SIGTERM or SIGINT."""
     if not settings.tokens:
         log.warning("no --token set: anyone who can reach %s:%d can read and write traces",
                     settings.host, settings.port)
-    # Loaded once here, the price table is shared by every worker gunicorn forks.
+    # Loaded once here, the price table and the compiled page templates are shared by
+    # every worker gunicorn forks: no worker pays for them on its first request.
     pricing.preload()
+    _precompile_pages(settings)
     # Before any worker or writer exists: every one of them must see the same directory.
     metrics_dir, made_here = metrics.prepare_directory()
     arbiter_pid = os.getpid()
