@@ -60,14 +60,21 @@ class SignedOut:
     def add(self, session_id: str, expires: float) -> None:
         """Record that ``session_id`` signed out (kept until ``expires``)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, f"{session_id} {int(expires)}\n".encode("ascii"))
-            if os.fstat(fd).st_size > COMPACT_AT:
-                self._compact()
-        finally:
-            os.close(fd)  # releases the lock
+        for _ in range(100):  # a retry needs a compaction between open and lock: rare
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                # Another worker may have compacted (replaced) the file while this one
+                # waited for the lock: a line written to the old file would be lost.
+                if os.fstat(fd).st_ino != _inode(self.path):
+                    continue
+                os.write(fd, f"{session_id} {int(expires)}\n".encode("ascii"))
+                if os.fstat(fd).st_size > COMPACT_AT:
+                    self._compact()
+                return
+            finally:
+                os.close(fd)  # releases the lock
+        raise OSError(f"{self.path} kept being replaced: the sign-out was not recorded")
 
     def __contains__(self, session_id: str) -> bool:
         try:
@@ -100,6 +107,13 @@ class SignedOut:
                          encoding="ascii")
         os.chmod(fresh, 0o600)
         os.replace(fresh, self.path)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def _keyring() -> auth.Keyring:
