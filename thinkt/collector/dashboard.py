@@ -383,29 +383,21 @@ def first_match(cur: Any, session_id: str, q: str) -> str | None:
     """Return the uuid of the session's first (by arrival) entry whose text or tool name
     holds ``q``, as search finds it; None if none does.
 
-    search.py's own candidates and test (``str.lower``, its one definition of "holds"),
-    in one session: its answer says how many entries match, not which.
+    search.py's own test (its one definition of "holds"), in one session: the search's
+    answer says how many entries match, not which.
     """
-    needle = q.lower()
-    if not needle:
+    if not q:
         return None
     with transaction(cur):
-        # No entry of a session is older than its first_seen: DuckDB skips the row groups
-        # of older entries, as search's windows of recent sessions do.
         since = cur.execute("SELECT first_seen FROM collected_sessions WHERE session_id = ?",
                             [session_id]).fetchone()
         if since is None:
             return None
-        hits = search_module._Hits(needle)
-        for row in search_module._short_candidates(cur, needle, [session_id], None, since[0]):
-            hits.test(*row)
-        search_module._test_long(cur, search_module._long_candidates(
-            cur, needle, [session_id], None, since[0]), hits)
-        first = hits.first.get(session_id)
+        first = search_module.first_in_session(cur, q, session_id, since[0])
         if first is None:
             return None
         found = cur.execute("SELECT uuid FROM collected_entries WHERE seq = ?",
-                            [first[0]]).fetchone()
+                            [first]).fetchone()
     return found[0] if found else None
 
 

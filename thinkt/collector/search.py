@@ -94,6 +94,24 @@ def search(cur: Any, q: str, limit: int) -> list[dict]:
     return results
 
 
+def first_in_session(cur: Any, q: str, session_id: str, since: Any = None) -> int | None:
+    """Return the ``seq`` of the session's first entry (by arrival) whose text or tool name
+    holds ``q``, as :func:`search` counts it (``str.lower`` on both sides); None if none.
+
+    ``since``: no entry of the session is older (its ``first_seen``), which lets DuckDB
+    skip the row groups of older entries.
+    """
+    needle = q.lower()
+    if not needle:
+        return None
+    hits = _Hits(needle)
+    for row in _short_candidates(cur, needle, [session_id], None, since):
+        hits.test(*row)
+    _test_long(cur, _long_candidates(cur, needle, [session_id], None, since), hits)
+    first = hits.first.get(session_id)
+    return first[0] if first is not None else None
+
+
 class _Beside:
     """One candidate query run on a cursor of its own, in a thread, beside the caller's.
 
