@@ -21,6 +21,7 @@ import requests
 
 from tests.exporter.running import Exporter
 from tests.exporter.test_survey import LAYOUT
+from thinkt.collector.web import formats
 from tests.harness import Collector
 from tests.web.conftest import table_rows
 
@@ -187,6 +188,10 @@ def test_every_page_loads_light_with_the_apis_figures(deployment, chrome, days):
         assert [r[0] for r in shown] == [r["key"] or "(none)" for r in api]
         assert [r[1] for r in shown] == [f"{tokens(r):,}" for r in api]
         assert [r[7] for r in shown] == [f"{r['entries']:,}" for r in api]
+        # The cost column is the API's cost_usd as the page writes money ("unpriced"
+        # where the API says null for tokens; never $0 for them).
+        assert [r[-1] for r in shown] == [formats.cost(r) for r in api]
+        assert any(r["cost_usd"] for r in api) and "unpriced" in " ".join(r[-1] for r in shown)
         if group == "user":
             assert [r[0] for r in shown] == [PERSON]
         weights[f"usage-{group}"] = weight(chrome)
