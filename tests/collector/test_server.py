@@ -420,6 +420,10 @@ def open_fds(pid):
 def test_writer_restarts_leave_the_arbiters_fds_as_they_were(fresh):
     """Each restart closes the old queue's pipes and unlinks its semaphores (issue 14, item 6)."""
     fresh.start()
+    # Health answers once one worker is up; gunicorn holds a file for each worker, so wait
+    # for both before taking the picture to compare with.
+    wait_for(lambda: sum("wgunicorn" in t for t in open_fds(fresh.proc.pid)) == 2, 30,
+             f"the two workers did not boot: {open_fds(fresh.proc.pid)}")
     before = open_fds(fresh.proc.pid)
     pid = writer_pid(fresh)
     for _ in range(MAX_RESTARTS - 2):  # well below the crash-loop halt
