@@ -48,6 +48,7 @@ class Collector:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
+        self.workers = workers
         self.args = ["collect", "--host", "127.0.0.1", "--port", str(self.port),
                      "--storage", str(storage), "--workers", str(workers), *args]
         if token:
@@ -71,18 +72,40 @@ class Collector:
         return self
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Poll health until 200; fail with the log if the process dies or time runs out."""
+        """Poll health until 200 and every worker is forked; fail with the log if the
+        process dies or time runs out.
+
+        Health answers once one worker is up, and gunicorn forks the others a moment
+        apart: a test that counts workers or the arbiter's files must see all of them.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"collector exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/v1/collector/health", timeout=2).status_code == 200:
+                if requests.get(self.url + "/v1/collector/health", timeout=2).status_code == 200 \
+                        and len(self.worker_pids()) >= self.workers:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"collector not healthy after {timeout}s:\n{self.log()}")
+
+    def worker_pids(self) -> set[int]:
+        """The gunicorn workers: the arbiter's children that share its command line."""
+        found = set()
+        arbiter = self.proc.pid if self.proc is not None else None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(fields[1]) == arbiter and fields[0] != "Z" and b"collect" in cmdline:
+                found.add(int(entry.name))
+        return found
 
     def log(self) -> str:
         """The collector's output so far."""

@@ -14,6 +14,8 @@ def _sign_out_many(path, worker, count, ready, compact_at):
     ready.wait(timeout=60)
     record = signin.SignedOut(path)
     for number in range(count):
+        # Expired ids beside the live ones: the file is compacted (replaced) again and again.
+        record.add(f"w{worker}-old{number:04d}-" + "x" * 40, time.time() - 1)
         record.add(f"w{worker}-s{number:04d}-" + "x" * 40, time.time() + 3600)
 
 
@@ -22,6 +24,15 @@ def test_a_sign_out_is_seen_by_another_worker(tmp_path):
     assert "abc" not in other
     one.add("abc", time.time() + 60)
     assert "abc" in other
+
+
+def test_a_file_of_live_ids_is_not_rewritten(tmp_path, monkeypatch):
+    record = signin.SignedOut(tmp_path / "f")
+    record.add("live-1", time.time() + 60)
+    inode = (tmp_path / "f").stat().st_ino
+    monkeypatch.setattr(signin, "COMPACT_AT", 0)
+    record.add("live-2", time.time() + 60)
+    assert (tmp_path / "f").stat().st_ino == inode
 
 
 def test_compaction_drops_expired_ids_and_keeps_the_rest(tmp_path, monkeypatch):

@@ -102,8 +102,14 @@ class SignedOut:
 
     def _compact(self) -> None:
         # Called with the lock held: no append can land between the read and the replace.
+        live = self._read()
+        size = self.path.stat().st_size
+        kept = sum(len(f"{sid} {expires}\n") for sid, expires in live)
+        if kept * 2 > size:
+            return  # most ids are live: replacing would hardly shrink it, and each
+            # replacement makes the workers waiting for the lock open the file again
         fresh = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        fresh.write_text("".join(f"{sid} {expires}\n" for sid, expires in self._read()),
+        fresh.write_text("".join(f"{sid} {expires}\n" for sid, expires in live),
                          encoding="ascii")
         os.chmod(fresh, 0o600)
         os.replace(fresh, self.path)
