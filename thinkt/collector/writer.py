@@ -17,6 +17,7 @@ import logging
 import os
 import queue as queue_module
 import signal
+import socket
 import sys
 import threading
 import time
@@ -90,15 +91,21 @@ class Replies:
             return False
 
     def close_all(self) -> None:
-        """Close every worker connection."""
+        """End every worker connection: the thread serving each sees its end and closes it.
+
+        Only that thread closes the connection: closing it here too raced with the
+        thread's own close (seen as EBADF), and a descriptor closed twice may by then
+        be another file's.
+        """
         with self._lock:
             clients = list(self._clients.values())
             self._clients.clear()
         for conn, _ in clients:
             try:
-                conn.close()
-            except OSError:
-                pass
+                with socket.socket(fileno=os.dup(conn.fileno())) as end:
+                    end.shutdown(socket.SHUT_RDWR)  # the socket, not only this copy
+            except (OSError, ValueError):
+                pass  # closed already: its thread is gone or going
 
 
 class Writer:
