@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import random
 
+import numpy as np
 import pytest
 
-from thinkt.collector.cost import add_costs, costs_by_key
+from thinkt.collector.cost import PART_TOKENS, add_costs, costs_by_key, costs_by_key_columns
 from thinkt.collector.pricing import Price, PriceTable
 
 TABLE = PriceTable({"acme-coder-1": Price(input=2.0, output=10.0, cache_read=0.5,
@@ -60,3 +62,35 @@ def test_days_may_be_dates_and_the_day_decides_the_table_price():
                                output_tokens=1_000_000)], table)
     assert costs["k"].cost_usd == pytest.approx(
         table.price("claude-sonnet-4-5-20250929", "claude", sonnet_day).output)
+
+
+def columns_of(parts):
+    names = ("key", "source", "model", "day") + PART_TOKENS
+    return {name: ([p.get(name) for p in parts] if name not in PART_TOKENS
+                   else np.array([p.get(name) or 0 for p in parts], dtype=np.int64))
+            for name in names}
+
+
+def test_parts_as_columns_cost_what_parts_as_dicts_cost():
+    rng = random.Random(7)
+    table = PriceTable({"acme-coder-1": Price(2.0, 10.0, 0.5, 2.5),
+                        "acme-thinker": Price(1.0, 4.0, 0.1, 1.0, reasoning=8.0)})
+    models = ["acme-coder-1", "acme-thinker", "no-such-model-zz9", None]
+    parts = [part(rng.choice(["a", "b", None, "c"]), rng.choice(models),
+                  day=f"2026-11-0{rng.randint(1, 9)}", source=rng.choice(["claude", "codex"]),
+                  **{name: rng.choice([0, 0, rng.randint(1, 10**9)]) for name in PART_TOKENS})
+             for _ in range(500)]
+    by_dicts = costs_by_key(parts, table)
+    by_columns = costs_by_key_columns(columns_of(parts), table)
+    assert by_dicts.keys() == by_columns.keys()
+    for key, group in by_dicts.items():
+        other = by_columns[key]
+        assert (other.priced, other.unpriced_models) == (group.priced, group.unpriced_models)
+        assert other.usd == pytest.approx(group.usd, rel=1e-9)
+    assert any(g.priced for g in by_dicts.values()) and any(
+        g.unpriced_models for g in by_dicts.values())
+
+
+def test_no_parts_as_columns_is_no_cost():
+    rows = add_costs([{"key": "x"}], columns_of([]), TABLE)
+    assert rows == [{"key": "x", "cost_usd": None}]

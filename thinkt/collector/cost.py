@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from thinkt.collector.pricing import PriceTable, Tokens
+import numpy as np
+
+from thinkt.collector.pricing import Price, PriceTable, Tokens
 
 #: The token columns of a part, in :class:`Tokens` order.
 PART_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -50,28 +52,83 @@ def costs_by_key(parts: Iterable[dict], table: PriceTable) -> dict[Any, GroupCos
     """Return each key's cost from its parts (dicts with ``key``, ``source``, ``model``,
     ``day`` as ``YYYY-MM-DD`` or a date, and the :data:`PART_TOKENS` columns)."""
     costs: dict[Any, GroupCost] = {}
-    days: dict[Any, datetime.date] = {}
+    # A store has a few models and days but thousands of parts (per project or session):
+    # each (model, source, day) is looked up once here. 14k parts took 198 ms through
+    # a Tokens and a table lookup each; this loop is plain arithmetic.
+    prices: dict[tuple, Price | None] = {}
     for part in parts:
-        group = costs.setdefault(part["key"], GroupCost())
-        tokens = Tokens(*(int(part.get(name) or 0) for name in PART_TOKENS))
-        if not any(dataclasses.astuple(tokens)):
+        key = part["key"]
+        group = costs.get(key)
+        if group is None:
+            group = costs[key] = GroupCost()
+        tokens = [int(part.get(name) or 0) for name in PART_TOKENS]
+        if not any(tokens):
             continue
-        day = part["day"]
-        if not isinstance(day, datetime.date):
-            day = days.get(day) or days.setdefault(day, datetime.date.fromisoformat(day))
-        price = table.price(part.get("model"), part.get("source"), day)
+        model, source, day = part.get("model"), part.get("source"), part["day"]
+        found = (model, source, day)
+        if found in prices:
+            price = prices[found]
+        else:
+            when = day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day)
+            price = prices[found] = table.price(model, source, when)
         if price is None:
-            group.unpriced_models.add(part.get("model") or None)
+            group.unpriced_models.add(model or None)
             continue
         # Base rates: a part sums responses, and a tier depends on one response's prompt.
-        group.usd += price.charge(tokens, tiered=False)
+        group.usd += price.charge(Tokens(*tokens), tiered=False)
         group.priced = True
     return costs
 
 
-def add_costs(rows: list[dict], parts: Iterable[dict], table: PriceTable) -> list[dict]:
-    """Give each usage row its ``cost_usd`` (and ``unpriced_models`` where some are)."""
-    costs = costs_by_key(parts, table)
+def costs_by_key_columns(parts: Mapping[str, Any], table: PriceTable) -> dict[Any, GroupCost]:
+    """:func:`costs_by_key` of parts given as columns (``queries.usage_parts``): a list per
+    name, numpy arrays for the token counts.
+
+    Priced with numpy: each (model, source, day) is looked up once, and every part's
+    cost is a few array products, summed per key (14k parts by project at 10M entries:
+    55 ms part by part in Python).
+    """
+    keys, count = parts["key"], len(parts["key"])
+    if not count:
+        return {}
+    tokens = np.array([np.asarray(parts[name], dtype=np.float64) for name in PART_TOKENS])
+    combos: dict[tuple, int] = {}
+    combo_of = np.fromiter((combos.setdefault(combo, len(combos)) for combo in zip(
+        parts["model"], parts["source"], parts["day"])), dtype=np.int64, count=count)
+    rates = np.zeros((len(combos), 5))  # input, output, cache read, cache write, reasoning extra
+    priced = np.zeros(len(combos), dtype=bool)
+    for (model, source, day), index in combos.items():
+        when = day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day)
+        price = table.price(model, source, when)
+        if price is not None:
+            extra = 0.0 if price.reasoning is None else price.reasoning - price.output
+            rates[index] = (price.input, price.output, price.cache_read, price.cache_write, extra)
+            priced[index] = True
+    # Reasoning is part of output: a reasoning price only adds its difference, on at most
+    # the output tokens (Price.charge).
+    used = np.vstack([tokens[:4], np.minimum(tokens[4], tokens[1])])
+    usd = (used * rates[combo_of].T).sum(axis=0) / 1_000_000
+    has_tokens = tokens.any(axis=0)
+    key_index: dict[Any, int] = {}
+    key_of = np.fromiter((key_index.setdefault(k, len(key_index)) for k in keys),
+                         dtype=np.int64, count=count)
+    part_priced = priced[combo_of] & has_tokens
+    totals = np.bincount(key_of, weights=np.where(part_priced, usd, 0.0),
+                         minlength=len(key_index))
+    any_priced = np.bincount(key_of, weights=part_priced, minlength=len(key_index)) > 0
+    costs = {key: GroupCost(float(totals[i]), bool(any_priced[i]))
+             for key, i in key_index.items()}
+    for i in np.flatnonzero(has_tokens & ~priced[combo_of]):  # few: named one by one
+        costs[keys[i]].unpriced_models.add(parts["model"][i] or None)
+    return costs
+
+
+def add_costs(rows: list[dict], parts: "Iterable[dict] | Mapping[str, Any]",
+              table: PriceTable) -> list[dict]:
+    """Give each usage row its ``cost_usd`` (and ``unpriced_models`` where some are);
+    ``parts`` as dicts, or as columns (``queries.usage_parts``)."""
+    costs = (costs_by_key_columns(parts, table) if isinstance(parts, Mapping)
+             else costs_by_key(parts, table))
     for row in rows:
         group = costs.get(row["key"])
         row["cost_usd"] = group.cost_usd if group is not None else None
