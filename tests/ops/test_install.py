@@ -12,7 +12,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_ONLY = ("flask", "gunicorn", "duckdb", "marshmallow", "numpy", "zstandard")
+SERVER_ONLY = ("flask", "gunicorn", "duckdb", "marshmallow", "numpy", "zstandard", "genai_prices",
+               "pydantic")
 
 
 def fresh_venv(tmp_path: Path, extra: str) -> Path:
