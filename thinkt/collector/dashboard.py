@@ -4,7 +4,7 @@ Each function takes a query thread's cursor (as queries.py does) and returns pla
 values. Figures come from the rollup tables (``usage_hourly``, ``collected_sessions``,
 ``collected_usage``), never from a scan of every entry, and every list is bounded, so
 a page costs about the same at a million entries as at a thousand. Grouping keys are
-the API's (queries.py ``_USAGE_KEYS``), so a page's tokens, entries and sessions equal
+the API's (queries.py ``USAGE_KEYS``), so a page's tokens, entries and sessions equal
 ``GET /v1/usage``'s for the keys both have.
 
 Cost is not priced here: as for the API (cost.py), usage comes with its ``parts``, the
@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from thinkt.collector import agents, longtext, search as search_module
 from thinkt.collector.database import naive_utc, rfc3339, transaction
 from thinkt.collector.ingest import RESPONSE_KEY
-from thinkt.collector.queries import SESSION_SUMMARY, session_summary
+from thinkt.collector.queries import (SESSION_JOIN, SESSION_SUMMARY, USAGE_KEYS,
+                                      session_summary)
 from thinkt.collector.rollup import TOKEN_FIELDS
 from thinkt.collector.schemas import ENTRY_FIELDS
 
@@ -31,14 +32,10 @@ log = logging.getLogger(__name__)
 # in that hour. The API's expressions for the keys it has (machine is its ``agent``), so
 # the figures agree; '' in a cell stands for "none".
 KEYS = {
-    "user": "coalesce(nullif(t.person, ''), s.person)",
-    "machine": "coalesce(nullif(t.instance_id, ''), s.instance_id)",
-    "project": "coalesce(nullif(t.project_path, ''), s.project_path)",
-    "model": "nullif(nullif(t.model, ''), '<synthetic>')",
-    "source": "t.source",
-    "day": "strftime(t.hour, '%Y-%m-%d')",
+    **{page: USAGE_KEYS[api].format(time="hour") for page, api in (
+        ("user", "user"), ("machine", "agent"), ("project", "project"), ("model", "model"),
+        ("source", "source"), ("day", "day"), ("session", "session"))},
     "branch": "b.branch",
-    "session": "t.session_id",
 }
 #: What a usage page may group by, in the order its form offers them.
 GROUPS = ("user", "machine", "project", "model", "source", "day", "branch")
@@ -52,7 +49,6 @@ SEARCH_POOL = 100
 
 _TOKEN_SUMS = ", ".join(f"sum(t.{t}) AS {t}" for t in TOKEN_FIELDS)  # 128-bit: never overflow
 _ANY_TOKENS = " OR ".join(f"sum(t.{t}) <> 0" for t in TOKEN_FIELDS)
-_SESSION_JOIN = "LEFT JOIN collected_sessions s ON s.session_id = t.session_id"
 # The branch a (session, hour) was on: the latest one its entries name there. Entries
 # carry git_branch, the rollup does not: a grouping by branch reads that column of the
 # range's entries, the one scan of entries a page makes.
@@ -88,7 +84,7 @@ class Scope:
             conditions.append("t.session_id = ANY($sessions::VARCHAR[])")
             params["sessions"] = self.sessions
         used = " ".join(expressions + conditions)
-        joins = (_SESSION_JOIN if "s." in used else "") + (_BRANCH_JOIN if "b." in used else "")
+        joins = (SESSION_JOIN if "s." in used else "") + (_BRANCH_JOIN if "b." in used else "")
         picked = [f"{e} AS k{i}" for i, e in enumerate(expressions)]
         group = "GROUP BY ALL" if keys else ""
         return (f"SELECT {', '.join(picked + [columns])} FROM usage_hourly t {joins} "

@@ -71,7 +71,8 @@ def stats(cur: Any, now: datetime, db_path: str) -> dict:
 # or an entry) and its session ``s``. A model, project, agent or person that was never
 # reported is NULL ('' in the hourly cells). Entries sent by an exporter that named no
 # person (older than the ``user`` setting) belong to their session's person, if any.
-_USAGE_KEYS = {
+#: Shared with the pages (dashboard.py), so that their figures are the API's by construction.
+USAGE_KEYS = {
     "source": "t.source",
     "model": "nullif(nullif(t.model, ''), '<synthetic>')",
     "project": "coalesce(nullif(t.project_path, ''), s.project_path)",
@@ -81,9 +82,9 @@ _USAGE_KEYS = {
     "user": "coalesce(nullif(t.person, ''), s.person)",
 }
 # An entry's project is its session's (the first one its session was sent with).
-_ENTRY_KEYS = dict(_USAGE_KEYS, project="nullif(s.project_path, '')")
+_ENTRY_KEYS = dict(USAGE_KEYS, project="nullif(s.project_path, '')")
 _USAGE_COLUMNS = ("key",) + TOKEN_FIELDS + ("entries", "sessions")
-_SESSION_JOIN = "LEFT JOIN collected_sessions s USING (session_id)"
+SESSION_JOIN = "LEFT JOIN collected_sessions s USING (session_id)"
 
 
 def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
@@ -102,7 +103,7 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
     entries and responses themselves, with the same result. Sums are 128-bit; they come
     to Python as 64-bit columns (:func:`_fetch`), as text only if one is larger.
     """
-    if group_by not in _USAGE_KEYS:
+    if group_by not in USAGE_KEYS:
         raise ValueError(f"cannot group usage by {group_by!r}")
     since, until = naive_utc(since), naive_utc(until)
     params = {"since": since, "until": until, "source": source}
@@ -110,8 +111,8 @@ def usage(cur: Any, group_by: str, since: datetime | None, until: datetime | Non
         params["user"] = user  # bound only when used: DuckDB refuses unused parameters
     if _on_the_hour(since) and _on_the_hour(until):
         total = " + ".join(f"sum(t.{t})" for t in TOKEN_FIELDS)
-        key = _USAGE_KEYS[group_by].format(time="hour")
-        join = _SESSION_JOIN if "s." in key or user is not None else ""
+        key = USAGE_KEYS[group_by].format(time="hour")
+        join = SESSION_JOIN if "s." in key or user is not None else ""
         # A key is one session's: its count of sessions is 1, without a DISTINCT to hash.
         sessions = "1" if group_by == "session" else "count(DISTINCT t.session_id)"
         return _fetch(cur, lambda kind: f"""
@@ -145,7 +146,7 @@ def usage_parts(cur: Any, group_by: str, since: datetime | None, until: datetime
     The same keys, filters and bounds as :func:`usage`: the hourly rollup on whole hours,
     the API responses themselves otherwise. Sums are 128-bit and come as Python ints.
     """
-    if group_by not in _USAGE_KEYS:
+    if group_by not in USAGE_KEYS:
         raise ValueError(f"cannot group usage by {group_by!r}")
     since, until = naive_utc(since), naive_utc(until)
     params = {"since": since, "until": until, "source": source}
@@ -153,13 +154,13 @@ def usage_parts(cur: Any, group_by: str, since: datetime | None, until: datetime
         params["user"] = user
     hourly = _on_the_hour(since) and _on_the_hour(until)
     time = "hour" if hourly else '"timestamp"'
-    key = _USAGE_KEYS[group_by].format(time=time)
-    join = _SESSION_JOIN if "s." in key or user is not None else ""
+    key = USAGE_KEYS[group_by].format(time=time)
+    join = SESSION_JOIN if "s." in key or user is not None else ""
     table = "usage_hourly" if hourly else "collected_usage"
 
     def query(kind: str) -> str:
         return f"""
-            SELECT {key} AS key, t.source, {_USAGE_KEYS["model"]} AS model,
+            SELECT {key} AS key, t.source, {USAGE_KEYS["model"]} AS model,
                    strftime(t.{time}, '%Y-%m-%d') AS day,
                    {", ".join(f"sum(t.{t})::{kind} AS {t}" for t in TOKEN_FIELDS)}
             FROM {table} t {join}
@@ -168,40 +169,47 @@ def usage_parts(cur: Any, group_by: str, since: datetime | None, until: datetime
             GROUP BY ALL
             HAVING {" OR ".join(f"sum(t.{t}) <> 0" for t in TOKEN_FIELDS)}"""
 
-    names = ("key", "source", "model", "day") + TOKEN_FIELDS
-    # As _fetch: 64-bit columns come as numpy arrays in one piece (14k parts by project
-    # at 10M entries: 200 ms value by value as 128-bit ints); text if a sum is larger.
-    try:
-        arrays = cur.execute(query("BIGINT"), params).fetchnumpy()
-    except duckdb.ConversionException:
-        rows = cur.execute(query("VARCHAR"), params).fetchall()
-        columns = list(zip(*rows)) if rows else [()] * len(names)
-        return {name: ([int(v) for v in column] if name in TOKEN_FIELDS else list(column))
-                for name, column in zip(names, columns)}
-    return {name: (np.asarray(arrays[name]) if name in TOKEN_FIELDS else arrays[name].tolist())
-            for name in names}
+    return _fetch_columns(cur, query, params, ("key", "source", "model", "day"), TOKEN_FIELDS)
 
 
 def _person_filter(wanted: bool) -> str:
     """The condition that keeps ``$user``'s rows (the session ``s`` joined), if ``wanted``."""
-    return f"AND {_USAGE_KEYS['user']} = $user" if wanted else ""
+    return f"AND {USAGE_KEYS['user']} = $user" if wanted else ""
 
 
 def _fetch(cur: Any, query: Callable[[str], str], params: dict) -> list[dict]:
     """Return the rows of a usage query (``_USAGE_COLUMNS``) as dicts of Python ints;
+    ``query(kind)`` casts its counts to ``kind``."""
+    columns = _fetch_columns(cur, query, params, _USAGE_COLUMNS[:1], _USAGE_COLUMNS[1:])
+    values = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns.values()]
+    return [dict(zip(_USAGE_COLUMNS, row)) for row in zip(*values)]
+
+
+def _fetch_columns(cur: Any, query: Callable[[str], str], params: dict,
+                   names: Sequence[str], counts: Sequence[str]) -> dict[str, Any]:
+    """Return a query's columns ``names`` then ``counts`` by name: ``names`` as lists, the
+    counts as int64 arrays, or as lists of Python ints when one exceeds 64 bits;
     ``query(kind)`` casts its counts to ``kind``.
 
     DuckDB hands 64-bit columns to Python as numpy arrays in one piece, 128-bit ones or
-    text value by value (by session at 10M entries: 27k keys in ~15 ms against 100). A
-    sum beyond 64 bits fails the cast, and then the counts come as text.
+    text value by value (by session at 10M entries: 27k keys in ~15 ms against 100; 14k
+    usage parts by project in ~200 ms). A sum beyond 64 bits fails the cast, and then
+    the counts come as text.
     """
     try:
         arrays = cur.execute(query("BIGINT"), params).fetchnumpy()
     except duckdb.ConversionException:
         rows = cur.execute(query("VARCHAR"), params).fetchall()
-        return [dict(zip(_USAGE_COLUMNS, (row[0], *map(int, row[1:])))) for row in rows]
-    values = [array.tolist() for array in arrays.values()]
-    return [dict(zip(_USAGE_COLUMNS, row)) for row in zip(*values)]
+        columns = list(zip(*rows)) if rows else [()] * (len(names) + len(counts))
+        found = dict(zip((*names, *counts), map(list, columns)))
+        for name in counts:
+            found[name] = [int(v) for v in found[name]]
+        return found
+    # By position: the queries name their count columns as they like.
+    arrays = list(arrays.values())
+    found = {name: array.tolist() for name, array in zip(names, arrays)}
+    found.update((name, np.asarray(array)) for name, array in zip(counts, arrays[len(names):]))
+    return found
 
 
 def _on_the_hour(moment: datetime | None) -> bool:
@@ -220,7 +228,7 @@ def _usage_by_time(group_by: str, kind: str, by_user: bool = False) -> str:
 
     def rows_of(table: str, key: str, tokens: str, is_entry: str) -> str:
         key = key.format(time='"timestamp"')
-        join = _SESSION_JOIN if "s." in key or by_user else ""
+        join = SESSION_JOIN if "s." in key or by_user else ""
         return (f"SELECT {key} AS key, t.session_id, {is_entry} AS is_entry, {tokens} "
                 f"FROM {table} t {join} WHERE {where}")
 
@@ -232,7 +240,7 @@ def _usage_by_time(group_by: str, kind: str, by_user: bool = False) -> str:
             {rows_of("collected_entries", _ENTRY_KEYS[group_by],
                      ", ".join(f"0 AS {t}" for t in TOKEN_FIELDS), "true")}
             UNION ALL
-            {rows_of("collected_usage", _USAGE_KEYS[group_by],
+            {rows_of("collected_usage", USAGE_KEYS[group_by],
                      ", ".join(f"t.{t}" for t in TOKEN_FIELDS), "false")}
         )
         GROUP BY key
