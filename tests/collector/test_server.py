@@ -13,12 +13,11 @@ import subprocess
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.harness import REPO, Collector, group_pids, wait_for, wait_group_gone
+from tests.harness import REPO, Collector, wait_for, wait_group_gone
 from thinkt.collector.server import MAX_RESTARTS, RESTART_WINDOW
 from thinkt.status import ExitStatus
 
@@ -459,28 +458,15 @@ def test_a_writer_that_keeps_dying_halts_the_collector(fresh):
     assert alarming(fresh.log()) == [], fresh.log()
 
 
-def worker_pids(collector):
-    """gunicorn workers: forked from the arbiter, so they share its command line."""
-    found = set()
-    for pid in group_pids(collector.proc.pid):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if pid != collector.proc.pid and b"collect" in cmdline:
-            found.add(pid)
-    return found
-
-
 def test_sighup_replaces_workers_and_keeps_the_writer(fresh):
     fresh.start()
     writer_pid = stats(fresh)["writer_pid"]
-    workers_before = worker_pids(fresh)
+    workers_before = fresh.worker_pids()
     assert len(workers_before) == 2 and writer_pid not in workers_before
     fresh.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        workers = worker_pids(fresh)
+        workers = fresh.worker_pids()
         if workers and not workers & workers_before and len(workers) == 2:
             break
         time.sleep(0.1)
