@@ -75,11 +75,8 @@ def _now() -> datetime:
 
 
 def _prices() -> PriceTable:
-    """This worker's price table (its cache is what makes pricing a page cheap)."""
-    extensions = current_app.extensions
-    if "thinkt.prices" not in extensions:
-        extensions["thinkt.prices"] = PriceTable(_settings().prices)
-    return extensions["thinkt.prices"]
+    """This worker's price table, shared with the API (made by create_app)."""
+    return current_app.extensions["thinkt.prices"]
 
 
 def _priced(found: dict) -> list[dict]:
