@@ -97,10 +97,10 @@ def test_group_is_bounded_by_rows(db):
 def test_a_request_the_store_cannot_take_is_rejected_alone(db, monkeypatch):
     real_ingest = ingest.EntryLog.ingest
 
-    def picky(self, con, requests):
+    def picky(self, con, requests, also=None):
         if any(r.session_id == "poison" for r in requests):
             raise store.duckdb.ConversionException("cannot convert")
-        return real_ingest(self, con, requests)
+        return real_ingest(self, con, requests, also)
 
     monkeypatch.setattr(ingest.EntryLog, "ingest", picky)
     _, sent = run_writer(db, [
@@ -118,11 +118,11 @@ def test_storage_errors_answer_unavailable_and_keep_the_writer_running(db, monke
     real_ingest = ingest.EntryLog.ingest
     calls = []
 
-    def full_disk_once(self, con, requests):
+    def full_disk_once(self, con, requests, also=None):
         calls.append(len(requests))
         if len(calls) == 1:
             raise store.duckdb.IOException("No space left on device")
-        return real_ingest(self, con, requests)
+        return real_ingest(self, con, requests, also)
 
     monkeypatch.setattr(ingest.EntryLog, "ingest", full_disk_once)
     q = queue.Queue()

@@ -53,10 +53,10 @@ def test_simulated_write_errors_answer_503_then_recover(tmp_path, monkeypatch):
     real_ingest = ingest.EntryLog.ingest
     failing = {"on": True}
 
-    def full_disk(self, con, requests):
+    def full_disk(self, con, requests, also=None):
         if failing["on"]:
             raise store.duckdb.IOException("No space left on device")
-        return real_ingest(self, con, requests)
+        return real_ingest(self, con, requests, also)
 
     monkeypatch.setattr(ingest.EntryLog, "ingest", full_disk)
     try:

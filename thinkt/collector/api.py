@@ -20,7 +20,8 @@ from thinkt.collector.channel import (AgentRegistration, IngestRequest, Rejected
                                       WriterClient)
 from thinkt.collector.openapi import build_document
 from thinkt.collector.pricing import PriceTable
-from thinkt.collector import cost, longtext
+from thinkt.collector import cost, longtext, otlp_api
+from thinkt.collector.otlp import decode as otlp_decode
 from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
 from thinkt.collector.queries import GROUP_BY, SESSION_ORDERS
@@ -128,9 +129,20 @@ def public_base_url() -> str:
 
 def _load_body(schema: Any) -> dict:
     """Read, inflate, parse and validate the JSON object of the request body."""
-    settings = _settings()
-    data = parse_json(read_body(request.stream, request.headers.get("Content-Encoding"),
-                                settings.max_body))
+    return _validate(schema, parse_json(_read_body()))
+
+
+def _read_body() -> bytes:
+    return read_body(request.stream, request.headers.get("Content-Encoding"),
+                     _settings().max_body)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _validate(schema: Any, data: Any) -> dict:
+    """Validate a parsed JSON body with ``schema``; 400 with the field errors."""
     if not isinstance(data, dict):
         raise BadInput({"_schema": ["The body must be a JSON object."]},
                        "The request body is invalid.")
@@ -184,8 +196,20 @@ def _user_arg() -> str | None:
 # -- ingest ----------------------------------------------------------------------------
 @blueprint.post("/v1/traces")
 def ingest():
-    """Validate a batch, hand it to the writer, answer once it is committed."""
-    envelope = _load_body(ingest_schema)
+    """Validate a batch, hand it to the writer, answer once it is committed.
+
+    An OTLP trace export (an assistant's ``OTEL_EXPORTER_OTLP_ENDPOINT`` pointed here also
+    sends traces) is told apart by its encoding or its ``resourceSpans`` and answered
+    as OTLP expects (otlp_api.refuse_traces).
+    """
+    raw = _read_body()
+    content_type = request.headers.get("Content-Type")
+    if _media_type(content_type) in otlp_decode.PROTOBUF_TYPES:
+        return otlp_api.refuse_traces(raw, content_type)
+    data = parse_json(raw)  # once: a batch can be megabytes
+    if otlp_decode.is_otlp_traces_json(data):
+        return otlp_api.refuse_traces(raw, content_type or "application/json")
+    envelope = _validate(ingest_schema, data)
     rows, errors = load_entries(envelope["entries"])
     if not rows:
         return validation_error({"entries": errors}, "No entry in the batch is valid.")

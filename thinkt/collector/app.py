@@ -42,6 +42,11 @@ def error_response(status: int, error: str, message: str, **extra: Any):
     return response
 
 
+def _envelope(status: int, message: str, **extra: Any):
+    """Return the envelope of ``status`` with its usual error code."""
+    return error_response(status, _ERROR_CODES.get(status, "error"), message, **extra)
+
+
 def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
     """Build the collector's WSGI app around one worker's writer client."""
     app = Flask("thinkt.collector")
@@ -71,6 +76,8 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
              expose_headers=["X-Total-Count", "Link", "Retry-After"],
              methods=["GET", "POST", "OPTIONS"], max_age=600)
 
+    from thinkt.collector import api, otlp_api, web
+
     @app.before_request
     def authenticate():
         if not keyring or request.endpoint in OPEN_ENDPOINTS:
@@ -82,19 +89,19 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
         found = keyring.find(presented.strip())
+        # OTLP clients read errors as a google.rpc.Status in their own encoding.
+        refuse = otlp_api.error if request.blueprint == "otlp" else _envelope
         if scheme.lower() != "bearer" or found is None:
-            response = error_response(
-                401, "unauthorized", "A valid bearer token is required (Authorization: "
-                "Bearer ...).")
+            response = refuse(401, "A valid bearer token is required (Authorization: "
+                              "Bearer ...).")
             response.headers["WWW-Authenticate"] = 'Bearer realm="thinkt-collector"'
             return response
         # No route (404, 405): any valid token may learn that; the error handler answers.
         role = auth.required_role(request.endpoint, request.method) if request.endpoint \
             else None
         if not found.allows(role):
-            return error_response(403, "forbidden", f"This token may not do this: it needs "
-                                  f"the {role} role (token file: TOKEN {role} ...).",
-                                  required_role=role)
+            return refuse(403, f"This token may not do this: it needs the {role} role "
+                          f"(token file: TOKEN {role} ...).", required_role=role)
         g.grant = found
         return None
 
@@ -148,8 +155,7 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
             stats = None  # still serve the counters; thinkt_writer_up says why gauges are gone
         return metrics.render(stats), 200, {"Content-Type": metrics.CONTENT_TYPE}
 
-    from thinkt.collector import api, web
-
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(otlp_api.blueprint)
     web.init_app(app, settings)  # the pages at /, with their cookie settings
     return app

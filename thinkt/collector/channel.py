@@ -50,6 +50,22 @@ class IngestRequest(NamedTuple):
     #: Who the sender runs for (the wire's ``user``, stored as ``person``); last, with a
     #: default, so batches built by position stay valid.
     person: str | None = None
+    #: Where the entries come from: None for an exporter's batch, ``"telemetry"`` for
+    #: the assistant's own log events (precedence.py decides which tells a session).
+    origin: str | None = None
+
+
+class TelemetryBatch(NamedTuple):
+    """One OTLP export, decoded and mapped by the HTTP worker (logs or metrics)."""
+
+    #: The log events as entries, one validated batch per session (origin telemetry).
+    sessions: list[IngestRequest]
+    #: The API request events as they arrived (otlp.records.ApiRequest).
+    requests: list[Any]
+    #: The metric points as sent (otlp.decode.MetricPoint): the writer turns cumulative
+    #: ones into deltas against the series' stored state.
+    points: list[Any]
+    received_at: datetime  # naive UTC, taken by the HTTP worker
 
 
 class AgentRegistration(NamedTuple):
@@ -66,6 +82,14 @@ class Ingest(NamedTuple):
     client_id: str
     req_id: int
     batch: IngestRequest
+
+
+class Export(NamedTuple):
+    """Store a telemetry export; answered with ``Ok(result=TelemetryStored)`` after the commit."""
+
+    client_id: str
+    req_id: int
+    telemetry: TelemetryBatch
 
 
 class Register(NamedTuple):
@@ -115,6 +139,19 @@ class Ingested(NamedTuple):
     duplicates: int
 
 
+class TelemetryStored(NamedTuple):
+    """What became of one telemetry export."""
+
+    #: Entries stored, and resent ones already stored.
+    entries_new: int
+    entries_duplicate: int
+    #: Entries not made because the session's transcript tells it (precedence.py).
+    entries_superseded: int
+    #: API request events stored (new), and metric points that added an interval.
+    requests_new: int
+    points_new: int
+
+
 class Unavailable(Exception):
     """The writer cannot take or answer this now; the client should retry later."""
 
@@ -160,6 +197,10 @@ class WriterClient:
         """Hand a validated batch to the writer; return what became of it once committed."""
         return self._write(lambda req_id: Ingest(self.client_id, req_id, batch), timeout)
 
+    def export(self, telemetry: TelemetryBatch, timeout: float) -> TelemetryStored:
+        """Hand a telemetry export to the writer; return what became of it once committed."""
+        return self._write(lambda req_id: Export(self.client_id, req_id, telemetry), timeout)
+
     def register(self, registration: AgentRegistration, timeout: float) -> dict:
         """Upsert an agent through the writer; return the stored agent."""
         return self._write(lambda req_id: Register(self.client_id, req_id, registration),
@@ -183,7 +224,8 @@ class WriterClient:
             self._drop()
 
     # -- internals ---------------------------------------------------------------------
-    def _write(self, message: Callable[[int], Ingest | Register], timeout: float) -> Any:
+    def _write(self, message: Callable[[int], Ingest | Export | Register],
+               timeout: float) -> Any:
         with self._lock:
             # Connect before queueing, so the writer knows where to answer.
             conn = self._connection()

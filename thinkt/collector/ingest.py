@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 import numpy as np
@@ -50,23 +50,33 @@ class EntryLog:
         self.last_seq: int = con.execute(
             "SELECT coalesce(max(seq), 0) FROM collected_entries").fetchone()[0]
 
-    def ingest(self, con: Any, requests: Sequence[IngestRequest]) -> tuple[list[Ingested], bool]:
+    def ingest(self, con: Any, requests: Sequence[IngestRequest],
+               also: Callable[[Any], None] | None = None) -> tuple[list[Ingested], bool]:
         """Store every request's entries in one transaction.
 
         Returns what became of each request's entries, and whether any stored entry was
         replaced (its session is then in ``rollup_dirty``). Within the group a later
-        copy of an entry wins over an earlier one. Any error rolls the whole group back
-        and is re-raised; ``last_seq`` moves only when the commit succeeded.
+        copy of an entry wins over an earlier one. ``also(con)`` runs first in the same
+        transaction (the writer's other writes of the group; it may run twice, the
+        first time rolled back). Any error rolls the whole group back and is re-raised;
+        ``last_seq`` moves only when the commit succeeded.
         """
         if not requests:
+            if also is not None:
+                with transaction(con):
+                    also(con)
             return [], False
         group = _Group(requests, self.last_seq + 1)
         try:
             with transaction(con):
+                if also is not None:
+                    also(con)
                 is_new, changed = _append(con, group)
         except duckdb.ConstraintException:
             # An entry of the group is stored already (a resend): sort new from stored.
             with transaction(con):
+                if also is not None:
+                    also(con)
                 is_new, changed = _write(con, group)
         self.last_seq += group.size
         return group.outcome(is_new, changed), bool(changed.any())

@@ -138,6 +138,11 @@ def _components() -> dict:
             "Error": {"type": "object", "required": ["error", "message"], "properties": {
                 "error": {"type": "string"}, "message": {"type": "string"},
                 "errors": {"type": "object"}}},
+            "OTLPStatus": {
+                "type": "object", "required": ["error", "message", "code"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "code": {"type": "integer", "description": "The google.rpc.Code."},
+                    "required_role": {"type": "string"}}},
             "Entry": _entry_schema(),
             "IngestRequest": {
                 "type": "object", "required": ["source", "session_id", "entries"],
@@ -195,17 +200,64 @@ def _array_of(name: str, description: str) -> dict:
     return _json({"type": "array", "items": _ref(name)}, description)
 
 
+def _otlp(signal: str, items: str, rejected: str, summary: str) -> dict:
+    """An OTLP/HTTP endpoint: both encodings in, the OTLP response or a Status out."""
+    status = {"description": "A `google.rpc.Status`: protobuf for a protobuf request; "
+                             "for JSON, the error envelope with the Status `code`.",
+              "content": {"application/json": {"schema": _ref("OTLPStatus")},
+                          "application/x-protobuf": {"schema": {"type": "string",
+                                                                "format": "binary"}}}}
+
+    def error(description: str, retry_after: bool = False) -> dict:
+        answer = dict(status, description=f"{description} {status['description']}")
+        if retry_after:
+            answer["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
+                                                 "description": "Seconds to wait."}}
+        return answer
+
+    response = {"type": "object", "properties": {"partialSuccess": {
+        "type": "object", "properties": {
+            rejected: {"anyOf": [{"type": "integer"}, {"type": "string"}],
+                       "description": f"How many {items} were not kept."},
+            "errorMessage": {"type": "string", "description": "Why; also a warning when "
+                             "nothing was rejected."}}}}}
+    return {"post": {
+        "summary": summary,
+        "description": f"OTLP/HTTP (`Export{signal.capitalize()}ServiceRequest`), protobuf "
+                       "or JSON, `Content-Encoding: gzip` accepted; 200 means committed. "
+                       "Needs the ingest role.",
+        "requestBody": {"required": True, "content": {
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": {"description": f"Stored; `partialSuccess` counts the {items} not kept.",
+                    "content": {"application/json": {"schema": response},
+                                "application/x-protobuf": {"schema": {
+                                    "type": "string", "format": "binary"}}}},
+            "400": error("Not a well-formed OTLP request; nothing was stored."),
+            "401": error("Missing or wrong bearer token."),
+            "403": error("The token lacks the ingest role."),
+            "413": error("Over the body limit after decompression."),
+            "415": error("Neither application/x-protobuf nor application/json."),
+            "503": error("The writer is busy or down; retry later.", retry_after=True)}}}
+
+
 def _paths() -> dict:
     common = {"401": _error("Missing or wrong bearer token."),
               "403": _error("The token lacks the role this needs (`required_role`: "
-                            "ingest for POST /v1/traces and agent registration, read for "
-                            "every GET, admin for what removes data)."),
+                            "ingest for POST /v1/traces, /v1/logs, /v1/metrics and agent "
+                            "registration, read for every GET, admin for what removes "
+                            "data)."),
               "503": _error("The writer is busy or down; retry later.", retry_after=True)}
     bad = {"400": _error("Invalid body or query parameters."), **common}
     limit = _query("limit", {"type": "integer", "minimum": 1}, "Capped at the maximum.")
     return {
         "/v1/traces": {"post": {
             "summary": "Ingest a batch of entries of one session; 200 means committed.",
+            "description": "An OTLP trace export sent here (protobuf, or JSON with "
+                           "`resourceSpans`) is answered as OTLP expects: 200 with every "
+                           "span rejected in `partialSuccess`, naming OTEL_TRACES_EXPORTER "
+                           "to switch off.",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("IngestRequest")}}},
             "parameters": [{"name": "Content-Encoding", "in": "header", "required": False,
@@ -263,6 +315,14 @@ def _paths() -> dict:
                                   "`<URL>; rel=\"next\"`: the next page, absent on the "
                                   "last.")}}),
                           "404": _error("No such session."), **bad}}},
+        "/v1/logs": _otlp("logs", "log records", "rejectedLogRecords",
+                          "Store the assistants' own log events (Claude Code, Codex, Gemini "
+                          "CLI): API requests become usage rows, prompts, tool results and "
+                          "API errors entries of their `session.id`. A session's transcript, "
+                          "once an exporter sends it, tells the session instead (README)."),
+        "/v1/metrics": _otlp("metrics", "data points", "rejectedDataPoints",
+                             "Store the assistants' own metrics as what each point added "
+                             "over its interval (deltas, whatever temporality was sent)."),
         "/v1/agents/register": {"post": {
             "summary": "Upsert an exporter agent (a heartbeat).",
             "requestBody": {"required": True, "content": {

@@ -29,8 +29,11 @@ import duckdb
 
 from thinkt.collector import agents, database, ingest, metrics, queries, registry, rollup, search
 from thinkt.collector import dashboard
-from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Failed, Hello, Ingest, Ingested,
-                                      IngestRequest, Ok, Query, Register)
+from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Export, Failed, Hello, Ingest,
+                                      Ingested, IngestRequest, Ok, Query, Register,
+                                      TelemetryStored)
+from thinkt.collector.precedence import TELEMETRY, Precedence
+from thinkt.collector.telemetry import TelemetryLog
 from thinkt.status import ExitStatus
 
 log = logging.getLogger(__name__)
@@ -128,10 +131,13 @@ class Writer:
         self.stopping = False
         self.next_sweep = 0.0
         self.log = ingest.EntryLog(con)
+        self.precedence = Precedence(con)
+        self.telemetry = TelemetryLog()
         self.rollup = rollup.Rollup(con, lambda: self.log.last_seq, clock=monotonic)
         self.counters = {"commits": 0, "requests": 0, "entries_new": 0, "entries_duplicate": 0,
                          "entries_replaced": 0, "entries_failed": 0, "largest_group": 0,
-                         "refreshes": 0}
+                         "refreshes": 0, "telemetry_superseded": 0, "telemetry_requests": 0,
+                         "telemetry_points": 0}
 
     def run(self, stop: threading.Event | None = None,
             alive: Callable[[], bool] = lambda: True) -> None:
@@ -199,74 +205,105 @@ class Writer:
             self.commit(items)
 
     def commit(self, items: list[Any]) -> None:
-        """Write ``items`` (ingests in one transaction), then answer each waiting worker."""
-        ingests = [item for item in items if isinstance(item, Ingest)]
-        if ingests:
-            self._commit_ingests(ingests)
+        """Write ``items`` (ingests and telemetry exports in one transaction), then answer
+        each waiting worker."""
+        writes = [item for item in items if isinstance(item, (Ingest, Export))]
+        if writes:
+            self._commit_writes(writes)
         for item in items:
             if isinstance(item, Register):
                 self._register(item)
-            elif not isinstance(item, Ingest):
+            elif not isinstance(item, (Ingest, Export)):
                 log.warning("ignoring an unknown queue item (%s)", type(item).__name__)
 
-    def _store(self, batches: list[IngestRequest]) -> list[Ingested]:
+    def _store(self, items: list[Any]) -> list[Ingested | TelemetryStored]:
+        """Store the entries of ``items`` and their telemetry in one transaction; return
+        what became of each item. Which path tells a session is precedence.py's."""
+        flat = [(index, batch) for index, item in enumerate(items) for batch in _batches(item)]
+        exports = [item.telemetry for item in items if isinstance(item, Export)]
         with self.rollup.lock:
-            results, replaced = self.log.ingest(self.con, batches)
-        self.rollup.committed(batches, replaced)
-        return results
+            told = self.precedence.told_by_transcript(
+                self.con, [batch for _, batch in flat], self.rollup.watermark)
+            kept = [(index, batch) for index, batch in flat
+                    if batch.origin != TELEMETRY or batch.session_id not in told]
+            batches = [batch for _, batch in kept]
+            superseded = self.precedence.superseded(batches)
+            outcome: dict[str, Any] = {}
 
-    def _commit_ingests(self, ingests: list[Ingest]) -> None:
-        batches = [item.batch for item in ingests]
+            def also(con: Any) -> None:
+                self.precedence.apply(con, batches, superseded, self.clock())
+                outcome["telemetry"] = self.telemetry.store(con, exports)
+
+            results, replaced = self.log.ingest(
+                self.con, batches, also if exports or superseded else None)
+            self.precedence.committed(batches, superseded)
+            if "telemetry" in outcome:
+                self.telemetry.committed(outcome["telemetry"][1])
+        self.rollup.committed(batches, replaced or bool(superseded))
+        return _outcomes(items, flat, kept, results,
+                         outcome["telemetry"][0] if "telemetry" in outcome else [])
+
+    def _commit_writes(self, writes: list[Any]) -> None:
         started = time.monotonic()
         try:
-            results: list[Any] = self._store(batches)
+            results: list[Any] = self._store(writes)
         except duckdb.FatalException:
-            self._fail(ingests, "the database failed; the writer restarts")
+            self._fail(writes, "the database failed; the writer restarts")
             raise
         except _STORAGE_ERRORS as exc:
-            log.error("commit of %d requests failed: %s", len(ingests), exc)
-            self._fail(ingests, "the database cannot take writes right now")
-            metrics.record_commit({UNAVAILABLE: sum(len(b.entries) for b in batches)}, 0,
+            log.error("commit of %d requests failed: %s", len(writes), exc)
+            self._fail(writes, "the database cannot take writes right now")
+            metrics.record_commit({UNAVAILABLE: sum(_size(item) for item in writes)}, 0,
                                   time.monotonic() - started)
             return
         except Exception:  # something in one request's data: find out which
-            results = self._isolate(ingests)
+            results = self._isolate(writes)
         elapsed = time.monotonic() - started
         outcome = {"accepted": 0, "duplicate": 0, REJECTED: 0, UNAVAILABLE: 0}
-        for item, result in zip(ingests, results):
+        for item, result in zip(writes, results):
             if isinstance(result, Failed):
-                self.counters["entries_failed"] += len(item.batch.entries)
-                outcome[result.reason] = outcome.get(result.reason, 0) + len(item.batch.entries)
+                self.counters["entries_failed"] += _size(item)
+                outcome[result.reason] = outcome.get(result.reason, 0) + _size(item)
                 self.replies.send(item.client_id, result._replace(req_id=item.req_id))
                 continue
-            self.counters["entries_new"] += result.new
-            self.counters["entries_replaced"] += result.replaced
-            self.counters["entries_duplicate"] += result.duplicates
-            outcome["accepted"] += result.new + result.replaced
-            outcome["duplicate"] += result.duplicates
+            if isinstance(result, TelemetryStored):
+                self.counters["entries_new"] += result.entries_new
+                self.counters["entries_duplicate"] += result.entries_duplicate
+                self.counters["telemetry_superseded"] += result.entries_superseded
+                self.counters["telemetry_requests"] += result.requests_new
+                self.counters["telemetry_points"] += result.points_new
+                outcome["accepted"] += result.entries_new
+                outcome["duplicate"] += result.entries_duplicate
+            else:
+                self.counters["entries_new"] += result.new
+                self.counters["entries_replaced"] += result.replaced
+                self.counters["entries_duplicate"] += result.duplicates
+                outcome["accepted"] += result.new + result.replaced
+                outcome["duplicate"] += result.duplicates
             self.replies.send(item.client_id, Ok(item.req_id, result))
-        rows = sum(len(b.entries) for b in batches)
+        rows = sum(_size(item) for item in writes)
         metrics.record_commit(outcome, rows, elapsed)
         self.counters["commits"] += 1
-        self.counters["requests"] += len(batches)
+        self.counters["requests"] += len(writes)
         self.counters["largest_group"] = max(self.counters["largest_group"], rows)
-        log.debug("committed %d requests, %d entries in %.1f ms", len(batches), rows,
+        log.debug("committed %d requests, %d rows in %.1f ms", len(writes), rows,
                   elapsed * 1000)
 
-    def _isolate(self, ingests: list[Ingest]) -> list[Any]:
+    def _isolate(self, writes: list[Any]) -> list[Any]:
         """After a group failed on its data, commit each request alone to find the bad one."""
         results: list[Any] = []
-        for item in ingests:
+        for item in writes:
             try:
-                results.append(self._store([item.batch])[0])
+                results.append(self._store([item])[0])
             except duckdb.FatalException:
                 raise
             except _STORAGE_ERRORS:
                 results.append(Failed(item.req_id, UNAVAILABLE,
                                       "the database cannot take writes right now"))
             except Exception as exc:
-                log.warning("rejected a batch of session %r: %s", item.batch.session_id,
-                            type(exc).__name__)
+                what = (f"session {item.batch.session_id!r}" if isinstance(item, Ingest)
+                        else "a telemetry export")
+                log.warning("rejected a batch of %s: %s", what, type(exc).__name__)
                 results.append(Failed(item.req_id, REJECTED,
                                       "the entries could not be stored as sent"))
         return results
@@ -325,7 +362,47 @@ class Writer:
 
 
 def _size(item: Any) -> int:
-    return len(item.batch.entries) if isinstance(item, Ingest) else 1
+    """The rows an item writes, for the group's bound and the commit metrics."""
+    if isinstance(item, Ingest):
+        return len(item.batch.entries)
+    if isinstance(item, Export):
+        telemetry = item.telemetry
+        return (sum(len(batch.entries) for batch in telemetry.sessions)
+                + len(telemetry.requests) + len(telemetry.points)) or 1
+    return 1
+
+
+def _batches(item: Any) -> list[IngestRequest]:
+    """The entry batches an item carries (an export: one per session)."""
+    return [item.batch] if isinstance(item, Ingest) else list(item.telemetry.sessions)
+
+
+def _outcomes(items: list[Any], flat: list[tuple[int, IngestRequest]],
+              kept: list[tuple[int, IngestRequest]], results: list[Ingested],
+              stored: list[Any]) -> list[Ingested | TelemetryStored]:
+    """Gather the per-batch results of one commit back into one answer per item."""
+    per_item: dict[int, list[Ingested]] = {}
+    for (index, _), result in zip(kept, results):
+        per_item.setdefault(index, []).append(result)
+    kept_ids = {id(batch) for _, batch in kept}
+    superseded: dict[int, int] = {}
+    for index, batch in flat:
+        if id(batch) not in kept_ids:
+            superseded[index] = superseded.get(index, 0) + len(batch.entries)
+    answers: list[Ingested | TelemetryStored] = []
+    exports = iter(stored)
+    for index, item in enumerate(items):
+        mine = per_item.get(index, [])
+        if isinstance(item, Ingest):
+            answers.append(mine[0])
+            continue
+        telemetry = next(exports)
+        answers.append(TelemetryStored(
+            entries_new=sum(r.new + r.replaced for r in mine),
+            entries_duplicate=sum(r.duplicates for r in mine),
+            entries_superseded=superseded.get(index, 0),
+            requests_new=telemetry.requests, points_new=telemetry.points))
+    return answers
 
 
 class QueryServer:

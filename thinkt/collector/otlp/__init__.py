@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 
 from thinkt.collector.otlp.decode import (LogEvent, MetricPoint, OTLPDecodeError,
-                                          UnsupportedContentType, decode_logs,
+                                          UnsupportedContentType, count_spans, decode_logs,
                                           decode_metrics, is_otlp_traces_json,
                                           looks_like_otlp_traces)
 from thinkt.collector.otlp.mapping import (TOOLS, Cumulative, Interval, Mapped, advance,
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ApiError", "ApiRequest", "Cumulative", "Interval", "LogEvent", "Mapped", "MetricPoint",
     "OTLPDecodeError", "Prompt", "Record", "SeriesPoint", "TOOLS", "ToolResult",
-    "UnsupportedContentType", "advance", "decode_logs", "decode_metrics",
+    "UnsupportedContentType", "advance", "count_spans", "decode_logs", "decode_metrics",
     "is_otlp_traces_json", "looks_like_otlp_traces", "map_event", "map_events",
     "series_key", "to_series",
 ]

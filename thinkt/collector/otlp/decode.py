@@ -37,6 +37,7 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,16 @@ def decode_metrics(body: bytes, content_type: str | None) -> list[MetricPoint]:
     """
     request = _parse(body, content_type, ExportMetricsServiceRequest, "metrics")
     return list(_metric_points(request))
+
+
+def count_spans(body: bytes, content_type: str | None) -> int:
+    """Return how many spans an OTLP ``ExportTraceServiceRequest`` body holds.
+
+    :raises OTLPDecodeError: the body is not such a request in the given encoding.
+    """
+    request = _parse(body, content_type, ExportTraceServiceRequest, "traces")
+    return sum(len(scope.spans) for resource in request.resource_spans
+               for scope in resource.scope_spans)
 
 
 def looks_like_otlp_traces(body: bytes, content_type: str | None) -> bool:

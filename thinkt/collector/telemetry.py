@@ -1,0 +1,185 @@
+"""The writer's telemetry tables: API request events and metric points, as they arrived.
+
+Log events become entries of their sessions (otlp/entries.py, through the commit path);
+this module stores what entries do not hold, in the same transaction:
+
+- ``telemetry_requests``: each API request event once per ``(source, request_key)``, with
+  the client's own ``cost_usd`` and ``duration_ms``;
+- ``metric_points``: what each point added over its interval. A cumulative point is told
+  against the last one of its series (``metric_state``; :func:`mapping.advance`), so
+  every stored point is a delta whatever temporality the client used, and a resent
+  export adds nothing (a delta point is keyed by its series and interval).
+
+:class:`TelemetryLog` caches the series' last cumulative points in memory; the cache
+changes only after a commit succeeds (:meth:`TelemetryLog.committed`), so a rolled-back
+transaction cannot leave it ahead of the table.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, Sequence
+
+from thinkt.collector.database import naive_utc
+from thinkt.collector.otlp.decode import MetricPoint
+from thinkt.collector.otlp.mapping import Cumulative, advance, series_key, to_series
+from thinkt.collector.otlp.records import ApiRequest
+from thinkt.collector.rollup import TOKEN_FIELDS
+
+log = logging.getLogger(__name__)
+
+#: Series whose last cumulative point is kept in memory (the table keeps every one).
+CACHE_SIZE = 50_000
+
+_REQUEST_COLUMNS = ("source", "request_key", "session_id", "timestamp", "person", "model",
+                    *TOKEN_FIELDS, "cost_usd", "duration_ms", "transcript_id", "received_at")
+_REQUEST_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "VARCHAR", "VARCHAR",
+                  *("BIGINT",) * len(TOKEN_FIELDS), "DOUBLE", "DOUBLE", "VARCHAR", "TIMESTAMP")
+_POINT_COLUMNS = ("series_id", "start_time", "time", "source", "series", "name", "unit",
+                  "kind", "session_id", "person", "model", "value", "count", "attrs",
+                  "received_at")
+_POINT_TYPES = ("VARCHAR", "TIMESTAMP", "TIMESTAMP", "VARCHAR", "VARCHAR", "VARCHAR",
+                "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE", "BIGINT",
+                "VARCHAR", "TIMESTAMP")
+
+
+class Stored(NamedTuple):
+    """What one transaction added: API request events and metric points."""
+
+    requests: int
+    points: int
+
+
+class Pending(NamedTuple):
+    """The series states a transaction wrote, for the cache once it commits."""
+
+    states: dict[str, Cumulative]
+
+
+class TelemetryLog:
+    """The writer's state for the telemetry tables: the series' last cumulative points."""
+
+    def __init__(self) -> None:
+        self._states: collections.OrderedDict[str, Cumulative] = collections.OrderedDict()
+
+    def store(self, con: Any, exports: Sequence[Any]) -> tuple[list[Stored], Pending]:
+        """Insert each export's API requests and its points' intervals, within the caller's
+        transaction; ``exports`` are :class:`~thinkt.collector.channel.TelemetryBatch`
+        values, told in order (a later point of a series against an earlier one)."""
+        stored: list[Stored] = []
+        written: dict[str, Cumulative] = {}
+        for export in exports:
+            requests = _insert_requests(con, export.requests, export.received_at) \
+                if export.requests else 0
+            points = self._store_points(con, export.points, export.received_at, written) \
+                if export.points else 0
+            stored.append(Stored(requests, points))
+        if written:
+            _save_states(con, written)
+        return stored, Pending(written)
+
+    def _store_points(self, con: Any, points: Sequence[MetricPoint], received_at: datetime,
+                      written: dict[str, Cumulative]) -> int:
+        """Insert what ``points`` add; ``written``: states this transaction has made so far
+        (they win over the cache and the table), updated with this export's."""
+        states = self._load(con, points, written)
+        rows: list[tuple] = []
+        for point in points:
+            key = series_key(point)
+            interval, state = advance(states.get(key), point)
+            if state is not None and state != states.get(key):
+                states[key] = written[key] = state
+            for fed in to_series(point, interval):
+                rows.append(_point_row(fed, key, received_at))
+        return _insert_points(con, rows) if rows else 0
+
+    def committed(self, pending: Pending) -> None:
+        """Remember the states a committed transaction wrote (the oldest fall out)."""
+        for key, state in pending.states.items():
+            self._states[key] = state
+            self._states.move_to_end(key)
+        while len(self._states) > CACHE_SIZE:
+            self._states.popitem(last=False)
+
+    def _load(self, con: Any, points: Sequence[MetricPoint],
+              written: dict[str, Cumulative]) -> dict[str, Cumulative]:
+        """The last point of each cumulative series of ``points``: this transaction's, else
+        the cache's, else the table's."""
+        keys = {series_key(p) for p in points if p.temporality == "cumulative"}
+        states = {key: written[key] for key in keys if key in written}
+        states.update((key, self._states[key]) for key in keys - states.keys()
+                      if key in self._states)
+        missing = sorted(keys - states.keys())
+        if missing:
+            for key, start, time, value, count in con.execute(
+                    'SELECT series_key, start_time, "time", value, count FROM metric_state '
+                    "WHERE series_key IN (SELECT unnest($keys))", {"keys": missing}).fetchall():
+                states[key] = Cumulative(_utc(start), _utc(time), value, count)
+        return states
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A stored (naive UTC) time as the aware UTC time decode gives, so they compare."""
+    return None if moment is None else moment.replace(tzinfo=timezone.utc)
+
+
+def _series_id(key: str) -> str:
+    """A short fixed-size id of a series (its key is the whole identity, often long)."""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _point_row(fed: Any, key: str, received_at: datetime) -> tuple:
+    time = naive_utc(fed.time) or naive_utc(received_at)
+    start = naive_utc(fed.start_time) or time
+    # A split metric feeds several of our series from one point: each its own row.
+    series_id = _series_id(f"{key}\x00{fed.series or ''}")
+    return (series_id, start, time, fed.source, fed.series, fed.name, fed.unit, fed.kind,
+            fed.session_id, fed.user, fed.model,
+            None if fed.value is None else float(fed.value), fed.count,
+            json.dumps(fed.attrs, ensure_ascii=False, default=repr, sort_keys=True),
+            naive_utc(received_at))
+
+
+def _insert_requests(con: Any, requests: Sequence[ApiRequest], received_at: datetime) -> int:
+    rows = [(r.source, r.request_key, r.session_id, naive_utc(r.time), r.user, r.model,
+             r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens,
+             r.reasoning_tokens, r.cost_usd, r.duration_ms, r.transcript_id,
+             naive_utc(received_at)) for r in requests]
+    return _insert(con, "telemetry_requests", _REQUEST_COLUMNS, _REQUEST_TYPES, rows,
+                   "ON CONFLICT DO NOTHING")
+
+
+def _insert_points(con: Any, rows: list[tuple]) -> int:
+    return _insert(con, "metric_points", _POINT_COLUMNS, _POINT_TYPES, rows,
+                   "ON CONFLICT DO NOTHING")
+
+
+def _save_states(con: Any, states: dict[str, Cumulative]) -> None:
+    rows = [(key, naive_utc(s.start_time), naive_utc(s.time),
+             None if s.value is None else float(s.value), s.count) for key, s in states.items()]
+    _insert(con, "metric_state", ("series_key", "start_time", "time", "value", "count"),
+            ("VARCHAR", "TIMESTAMP", "TIMESTAMP", "DOUBLE", "BIGINT"), rows,
+            "ON CONFLICT DO UPDATE SET start_time = excluded.start_time, "
+            '"time" = excluded."time", value = excluded.value, count = excluded.count')
+
+
+def _insert(con: Any, table: str, names: Sequence[str], types: Sequence[str],
+            rows: list[tuple], conflict: str) -> int:
+    """Insert ``rows`` (tuples in ``names`` order) as typed columns; return how many went in.
+
+    Each column travels as one list parameter, unnested with its SQL type, so NULLs and
+    64-bit counts arrive as they are, without a row-by-row ``executemany``.
+    """
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    params = {f"c{i}": list(values) for i, values in enumerate(columns)}
+    select = ", ".join(f"unnest($c{i}::{kind}[]) AS \"{name}\""
+                       for i, (name, kind) in enumerate(zip(names, types)))
+    quoted = ", ".join(f'"{name}"' for name in names)
+    returning = " RETURNING 1" if conflict else ""
+    found = con.execute(f"INSERT INTO {table} ({quoted}) SELECT {select} {conflict}{returning}",
+                        params)
+    return len(found.fetchall()) if conflict else len(rows)
