@@ -24,7 +24,7 @@ from thinkt.collector import cost, longtext, otlp_api
 from thinkt.collector.otlp import decode as otlp_decode
 from thinkt.collector.schemas import ENTRY_FIELDS, agent_schema, ingest_schema, load_entries
 from thinkt.collector.settings import CollectorSettings
-from thinkt.collector.queries import GROUP_BY, SESSION_ORDERS
+from thinkt.collector.queries import GROUP_BY, METRIC_GROUPS, SESSION_ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,19 @@ def usage():
                              since=_time_arg("since"), until=_time_arg("until"),
                              source=source, user=_user_arg())
     return jsonify(cost.add_costs(answer["rows"], answer["parts"], _prices()))
+
+
+@blueprint.get("/v1/telemetry/metrics")
+def metric_totals():
+    """What the assistants' own metrics add up to, per series and group (gauges left out)."""
+    group_by = request.args.get("group_by", "series") or "series"
+    if group_by not in METRIC_GROUPS:
+        raise BadArgument("group_by", f"Must be one of: {', '.join(METRIC_GROUPS)}.")
+    source = (request.args.get("source") or "").strip().lower() or None
+    series = (request.args.get("series") or "").strip() or None
+    return jsonify(_client().query("metric_totals", _query_timeout(), group_by=group_by,
+                                   since=_time_arg("since"), until=_time_arg("until"),
+                                   source=source, user=_user_arg(), series=series))
 
 
 @blueprint.get("/v1/sessions")

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from thinkt import __version__
-from thinkt.collector.queries import GROUP_BY
+from thinkt.collector.queries import GROUP_BY, METRIC_GROUPS
 from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FLAGS, MAX_COUNT, MAX_ENTRIES,
                                       MAX_PERSON, ROLES, Id, Text, entry_schema)
 
@@ -138,6 +138,16 @@ def _components() -> dict:
             "Error": {"type": "object", "required": ["error", "message"], "properties": {
                 "error": {"type": "string"}, "message": {"type": "string"},
                 "errors": {"type": "object"}}},
+            "MetricTotal": {
+                "type": "object", "required": ["series", "unit", "value", "points"],
+                "properties": {
+                    "series": {"type": "string"},
+                    "key": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "unit": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "value": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                    "count": {"anyOf": [{"type": "integer"}, {"type": "null"}],
+                              "description": "Observations (histograms)."},
+                    "points": {"type": "integer"}}},
             "OTLPStatus": {
                 "type": "object", "required": ["error", "message", "code"], "properties": {
                     "error": {"type": "string"}, "message": {"type": "string"},
@@ -183,7 +193,9 @@ def _components() -> dict:
                     "total_traces", "total_sessions", "total_agents", "active_agents",
                     "db_size_bytes")},
                 "uptime_seconds": {"type": "number"}, "started_at": {"type": "string"},
-                "tokens": {"type": "object"}}},
+                "tokens": {"type": "object"},
+                "telemetry": {"type": "object", "description": "Sessions told by telemetry "
+                              "so far, API request events and metric points stored."}}},
             "WellKnown": {"type": "object", "required": ["collector_url"],
                           "additionalProperties": False, "properties": {
                 "collector_url": {"type": "string", "format": "uri", "description": (
@@ -286,6 +298,20 @@ def _paths() -> dict:
                 _query("user", {"type": "string"}, "Only this user (exact match), as "
                        "`group_by=user` keys it.")],
             "responses": {"200": _array_of("UsageRow", "Usage, largest first."), **bad}}},
+        "/v1/telemetry/metrics": {"get": {
+            "summary": "What the assistants' own metrics (POST /v1/metrics) add up to, per "
+                       "series and group; counters and histograms (gauges are left out).",
+            "parameters": [
+                _query("group_by", {"type": "string", "enum": list(METRIC_GROUPS),
+                                    "default": "series"},
+                       "`series`: one row per series; otherwise one per series and key."),
+                _query("since", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
+                _query("until", {"type": "string"}, "RFC 3339 time or YYYY-MM-DD."),
+                _query("source", {"type": "string"}, "Only this tool (claude, codex, gemini)."),
+                _query("user", {"type": "string"}, "Only this user (exact match)."),
+                _query("series", {"type": "string"}, "Only this series (e.g. lines.added, "
+                       "commits, tokens.input, or a metric's own name).")],
+            "responses": {"200": _array_of("MetricTotal", "Totals by series."), **bad}}},
         "/v1/sessions": {"get": {
             "summary": "The most recently active sessions.",
             "parameters": [limit, _query("source", {"type": "string"}, "Only this source."),

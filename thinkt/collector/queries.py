@@ -46,6 +46,10 @@ def stats(cur: Any, now: datetime, db_path: str) -> dict:
         "SELECT (SELECT count(*) FROM collected_entries), "
         "(SELECT count(*) FROM collected_sessions)").fetchone()
     tokens = cur.execute(f"SELECT {_TOKEN_SUM} FROM usage_hourly").fetchone()
+    told, requests, points = cur.execute(
+        "SELECT (SELECT count(*) FROM telemetry_sessions), "
+        "(SELECT count(*) FROM telemetry_requests), (SELECT count(*) FROM metric_points)"
+    ).fetchone()
     heartbeats = [row[0] for row in cur.execute(
         "SELECT last_heartbeat FROM collected_agents").fetchall()]
     now = naive_utc(now)
@@ -64,6 +68,9 @@ def stats(cur: Any, now: datetime, db_path: str) -> dict:
         "tokens": {"input": int(tokens[0] or 0), "output": int(tokens[1] or 0),
                    "cache_read": int(tokens[2] or 0), "cache_write": int(tokens[3] or 0),
                    "reasoning": int(tokens[4] or 0)},
+        # What the assistants' own OpenTelemetry brought (POST /v1/logs, /v1/metrics).
+        "telemetry": {"sessions": int(told), "api_requests": int(requests),
+                      "metric_points": int(points)},
     }
 
 
@@ -312,3 +319,48 @@ def session_entries(cur: Any, session_id: str, limit: int, offset: int) -> dict 
         entry["received_at"] = rfc3339(entry["received_at"])
         entries.append(entry)
     return {"entries": entries, "total": int(total)}
+
+
+#: How ``GET /v1/telemetry/metrics`` may group a series' points.
+METRIC_GROUPS = {
+    "series": "NULL",
+    "source": "source",
+    "user": "person",
+    "session": "session_id",
+    "model": "model",
+    "day": "strftime(\"time\", '%Y-%m-%d')",
+}
+
+
+def metric_totals(cur: Any, group_by: str, since: datetime | None, until: datetime | None,
+                  source: str | None, user: str | None, series: str | None) -> list[dict]:
+    """Return what the assistants' metrics add up to per series (and per ``group_by`` key).
+
+    Points are stored as what they added over their interval (telemetry.py), so a
+    counter's total over a period is the sum of the points that end in it (``since``
+    inclusive, ``until`` exclusive). A series is our name for it (``tokens.input``,
+    ``lines.added``, ``commits``, ...; see each tool's table) or, for a metric the table
+    does not name, the tool's own metric name. Gauges are not totals and are left out.
+    """
+    key = METRIC_GROUPS[group_by]
+    rows = cur.execute(f"""
+        SELECT coalesce(series, name) AS series, {key} AS key, any_value(unit) AS unit,
+               sum(value) AS value, sum(count) AS count, count(*) AS points
+        FROM metric_points
+        WHERE kind <> 'gauge'
+          AND ($since IS NULL OR "time" >= $since) AND ($until IS NULL OR "time" < $until)
+          AND ($source IS NULL OR source = $source) AND ($user IS NULL OR person = $user)
+          AND ($series IS NULL OR coalesce(series, name) = $series)
+        GROUP BY ALL
+        ORDER BY series, value DESC NULLS LAST, key NULLS LAST
+    """, {"since": naive_utc(since), "until": naive_utc(until), "source": source,
+          "user": user, "series": series}).fetchall()
+    answer = []
+    for name, value_key, unit, value, count, points in rows:
+        row: dict[str, Any] = {"series": name}
+        if group_by != "series":
+            row["key"] = value_key
+        row.update(unit=unit, value=value, count=None if count is None else int(count),
+                   points=int(points))
+        answer.append(row)
+    return answer

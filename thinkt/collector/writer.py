@@ -503,6 +503,7 @@ _QUERIES: dict[str, Callable[..., Any]] = {
     "search": search.search,
     "usage": queries.usage,
     "priced_usage": queries.priced_usage,
+    "metric_totals": queries.metric_totals,
     "list_sessions": queries.list_sessions,
     "session_entries": queries.session_entries,
     "list_agents": agents.list_agents,
