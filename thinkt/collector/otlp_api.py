@@ -15,13 +15,17 @@ endpoints answer as the OTLP specification says, not as the rest of the API does
   past the size limit, 415 for neither encoding, 503 with ``Retry-After`` when the
   writer cannot take it now (OTLP clients retry 503 and honour the header).
 
-Decoding and mapping run here, in the HTTP worker (otlp/); the writer stores the
-result in one transaction (writer.py, telemetry.py, precedence.py).
+Decoding and mapping run here, in the HTTP worker (otlp/), and so does masking: the
+texts of telemetry (prompts, tool output, errors) come straight from the tool, so the
+exporter's secret masking never saw them, and the same rules mask them here before
+anything is stored. The writer stores the result in one transaction (writer.py,
+telemetry.py, precedence.py).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 from datetime import datetime, timezone
@@ -58,6 +62,24 @@ _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 TRACES_HINT = ("thinkt keeps the assistants' logs and metrics, not their traces: set "
                "OTEL_TRACES_EXPORTER=none (keep OTEL_LOGS_EXPORTER=otlp for usage), or "
                "point OTEL_EXPORTER_OTLP_TRACES_ENDPOINT at a tracing backend.")
+
+
+@functools.lru_cache(maxsize=1)
+def _redactor() -> Any:
+    """The exporter's secret-masking rules (built-ins), built once per process."""
+    from thinkt.exporter.ship.redact import Redactor
+
+    return Redactor()
+
+
+def preload() -> None:
+    """Build the masking rules now (the arbiter, before it forks the workers)."""
+    _redactor()
+
+
+def mask(text: str) -> str:
+    """Return ``text`` with its secrets masked as the exporter masks a transcript's."""
+    return _redactor().redact(text)[0]
 
 
 def _now() -> datetime:
@@ -150,7 +172,7 @@ def logs():
             continue
         tool, name = mapping.identify(event)
         (unkept if tool is not None else unknown)[name or "?"] += 1
-    sessions = to_batches(records, received_at)
+    sessions = to_batches(records, received_at, mask)
     requests = [record for record in records if isinstance(record, ApiRequest)]
     if sessions.batches or requests:
         stored = _store(TelemetryBatch(sessions.batches, requests, [], received_at))

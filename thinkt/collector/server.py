@@ -33,7 +33,7 @@ from gunicorn.errors import HaltServer
 from gunicorn.sock import TCP6Socket, TCPSocket
 from gunicorn.util import is_ipv6
 
-from thinkt.collector import metrics, pricing, writer
+from thinkt.collector import metrics, otlp_api, pricing, writer
 from thinkt.collector.channel import WriterClient, new_address, new_authkey
 from thinkt.collector.settings import CollectorSettings, default_storage
 from thinkt.status import ConfigError, ExitStatus, StartupError
@@ -367,9 +367,11 @@ def serve(settings: CollectorSettings) -> None:
     if not settings.tokens:
         log.warning("no --token set: anyone who can reach %s:%d can read and write traces",
                     settings.host, settings.port)
-    # Loaded once here, the price table and the compiled page templates are shared by
-    # every worker gunicorn forks: no worker pays for them on its first request.
+    # Loaded once here, the price table, the secret-masking rules of telemetry texts and
+    # the compiled page templates are shared by every worker gunicorn forks: no worker
+    # pays for them on its first request.
     pricing.preload()
+    otlp_api.preload()
     _precompile_pages(settings)
     # Before any worker or writer exists: every one of them must see the same directory.
     metrics_dir, made_here = metrics.prepare_directory()

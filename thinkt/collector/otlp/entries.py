@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import logging
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from marshmallow import ValidationError
 
@@ -92,11 +92,14 @@ def to_entry(record: Record) -> dict[str, Any]:
     return entry
 
 
-def to_batches(records: Iterable[Record], received_at: datetime) -> Sessions:
+def to_batches(records: Iterable[Record], received_at: datetime,
+               mask: Callable[[str], str] | None = None) -> Sessions:
     """Group records by (tool, session) into batches validated as ``/v1/traces`` ones.
 
-    A record without a session id, or one whose entry fails validation, is rejected;
-    a session id the batch schema refuses rejects its records.
+    ``mask`` replaces the secrets in an entry's text: telemetry reaches the collector
+    straight from the tool, so the exporter's masking never saw it. A record without a
+    session id, or one whose entry fails validation, is rejected; a session id the
+    batch schema refuses rejects its records.
     """
     grouped: dict[tuple[str, str], list[Record]] = {}
     out = Sessions([])
@@ -108,15 +111,19 @@ def to_batches(records: Iterable[Record], received_at: datetime) -> Sessions:
     for (source, session_id), records_of in grouped.items():
         for start in range(0, len(records_of), MAX_ENTRIES):
             _add_batch(out, source, session_id, records_of[start:start + MAX_ENTRIES],
-                       received_at)
+                       received_at, mask)
     return out
 
 
 def _add_batch(out: Sessions, source: str, session_id: str, group: list[Record],
-               received_at: datetime) -> None:
+               received_at: datetime, mask: Callable[[str], str] | None) -> None:
     """Validate one session's records as a batch and add it to ``out``."""
     person = next((r.user for r in group if r.user), None)
     raw = [to_entry(record) for record in group]
+    if mask is not None:
+        for entry in raw:
+            if entry.get("text"):
+                entry["text"] = mask(entry["text"])
     try:
         envelope = ingest_schema.load({"source": source, "session_id": session_id,
                                        "entries": raw, "user": person})
