@@ -105,7 +105,7 @@ def to_batches(records: Iterable[Record], received_at: datetime,
     out = Sessions([])
     for record in records:
         if not record.session_id:
-            out.reject(1, f"a {_kind(record)} event names no session id")
+            out.reject(1, f"{_kind(record)} events without a session id")
             continue
         grouped.setdefault((record.source, record.session_id), []).append(record)
     for (source, session_id), records_of in grouped.items():
