@@ -25,6 +25,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
+    "admin": "thinkt.tui.admin:admin",
     "collect": "thinkt.collector.command:collect",
     "config": "thinkt.config_cli:config",
     "export": "thinkt.exporter.command:export",
@@ -46,7 +47,7 @@ class LazyGroup(click.Group):
 
 
 #: The extra each command's packages come in.
-EXTRA_OF_COMMAND = {"collect": "collector", "export": "exporter", "status": "tui", "tui": "tui",
+EXTRA_OF_COMMAND = {"admin": "tui", "collect": "collector", "export": "exporter", "status": "tui", "tui": "tui",
                     "thinkt-collector": "collector", "thinkt-exporter": "exporter"}
 #: Packages that come with an extra, not with thinkt itself, and the extras that bring them.
 EXTRAS_OF_PACKAGE = {

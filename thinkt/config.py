@@ -120,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("memory_limit", "collector", ("--memory-limit",),
             "Memory the writer's DuckDB may use for its cache (it spills to disk beyond).",
             1024**3, BYTE_SIZE),
+    Setting("retention_days", "collector", ("--retention-days",),
+            "Remove entries older than this many days (by their own time), with their "
+            "figures; 0 keeps everything. Per source: [collector.retention] in the config "
+            "file.", 0, click.IntRange(0, 36500), metavar="DAYS"),
     Setting("agent_retention", "collector", ("--agent-retention",),
             "Remove agents that have been stale for longer than this.", 7 * 86400.0, DURATION),
     Setting("allow_unauthenticated", "collector", ("--allow-unauthenticated",),
@@ -220,7 +224,9 @@ SETTINGS: tuple[Setting, ...] = (
 #: Tables of the config file that are no flag's: each is read as it is and handed to its
 #: command in ``ctx.meta["thinkt.tables"]`` (the command checks its content).
 FILE_TABLES: dict[str, tuple[str, ...]] = {
-    "collector": ("prices",),  # [collector.prices."<model>"]: negotiated USD prices
+    # [collector.prices."<model>"]: negotiated USD prices; [collector.retention]: days
+    # to keep per source (retention.codex = 30)
+    "collector": ("prices", "retention"),
 }
 
 

@@ -146,6 +146,9 @@ TABLE_SAMPLES = {
         "# case-insensitive, with or without a date suffix (-20250929). Only in this file.\n"
         '#prices."claude-sonnet-4-5" = { input = 2.7, output = 13.5, cache_read = 0.27, '
         "cache_write = 3.375 }\n"),
+    "retention": (
+        "# Days to keep each source's entries, over --retention-days (0 keeps everything):\n"
+        "#retention.codex = 30\n"),
 }
 
 

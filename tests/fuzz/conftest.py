@@ -76,6 +76,7 @@ class InProcessCollector:
         """Stop the writer (committing what is queued) and close everything."""
         self.queue.put(None)
         self.thread.join(10)
+        self.writer.jobs.stop()
         self.server.close()
         self.client.close()
         self.con.close()

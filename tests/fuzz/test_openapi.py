@@ -4,6 +4,7 @@ with the validation schemas, and what the collector answers matches what it docu
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,15 +14,12 @@ from thinkt.collector.schemas import (ENTRY_COUNTS, ENTRY_FIELDS, MAX_COUNT, Age
 
 
 def route_templates(app) -> set[str]:
-    """The app's routes in OpenAPI spelling (``<path:x>`` becomes ``{x}``)."""
+    """The app's routes in OpenAPI spelling (``<path:x>`` and ``<int:x>`` become ``{x}``)."""
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint.startswith("web."):
             continue  # the web pages (and their assets) are not the API
-        path = rule.rule
-        for converter in ("<path:", "<"):
-            path = path.replace(converter, "{")
-        routes.add(path.replace(">", "}"))
+        routes.add(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
     return routes
 
 

@@ -27,7 +27,7 @@ OPEN_ENDPOINTS = frozenset({"api.health", "api.openapi", "api.well_known"})
 
 _ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 411: "length_required", 413: "payload_too_large",
+    405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "payload_too_large",
     415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error",
     503: "unavailable",
 }
@@ -76,7 +76,7 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
              expose_headers=["X-Total-Count", "Link", "Retry-After"],
              methods=["GET", "POST", "OPTIONS"], max_age=600)
 
-    from thinkt.collector import api, otlp_api, web
+    from thinkt.collector import admin_api, api, otlp_api, web
 
     @app.before_request
     def authenticate():
@@ -157,5 +157,6 @@ def create_app(settings: CollectorSettings, client: WriterClient) -> Flask:
 
     app.register_blueprint(api.blueprint)
     app.register_blueprint(otlp_api.blueprint)
+    app.register_blueprint(admin_api.blueprint)
     web.init_app(app, settings)  # the pages at /, with their cookie settings
     return app

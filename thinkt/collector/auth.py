@@ -140,9 +140,12 @@ def merge(grants: Iterable[Grant]) -> tuple[Grant, ...]:
 
 def required_role(endpoint: str | None, method: str) -> str | None:
     """Return the role a request needs: ``ingest`` for the write endpoints an exporter
-    calls, ``read`` for other safe methods, ``admin`` for every other write."""
+    calls, ``admin`` for the administrator's endpoints (reads of the audit log and jobs
+    included) and every other write, ``read`` for other safe methods."""
     if endpoint in INGEST_ENDPOINTS:
         return INGEST
+    if endpoint is not None and endpoint.startswith("admin."):
+        return ADMIN
     return READ if method.upper() in _SAFE_METHODS else ADMIN
 
 

@@ -92,6 +92,16 @@ class Export(NamedTuple):
     telemetry: TelemetryBatch
 
 
+class Admin(NamedTuple):
+    """An administrator's write (an erasure, a retention dry run, starting a job), done by
+    the writer between commits; answered with ``Ok(result=dict)``."""
+
+    client_id: str
+    req_id: int
+    action: str
+    kwargs: dict
+
+
 class Register(NamedTuple):
     """Create or update an agent; answered with ``Ok(result=the stored agent)``."""
 
@@ -201,6 +211,11 @@ class WriterClient:
         """Hand a telemetry export to the writer; return what became of it once committed."""
         return self._write(lambda req_id: Export(self.client_id, req_id, telemetry), timeout)
 
+    def admin(self, action: str, timeout: float, **kwargs: Any) -> dict:
+        """Have the writer do the administrator's ``action``; return its answer."""
+        return self._write(lambda req_id: Admin(self.client_id, req_id, action, kwargs),
+                           timeout)
+
     def register(self, registration: AgentRegistration, timeout: float) -> dict:
         """Upsert an agent through the writer; return the stored agent."""
         return self._write(lambda req_id: Register(self.client_id, req_id, registration),
@@ -224,7 +239,7 @@ class WriterClient:
             self._drop()
 
     # -- internals ---------------------------------------------------------------------
-    def _write(self, message: Callable[[int], Ingest | Export | Register],
+    def _write(self, message: Callable[[int], Ingest | Export | Register | Admin],
                timeout: float) -> Any:
         with self._lock:
             # Connect before queueing, so the writer knows where to answer.

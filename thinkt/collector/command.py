@@ -41,6 +41,7 @@ def build_settings(params: dict[str, Any], tables: dict[str, Any] | None = None,
             hint="Set --token-file (or --token), or pass --allow-unauthenticated on a "
                  "trusted network.")
     prices = pricing.parse_overrides((tables or {}).get("prices", {}))
+    retention = parse_retention((tables or {}).get("retention", {}))
     tls = check_tls(params.get("tls_cert"), params.get("tls_key"))
     storage = params.get("storage") or default_storage()
     return CollectorSettings(
@@ -56,6 +57,8 @@ def build_settings(params: dict[str, Any], tables: dict[str, Any] | None = None,
         commit_timeout=params["commit_timeout"],
         request_timeout=params["request_timeout"],
         agent_retention=params["agent_retention"],
+        retention_days=params.get("retention_days") or 0,
+        retention=retention,
         memory_limit=params["memory_limit"],
         behind_proxy=bool(params.get("behind_proxy")),
         quiet=params["quiet"],
@@ -64,6 +67,23 @@ def build_settings(params: dict[str, Any], tables: dict[str, Any] | None = None,
         web_secret=auth.load_secret(paths.state_dir()) if tokens else b"",
         prices=prices,
     )
+
+
+def parse_retention(table: Any) -> dict[str, int]:
+    """Return ``[collector.retention]`` as days per source (lower-cased, as sources are).
+
+    :raises ConfigError: it is not a table of whole numbers of days from 0 to 36500.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("[collector.retention] must be a table: retention.<source> = DAYS",
+                          hint="e.g. retention.codex = 30 (0 keeps everything)")
+    days: dict[str, int] = {}
+    for source, value in table.items():
+        if type(value) is not int or not 0 <= value <= 36500:
+            raise ConfigError(f"retention.{source} must be a whole number of days from 0 to "
+                              f"36500, not {value!r}", hint="e.g. retention.codex = 30")
+        days[str(source).strip().lower()] = value
+    return days
 
 
 def exposure_warning(settings: CollectorSettings) -> str | None:

@@ -148,6 +148,24 @@ def _components() -> dict:
                     "count": {"anyOf": [{"type": "integer"}, {"type": "null"}],
                               "description": "Observations (histograms)."},
                     "points": {"type": "integer"}}},
+            "Erasure": {"type": "object", "required": ["removed", "dry_run"], "properties": {
+                "removed": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "dry_run": {"type": "boolean"}}},
+            "AuditRow": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string", "description": "The token's name, never the "
+                          "token."},
+                "action": {"type": "string"}, "target": {"type": "object"},
+                "removed": {"type": "object"}}},
+            "Job": {"type": "object", "required": ["id", "kind", "state"], "properties": {
+                "id": {"type": "integer"}, "kind": {"type": "string"},
+                "state": {"type": "string", "enum": ["running", "done", "failed"]},
+                "args": {"type": "object"}, "actor": {"type": "string"},
+                "started_at": {"type": "string"},
+                "finished_at": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "progress": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "result": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                "error": {"anyOf": [{"type": "string"}, {"type": "null"}]}}},
             "OTLPStatus": {
                 "type": "object", "required": ["error", "message", "code"], "properties": {
                     "error": {"type": "string"}, "message": {"type": "string"},
@@ -254,6 +272,79 @@ def _otlp(signal: str, items: str, rejected: str, summary: str) -> dict:
             "503": error("The writer is busy or down; retry later.", retry_after=True)}}}
 
 
+def _admin_paths() -> dict:
+    """The administrator's endpoints (admin role): erasure, audit, retention, jobs."""
+    admin = {"401": _error("Missing or wrong bearer token."),
+             "403": _error("The token lacks the admin role."),
+             "503": _error("The writer is busy or down; retry later.", retry_after=True)}
+    selected = [_query("source", {"type": "string"}, "Only this source's entries."),
+                _query("dry_run", {"type": "boolean", "default": False},
+                       "Answer what would be removed; remove nothing.")]
+    removed = _json(_ref("Erasure"), "What was removed (or would be, with dry_run), per "
+                    "table; written to the audit log.")
+
+    def erase(summary: str, *parameters: dict, missing: bool = False) -> dict:
+        responses = {"200": removed, "400": _error("Invalid parameters."), **admin}
+        if missing:
+            responses["404"] = _error("Nothing of it is stored.")
+        return {"delete": {"summary": summary, "parameters": [*parameters, *selected],
+                           "responses": responses}}
+
+    def path(name: str) -> dict:
+        return {"name": name, "in": "path", "required": True,
+                "schema": {"type": "string", "minLength": 1}}
+
+    job = _json(_ref("Job"), "The job (202: started; follow GET /v1/admin/jobs/{id}).")
+    directory = {"type": "string", "minLength": 1,
+                 "description": "A directory on the collector's machine."}
+    return {
+        "/v1/sessions/{session_id}": erase("Remove one session from every table.",
+                                           path("session_id"), missing=True),
+        "/v1/agents/{instance_id}": erase("Remove everything an agent sent, and the agent.",
+                                          path("instance_id"), missing=True),
+        "/v1/users/{user}": erase("Remove everything of one person: entries sent for them, "
+                                  "their sessions, telemetry and agents.", path("user")),
+        "/v1/projects": erase("Remove every session of one project.",
+                              _query("path", {"type": "string", "minLength": 1},
+                                     "The project path (exact).", required=True)),
+        "/v1/entries": erase("Remove every entry older than `before`, with its figures.",
+                             _query("before", {"type": "string"}, "RFC 3339 time or "
+                                    "YYYY-MM-DD (UTC).", required=True)),
+        "/v1/admin/audit": {"get": {
+            "summary": "The audit log, newest first: erasures, retention, archives, backups.",
+            "parameters": [_query("limit", {"type": "integer", "minimum": 1, "default": 100},
+                                  "Rows; capped at 1000.")],
+            "responses": {"200": _array_of("AuditRow", "Audit rows."), **admin}}},
+        "/v1/admin/retention": {"get": {
+            "summary": "What the retention settings would remove now (a dry run).",
+            "responses": {"200": _json({"type": "object"}, "Per source: the cutoff and "
+                                       "the counts."), **admin}}},
+        "/v1/admin/archive": {"post": {
+            "summary": "Start writing closed days as Parquet (Hive partitions).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["directory", "since", "until"],
+                "properties": {"directory": directory,
+                               "since": {"type": "string", "format": "date"},
+                               "until": {"type": "string", "format": "date",
+                                         "description": "Excluded."}}}}}},
+            "responses": {"202": job, "400": _error("Invalid body."),
+                          "409": _error("Another job is running."), **admin}}},
+        "/v1/admin/backup": {"post": {
+            "summary": "Start a consistent copy of the store while it serves.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["directory"],
+                "properties": {"directory": directory}}}}},
+            "responses": {"202": job, "400": _error("Invalid body."),
+                          "409": _error("Another job is running."), **admin}}},
+        "/v1/admin/jobs/{job_id}": {"get": {
+            "summary": "A job's state: running, done (with its result) or failed (error).",
+            "parameters": [{"name": "job_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "responses": {"200": job, "404": _error("No such job (jobs are forgotten on "
+                                                    "restart)."), **admin}}},
+    }
+
+
 def _paths() -> dict:
     common = {"401": _error("Missing or wrong bearer token."),
               "403": _error("The token lacks the role this needs (`required_role`: "
@@ -349,6 +440,7 @@ def _paths() -> dict:
         "/v1/metrics": _otlp("metrics", "data points", "rejectedDataPoints",
                              "Store the assistants' own metrics as what each point added "
                              "over its interval (deltas, whatever temporality was sent)."),
+        **_admin_paths(),
         "/v1/agents/register": {"post": {
             "summary": "Upsert an exporter agent (a heartbeat).",
             "requestBody": {"required": True, "content": {

@@ -78,6 +78,8 @@ class WriterSupervisor:
             "quiet": self.settings.quiet,
             "log": self.settings.log,
             "agent_retention": self.settings.agent_retention,
+            "retention_days": self.settings.retention_days,
+            "retention": dict(self.settings.retention),
             "started_at": self.settings.started_at,
             "threads": 1,  # leave the other core to the workers (ARCHITECTURE.md)
             "memory_limit": self.settings.memory_limit,

@@ -46,6 +46,10 @@ class CollectorSettings:
     commit_timeout: float = 30.0
     request_timeout: float = 60.0
     agent_retention: float = 7 * 86400.0
+    #: Days to keep entries (by their own time); 0 keeps everything.
+    retention_days: int = 0
+    #: Days to keep per source (``[collector.retention]``), over ``retention_days``.
+    retention: dict[str, int] = dataclasses.field(default_factory=dict)
     memory_limit: int = 1024**3
     behind_proxy: bool = False  # the operator says a buffering proxy is the only way in
     quiet: bool = False

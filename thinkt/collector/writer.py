@@ -13,6 +13,7 @@ checkpoints and exits 0.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue as queue_module
@@ -29,9 +30,12 @@ import duckdb
 
 from thinkt.collector import agents, database, ingest, metrics, queries, registry, rollup, search
 from thinkt.collector import dashboard
-from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Export, Failed, Hello, Ingest,
-                                      Ingested, IngestRequest, Ok, Query, Register,
+from thinkt.collector.channel import (REJECTED, UNAVAILABLE, Admin, Export, Failed, Hello,
+                                      Ingest, Ingested, IngestRequest, Ok, Query, Register,
                                       TelemetryStored)
+from thinkt.collector.governance import erase as erasure
+from thinkt.collector.governance.jobs import Busy, JobRunner
+from thinkt.collector.governance.retention import Retention, RetentionSweep
 from thinkt.collector.precedence import TELEMETRY, Precedence
 from thinkt.collector.telemetry import TelemetryLog
 from thinkt.status import ExitStatus
@@ -118,7 +122,8 @@ class Writer:
                  linger: float = 0.1, quiet_gap: float = 0.005,
                  retention: timedelta = registry.DEFAULT_RETENTION,
                  clock: Callable[[], datetime] = utcnow,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 keep: Retention = Retention()):
         self.con = con
         self.queue = queue
         self.replies = replies
@@ -133,6 +138,8 @@ class Writer:
         self.log = ingest.EntryLog(con)
         self.precedence = Precedence(con)
         self.telemetry = TelemetryLog()
+        self.sweep = RetentionSweep(keep, monotonic)
+        self.jobs = JobRunner(con, JOBS, on_done=self._audit_job)
         self.rollup = rollup.Rollup(con, lambda: self.log.last_seq, clock=monotonic)
         self.counters = {"commits": 0, "requests": 0, "entries_new": 0, "entries_duplicate": 0,
                          "entries_replaced": 0, "entries_failed": 0, "largest_group": 0,
@@ -213,6 +220,8 @@ class Writer:
         for item in items:
             if isinstance(item, Register):
                 self._register(item)
+            elif isinstance(item, Admin):
+                self._admin(item)
             elif not isinstance(item, (Ingest, Export)):
                 log.warning("ignoring an unknown queue item (%s)", type(item).__name__)
 
@@ -331,6 +340,80 @@ class Writer:
             return
         self.replies.send(item.client_id, Ok(item.req_id, stored))
 
+    def _admin(self, item: Admin) -> None:
+        """Do an administrator's write between commits and answer it."""
+        handler = getattr(self, f"_admin_{item.action}", None)
+        if handler is None:
+            self.replies.send(item.client_id, Failed(item.req_id, REJECTED,
+                                                     f"unknown action {item.action!r}"))
+            return
+        try:
+            with self.rollup.lock:
+                # Every acknowledged entry is folded in first: what an erasure recomputes
+                # must not be folded in again after it.
+                self.rollup.refresh(self.con)
+                result = handler(**item.kwargs)
+        except duckdb.FatalException:
+            self._fail([item], "the database failed; the writer restarts")
+            raise
+        except _STORAGE_ERRORS as exc:
+            log.error("%s failed: %s", item.action, exc)
+            self._fail([item], "the database cannot take writes right now")
+            return
+        except ValueError as exc:
+            self.replies.send(item.client_id, Failed(item.req_id, REJECTED, str(exc)))
+            return
+        self.replies.send(item.client_id, Ok(item.req_id, result))
+
+    def _admin_erase(self, kind: str, value: Any, actor: str, source: str | None = None,
+                     dry_run: bool = False) -> dict:
+        removed = erasure.erase(self.con, erasure.Selector(kind, value, source), actor=actor,
+                                now=self.clock(), dry_run=dry_run)
+        if removed["sessions"] and not dry_run:
+            self.precedence = Precedence(self.con)  # sessions it told may be gone
+        return {"removed": removed, "dry_run": dry_run}
+
+    def _admin_retention_plan(self) -> dict:
+        return self.sweep.plan(self.con, self.clock())
+
+    def _admin_start_job(self, kind: str, args: dict, actor: str) -> dict:
+        try:
+            return self.jobs.start(kind, args, actor)
+        except Busy as exc:
+            return {"busy": str(exc)}
+
+    def _audit_job(self, job: Any) -> None:
+        """Record a finished archive or backup in the audit log (on the job's thread)."""
+        target = {**job.args, "job": job.id, "state": job.state}
+        if job.error:
+            target["error"] = job.error
+        cursor = self.con.cursor()
+        try:
+            with self.rollup.lock:
+                cursor.execute("INSERT INTO audit_log (happened_at, actor, action, target, "
+                               "removed) VALUES (?, ?, ?, ?, '{}')",
+                               [self.clock(), job.actor, job.kind,
+                                json.dumps(target, default=str)])
+        finally:
+            cursor.close()
+
+    def _retain(self) -> None:
+        """One step of the retention sweep, when due; a failure waits for the next."""
+        if not self.sweep.due():
+            return
+        try:
+            with self.rollup.lock:
+                self.rollup.refresh(self.con)
+                removed = self.sweep.step(self.con, self.clock())
+        except duckdb.FatalException:
+            raise
+        except Exception as exc:  # housekeeping: never let it stop ingest
+            log.warning("retention sweep failed (tried again in a minute): %s", exc)
+            self.sweep.next_at = self.monotonic() + 60.0
+            return
+        if removed["sessions"]:
+            self.precedence = Precedence(self.con)
+
     def _refresh(self) -> None:
         """Fold committed entries into the rollup; a failure waits for the next try."""
         if not self.rollup.pending():
@@ -345,6 +428,7 @@ class Writer:
         self.counters["refreshes"] += 1
 
     def _housekeeping(self) -> None:
+        self._retain()
         if time.monotonic() < self.next_sweep:
             return
         self.next_sweep = time.monotonic() + registry.SWEEP_INTERVAL.total_seconds()
@@ -405,6 +489,26 @@ def _outcomes(items: list[Any], flat: list[tuple[int, IngestRequest]],
     return answers
 
 
+def _archive_job(cursor: Any, progress: Callable[[str], None], directory: str, since: str,
+                 until: str) -> dict:
+    from datetime import date
+
+    from thinkt.collector.governance.archive import archive
+
+    return archive(cursor, directory, date.fromisoformat(since), date.fromisoformat(until),
+                   today=utcnow().date(), progress=progress)
+
+
+def _backup_job(cursor: Any, progress: Callable[[str], None], directory: str) -> dict:
+    from thinkt.collector.governance.backup import backup
+
+    return backup(cursor, directory, now=utcnow(), progress=progress)
+
+
+#: The background jobs an administrator can start (governance/jobs.py).
+JOBS: dict[str, Callable[..., dict]] = {"archive": _archive_job, "backup": _backup_job}
+
+
 class QueryServer:
     """Accepts worker connections and answers each on its own thread and cursor.
 
@@ -413,8 +517,10 @@ class QueryServer:
     """
 
     def __init__(self, con: Any, listener: Listener, replies: Replies,
-                 extra_stats: Callable[[datetime], dict], fresh: Callable[[Any], None]):
+                 extra_stats: Callable[[datetime], dict], fresh: Callable[[Any], None],
+                 jobs: JobRunner | None = None):
         self.con = con
+        self.jobs = jobs
         self.listener = listener
         self.replies = replies
         self.extra_stats = extra_stats
@@ -482,6 +588,8 @@ class QueryServer:
             if name == "ping":
                 cursor.execute("SELECT 1").fetchall()
                 return Ok(req_id, True)
+            if name == "admin_job":
+                return Ok(req_id, self.jobs.get(query.kwargs["job_id"]) if self.jobs else None)
             if name != "stats" and name not in _QUERIES:
                 return Failed(req_id, REJECTED, f"unknown query {name!r}")
             # Every acknowledged entry is in the answer: fold in what the rollup has not.
@@ -507,6 +615,7 @@ _QUERIES: dict[str, Callable[..., Any]] = {
     "list_sessions": queries.list_sessions,
     "session_entries": queries.session_entries,
     "list_agents": agents.list_agents,
+    "audit_log": erasure.audit_log,
     **dashboard.QUERIES,  # the web pages' (web_*)
 }
 
@@ -541,7 +650,9 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
     replies = Replies()
     writer = Writer(con, queue, replies,
                     retention=timedelta(seconds=options.get("agent_retention",
-                                                            registry.DEFAULT_RETENTION.total_seconds())))
+                                                            registry.DEFAULT_RETENTION.total_seconds())),
+                    keep=Retention(options.get("retention_days") or 0,
+                                   options.get("retention") or {}))
     started_at = options.get("started_at") or utcnow()
 
     def extra_stats(now: datetime) -> dict:
@@ -559,7 +670,8 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
             "writer_pid": os.getpid(),
         }
 
-    server = QueryServer(con, listener, replies, extra_stats, fresh=writer.rollup.ensure_fresh)
+    server = QueryServer(con, listener, replies, extra_stats, fresh=writer.rollup.ensure_fresh,
+                         jobs=writer.jobs)
     server.start()
     ready.send(("ready", os.getpid()))
     ready.close()
@@ -571,6 +683,7 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
         log.error("fatal database error, writer exits: %s", exc)
         code = EXIT_FATAL
     finally:
+        writer.jobs.stop()
         server.close()
         if code == 0:
             try:

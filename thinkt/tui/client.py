@@ -57,7 +57,7 @@ def base_url(url: str) -> str:
 
 
 class CollectorClient:
-    """A small client of the collector's read endpoints, with bounded timeouts."""
+    """A small client of the collector's endpoints, with bounded timeouts."""
 
     def __init__(self, url: str, api_key: str | None = None, found_by: str = "flag",
                  verify: bool | str = True):
@@ -78,24 +78,37 @@ class CollectorClient:
 
     def get(self, path: str, **params: Any) -> Any:
         """GET ``path`` and return its JSON; raise CollectorError saying what went wrong."""
+        status, body = self.call("GET", path, params=params or None)
+        if status == 403:
+            # A valid key without the read role: an exporter's ingest-only key, most often.
+            raise CollectorError(REFUSED, "the API key may not read the collector's data "
+                                 "(it needs the read role; an exporter's ingest key has not)")
+        if status != 200:
+            message = body.get("message") if isinstance(body, dict) else None
+            raise CollectorError(ERROR, f"HTTP {status}: {message or 'error'}")
+        return body
+
+    def call(self, method: str, path: str, *, params: dict | None = None,
+             json: Any = None, timeout: tuple[float, float] = TIMEOUT) -> tuple[int, Any]:
+        """Send a request; return its status and JSON body.
+
+        :raises CollectorError: no answer (DOWN), the key refused (401, REFUSED), the
+            collector unavailable (503, DOWN), or a body that is not JSON (ERROR).
+        """
         import requests
 
         try:
-            response = self._session.get(self.base + path, params=params or None,
-                                         verify=self._verify,
-                                         timeout=TIMEOUT)
+            response = self._session.request(method, self.base + path, params=params,
+                                              json=json, verify=self._verify,
+                                              timeout=timeout)
         except requests.Timeout:
-            raise CollectorError(DOWN, f"no answer within {TIMEOUT[1]:g} s") from None
+            raise CollectorError(DOWN, f"no answer within {timeout[1]:g} s") from None
         except requests.exceptions.SSLError as exc:
             # Said as the exporter says it: a certificate or http/https mix-up, with the fix.
             raise CollectorError(DOWN, describe_tls(exc)) from None
         except requests.RequestException as exc:
-            log.debug("GET %s: %s", path, exc)
+            log.debug("%s %s: %s", method, path, exc)
             raise CollectorError(DOWN, "connection refused or host unreachable") from None
-        if response.status_code == 403:
-            # A valid key without the read role: an exporter's ingest-only key, most often.
-            raise CollectorError(REFUSED, "the API key may not read the collector's data "
-                                 "(it needs the read role; an exporter's ingest key has not)")
         if response.status_code == 401:
             raise CollectorError(REFUSED, "the collector refused the API key"
                                  if "Authorization" in self._session.headers
@@ -106,10 +119,7 @@ class CollectorClient:
             body = response.json()
         except ValueError:
             raise CollectorError(ERROR, f"HTTP {response.status_code}, not JSON") from None
-        if response.status_code != 200:
-            message = body.get("message") if isinstance(body, dict) else None
-            raise CollectorError(ERROR, f"HTTP {response.status_code}: {message or 'error'}")
-        return body
+        return response.status_code, body
 
     def snapshot(self) -> CollectorSnapshot:
         """Query health, stats, agents and recent sessions; never raises for a bad collector."""

@@ -12,7 +12,7 @@ from types import ModuleType
 from thinkt.collector.migrations import (m001_tables, m002_search, m003_text_truncation,
                                          m004_rollups)
 from thinkt.collector.migrations import m005_search_columns, m006_long_texts, m007_people
-from thinkt.collector.migrations import m008_telemetry
+from thinkt.collector.migrations import m008_telemetry, m009_audit
 
 #: ``(version, module)`` pairs, oldest first; versions are 1, 2, ... without gaps.
 MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
@@ -24,6 +24,7 @@ MIGRATIONS: tuple[tuple[int, ModuleType], ...] = (
     (6, m006_long_texts),
     (7, m007_people),
     (8, m008_telemetry),
+    (9, m009_audit),
 )
 
 #: The schema version a fully migrated database has.

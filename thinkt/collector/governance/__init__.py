@@ -1,0 +1,1 @@
+"""Governance: retention, erasure, archive and backup of the collector's store."""
