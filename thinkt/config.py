@@ -124,6 +124,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Remove entries older than this many days (by their own time), with their "
             "figures; 0 keeps everything. Per source: [collector.retention] in the config "
             "file.", 0, click.IntRange(0, 36500), metavar="DAYS"),
+    Setting("archive_dir", "collector", ("--archive-dir",),
+            "Every night, write the day that just closed as Parquet into this directory on "
+            "this machine (as thinkt admin archive does). Default: no nightly archive.",
+            None, click.Path(file_okay=False), metavar="DIR"),
     Setting("agent_retention", "collector", ("--agent-retention",),
             "Remove agents that have been stale for longer than this.", 7 * 86400.0, DURATION),
     Setting("allow_unauthenticated", "collector", ("--allow-unauthenticated",),

@@ -59,6 +59,8 @@ def build_settings(params: dict[str, Any], tables: dict[str, Any] | None = None,
         agent_retention=params["agent_retention"],
         retention_days=params.get("retention_days") or 0,
         retention=retention,
+        archive_dir=os.path.abspath(os.path.expanduser(params["archive_dir"]))
+        if params.get("archive_dir") else None,
         memory_limit=params["memory_limit"],
         behind_proxy=bool(params.get("behind_proxy")),
         quiet=params["quiet"],

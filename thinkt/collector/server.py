@@ -80,6 +80,7 @@ class WriterSupervisor:
             "agent_retention": self.settings.agent_retention,
             "retention_days": self.settings.retention_days,
             "retention": dict(self.settings.retention),
+            "archive_dir": self.settings.archive_dir,
             "started_at": self.settings.started_at,
             "threads": 1,  # leave the other core to the workers (ARCHITECTURE.md)
             "memory_limit": self.settings.memory_limit,

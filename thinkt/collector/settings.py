@@ -50,6 +50,8 @@ class CollectorSettings:
     retention_days: int = 0
     #: Days to keep per source (``[collector.retention]``), over ``retention_days``.
     retention: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Where the writer archives each closed day as Parquet every night; None: it does not.
+    archive_dir: str | None = None
     memory_limit: int = 1024**3
     behind_proxy: bool = False  # the operator says a buffering proxy is the only way in
     quiet: bool = False

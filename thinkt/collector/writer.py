@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from multiprocessing.connection import Connection, Listener
 from typing import Any, Callable
 
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 #: rollup; under load batches follow each other closer than this, and the rollup is
 #: refreshed every rollup.REFRESH_INTERVAL instead, in larger (cheaper) steps.
 IDLE_GAP = 0.05
+#: The audit log's actor for the nightly archive, and where its last day is kept.
+NIGHTLY = "collector (nightly)"
+ARCHIVED_UNTIL = "archived_until"
 #: Exit status of a writer that could not open its database (the arbiter reports why).
 EXIT_OPEN_FAILED = 73
 #: Exit status after a fatal database error (the arbiter restarts the writer).
@@ -123,7 +126,7 @@ class Writer:
                  retention: timedelta = registry.DEFAULT_RETENTION,
                  clock: Callable[[], datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic,
-                 keep: Retention = Retention()):
+                 keep: Retention = Retention(), archive_dir: str | None = None):
         self.con = con
         self.queue = queue
         self.replies = replies
@@ -139,7 +142,10 @@ class Writer:
         self.precedence = Precedence(con)
         self.telemetry = TelemetryLog()
         self.sweep = RetentionSweep(keep, monotonic)
-        self.jobs = JobRunner(con, JOBS, on_done=self._audit_job)
+        self.jobs = JobRunner(con, JOBS, on_done=self._job_done, clock=clock)
+        self.archive_dir = archive_dir
+        #: The day the nightly archive last started for (None: not yet in this process).
+        self.archive_started_for: date | None = None
         self.rollup = rollup.Rollup(con, lambda: self.log.last_seq, clock=monotonic)
         self.counters = {"commits": 0, "requests": 0, "entries_new": 0, "entries_duplicate": 0,
                          "entries_replaced": 0, "entries_failed": 0, "largest_group": 0,
@@ -382,8 +388,9 @@ class Writer:
         except Busy as exc:
             return {"busy": str(exc)}
 
-    def _audit_job(self, job: Any) -> None:
-        """Record a finished archive or backup in the audit log (on the job's thread)."""
+    def _job_done(self, job: Any) -> None:
+        """Record a finished archive or backup in the audit log, and a nightly archive's
+        last day (on the job's thread; every write is under the rollup's lock)."""
         target = {**job.args, "job": job.id, "state": job.state}
         if job.error:
             target["error"] = job.error
@@ -394,8 +401,32 @@ class Writer:
                                "removed) VALUES (?, ?, ?, ?, '{}')",
                                [self.clock(), job.actor, job.kind,
                                 json.dumps(target, default=str)])
+                if job.kind == "archive" and job.actor == NIGHTLY and job.state == "done":
+                    cursor.execute("INSERT OR REPLACE INTO rollup_state VALUES (?, ?)",
+                                   [ARCHIVED_UNTIL,
+                                    date.fromisoformat(job.args["until"]).toordinal()])
         finally:
             cursor.close()
+
+    def _archive_nightly(self) -> None:
+        """Start the archive of the days closed since the last nightly one (at start, and
+        after each midnight UTC), into ``--archive-dir``."""
+        today = self.clock().date()
+        if self.archive_dir is None or self.archive_started_for == today:
+            return
+        stored = self.con.execute("SELECT max(seq) FROM rollup_state WHERE name = ?",
+                                  [ARCHIVED_UNTIL]).fetchone()[0]
+        # Never archived: the day that just closed (older history is the admin's call).
+        since = date.fromordinal(stored) if stored else today - timedelta(days=1)
+        self.archive_started_for = today
+        if since >= today:
+            return
+        answer = self._admin_start_job("archive", {
+            "directory": self.archive_dir, "since": since.isoformat(),
+            "until": today.isoformat()}, NIGHTLY)
+        if "busy" in answer:
+            self.archive_started_for = None  # another job runs: try again next time round
+            log.info("nightly archive waits: %s", answer["busy"])
 
     def _retain(self) -> None:
         """One step of the retention sweep, when due; a failure waits for the next."""
@@ -429,6 +460,7 @@ class Writer:
 
     def _housekeeping(self) -> None:
         self._retain()
+        self._archive_nightly()
         if time.monotonic() < self.next_sweep:
             return
         self.next_sweep = time.monotonic() + registry.SWEEP_INTERVAL.total_seconds()
@@ -489,20 +521,19 @@ def _outcomes(items: list[Any], flat: list[tuple[int, IngestRequest]],
     return answers
 
 
-def _archive_job(cursor: Any, progress: Callable[[str], None], directory: str, since: str,
-                 until: str) -> dict:
-    from datetime import date
-
+def _archive_job(cursor: Any, progress: Callable[[str], None], now: datetime, directory: str,
+                 since: str, until: str) -> dict:
     from thinkt.collector.governance.archive import archive
 
     return archive(cursor, directory, date.fromisoformat(since), date.fromisoformat(until),
-                   today=utcnow().date(), progress=progress)
+                   today=now.date(), progress=progress)
 
 
-def _backup_job(cursor: Any, progress: Callable[[str], None], directory: str) -> dict:
+def _backup_job(cursor: Any, progress: Callable[[str], None], now: datetime,
+                directory: str) -> dict:
     from thinkt.collector.governance.backup import backup
 
-    return backup(cursor, directory, now=utcnow(), progress=progress)
+    return backup(cursor, directory, now=now, progress=progress)
 
 
 #: The background jobs an administrator can start (governance/jobs.py).
@@ -652,7 +683,8 @@ def main(path: str, queue: Any, address: str, authkey: bytes, ready: Connection,
                     retention=timedelta(seconds=options.get("agent_retention",
                                                             registry.DEFAULT_RETENTION.total_seconds())),
                     keep=Retention(options.get("retention_days") or 0,
-                                   options.get("retention") or {}))
+                                   options.get("retention") or {}),
+                    archive_dir=options.get("archive_dir"))
     started_at = options.get("started_at") or utcnow()
 
     def extra_stats(now: datetime) -> dict:

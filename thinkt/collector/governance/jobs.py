@@ -58,11 +58,18 @@ def _now() -> str:
 
 
 class JobRunner:
-    """Starts jobs on threads of the writer process and keeps their states."""
+    """Starts jobs on threads of the writer process and keeps their states.
+
+    A job is ``kinds[kind](cursor, progress=..., now=..., **args)``: a cursor of its own,
+    a callback to report how far it got, and the writer's clock's time (naive UTC).
+    """
 
     def __init__(self, con: Any, kinds: dict[str, Callable[..., dict]],
-                 on_done: Callable[[Job], None] = lambda job: None, keep: int = 50):
+                 on_done: Callable[[Job], None] = lambda job: None, keep: int = 50,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+                 .replace(tzinfo=None)):
         self.con = con
+        self.clock = clock
         self.kinds = kinds
         self.on_done = on_done
         self.keep = keep
@@ -87,8 +94,9 @@ class JobRunner:
             thread = threading.Thread(target=self._run, args=(job, cursor),
                                       name=f"thinkt-job-{job.id}", daemon=True)
             self._running = (thread, cursor)
+            started = job.public()  # as started: a quick job may be done before we answer
             thread.start()
-            return job.public()
+            return started
 
     def get(self, job_id: int) -> dict | None:
         with self._lock:
@@ -103,11 +111,15 @@ class JobRunner:
             return
         thread, cursor = running
         log.info("interrupting the running job to stop")
-        try:
-            cursor.interrupt()
-        except Exception:  # the cursor may be closing already
-            pass
-        thread.join(STOP_WAIT)
+        deadline = time.monotonic() + STOP_WAIT
+        # Again until it ends: an interrupt that comes between two of the job's queries
+        # stops nothing, and the next query would run on.
+        while thread.is_alive() and time.monotonic() < deadline:
+            try:
+                cursor.interrupt()
+            except Exception:  # the cursor may be closing already
+                pass
+            thread.join(0.1)
 
     def _run(self, job: Job, cursor: Any) -> None:
         started = time.monotonic()
@@ -116,7 +128,8 @@ class JobRunner:
             job.progress = text
 
         try:
-            result = self.kinds[job.kind](cursor, progress=progress, **job.args)
+            result = self.kinds[job.kind](cursor, progress=progress, now=self.clock(),
+                                          **job.args)
             job.result, job.state = result, "done"
             log.info("job %d (%s) done in %.1f s", job.id, job.kind, time.monotonic() - started)
         except ValueError as exc:  # the job's own refusal: a bad directory, an open day
