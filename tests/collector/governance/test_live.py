@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.harness import Collector, child_env, thinkt_command
+from tests.harness import Collector, child_env, thinkt_command, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def start(base: Path, *args: str) -> Collector:
     """A collector with the token file's three roles; its state under ``base``."""
+    base.mkdir(parents=True, exist_ok=True)
     (base / "tokens").write_text(TOKEN_FILE)
     os.chmod(base / "tokens", 0o600)
     (base / "home").mkdir(exist_ok=True)
@@ -185,3 +187,52 @@ def test_retention_removes_old_entries_at_start_and_says_so_beforehand(tmp_path)
         assert row["actor"] == "collector" and row["removed"]["entries"] == 2
     finally:
         running.stop()
+
+
+def test_a_backup_taken_under_continuous_ingest_opens_as_a_collector(tmp_path):
+    running = start(tmp_path / "live")
+    stop = threading.Event()
+    sent: list[str] = []
+
+    def keep_sending() -> None:
+        number = 0
+        while not stop.is_set():
+            session = f"busy-{number}"
+            send(running, session, "eve@example.com", NOW - timedelta(minutes=5),
+                 f"busy {number}")
+            sent.append(session)
+            number += 1
+
+    sender = threading.Thread(target=keep_sending, name="sender")
+    sender.start()
+    try:
+        wait_for(lambda: len(sent) >= 20, 60, "ingest under way")
+        backups = tmp_path / "backups"
+        backups.mkdir()
+        done = admin_cli(running, "backup", str(backups), home=tmp_path)
+        assert done.returncode == 0, done.stderr
+        during = len(sent)
+        wait_for(lambda: len(sent) > during, 60, "ingest going on after the backup")
+        acked_after = len(sent)
+    finally:
+        stop.set()
+        sender.join(60)
+        running.stop()
+    assert acked_after >= 20
+    [copy] = list((tmp_path / "backups").glob("thinkt-backup-*.duckdb"))
+    assert '"entries":' in done.stdout and str(copy) in done.stdout
+    # The copy opens as a collector's storage, as it is, and every session in it is whole.
+    restored = Collector(copy, tmp_path / "restored.log", token=ADMIN)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path / "live" / "home"))
+        restored.start()
+    try:
+        sessions = get(restored, "/v1/sessions", limit=500)
+        assert sessions, "the backup holds the sessions sent before it"
+        assert all(s["entry_count"] == 2 for s in sessions)
+        assert {s["id"] for s in sessions} <= set(sent)
+        stats = get(restored, "/v1/traces/stats")
+        assert stats["total_traces"] == 2 * len(sessions)
+        assert stats["tokens"]["input"] == 100 * len(sessions)
+    finally:
+        restored.stop()

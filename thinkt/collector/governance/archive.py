@@ -66,6 +66,7 @@ import duckdb
 
 from thinkt.collector import longtext, sketch
 from thinkt.collector.database import transaction
+from thinkt.collector.governance.durable import fsync_path, quote_identifier
 from thinkt.collector.queries import SESSION_JOIN, USAGE_KEYS
 from thinkt.collector.rollup import TOKEN_FIELDS
 
@@ -287,7 +288,7 @@ def _queries(con: Any, unpack: str, watermark: int) -> dict[str, _Query]:
         if name == "text":
             columns.append(f"coalesce(e.text, {unpack}(e.long_text)) AS text")
         elif name not in ENTRY_COLUMNS_LEFT_OUT:
-            columns.append(f"e.{_identifier(name)}")
+            columns.append(f"e.{quote_identifier(name)}")
     entries = _Query(f"""SELECT {", ".join(columns)}, CAST(e."timestamp" AS DATE) AS day
                          FROM collected_entries e WHERE e.seq <= {int(watermark)}""",
                      'e."timestamp"', 'e."timestamp", e.seq')
@@ -370,10 +371,10 @@ def _put_in_place(directory: str, staged: list[tuple]) -> tuple[int, int]:
     # whole files, not ones the page cache had yet to write.
     for *_, path in staged:
         for name in os.listdir(path):
-            _fsync(os.path.join(path, name))
+            fsync_path(os.path.join(path, name))
             files += 1
             size += os.path.getsize(os.path.join(path, name))
-        _fsync(path)
+        fsync_path(path)
     parents = set()
     for dataset, source, day, path in staged:
         parent = os.path.join(directory, dataset, source)
@@ -391,20 +392,10 @@ def _put_in_place(directory: str, staged: list[tuple]) -> tuple[int, int]:
             shutil.rmtree(aside)
         parents.add(parent)
     for parent in parents:
-        _fsync(parent)
+        fsync_path(parent)
     return files, size
 
 
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(text: str) -> str:
