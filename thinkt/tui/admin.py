@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from typing import Any
 
@@ -123,8 +124,13 @@ def delete(ctx: click.Context, kind: str, value: str, source: str | None, dry_ru
                    f"{_removed(planned['removed'])}")
         if dry_run or not any(planned["removed"].values()):
             return
-        if not yes and not click.confirm("Remove it?", default=False):
-            raise ThinktError("nothing removed", status=ExitStatus.ERROR)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ThinktError("nothing removed: there is no terminal to ask on",
+                                  hint="Pass --yes to remove without asking.",
+                                  status=ExitStatus.USAGE)
+            if not click.confirm("Remove it?", default=False):
+                raise ThinktError("nothing removed", status=ExitStatus.ERROR)
         _, done = _call(client, method, path, params=query, timeout=ERASE_TIMEOUT)
         click.echo(f"Removed: {_removed(done['removed'])} (written to the audit log)")
     finally:

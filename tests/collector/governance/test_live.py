@@ -117,6 +117,9 @@ def test_erasing_a_person_through_the_cli_removes_them_from_every_answer(collect
     assert "Would remove for user ana@example.com: 4 entries, 2 sessions" in dry.stdout
     assert len(get(collector, "/v1/traces/search", q="zebra")) == 3
 
+    unasked = admin_cli(collector, "delete", "user", "ana@example.com", home=tmp_path)
+    assert unasked.returncode == 2 and "Pass --yes" in unasked.stderr, unasked
+    assert len(get(collector, "/v1/traces/search", q="zebra")) == 3
     done = admin_cli(collector, "delete", "user", "ana@example.com", "--yes", home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Removed: 4 entries, 2 sessions, 2 api responses" in done.stdout
