@@ -31,6 +31,7 @@ EXAMPLES: dict[str, Any] = {
     "collector.cors_origin": ["https://dashboard.example.com"],
     "collector.workers": 8,
     "collector.log": "/var/log/thinkt/collector.log",
+    "collector.archive_dir": "/var/lib/thinkt/archive",
     "exporter.collector_url": "https://collector.example.com:4318",
     "exporter.api_key": "change-me",
     "exporter.api_key_file": "~/.config/thinkt/api-key",

@@ -134,9 +134,11 @@ def as_version_6(con) -> None:
     con.execute(create)
     con.execute("INSERT INTO usage_hourly SELECT * FROM cells")
     con.execute("DROP TABLE cells")
-    # and without what later versions added (8: the telemetry tables)
-    for table in ("telemetry_sessions", "telemetry_requests", "metric_points", "metric_state"):
+    # and without what later versions added (8: the telemetry tables; 9: the audit log)
+    for table in ("telemetry_sessions", "telemetry_requests", "metric_points", "metric_state",
+                  "audit_log"):
         con.execute(f"DROP TABLE {table}")
+    con.execute("DROP SEQUENCE audit_log_id")
     con.execute("DELETE FROM schema_version WHERE version >= 7")
 
 
