@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from thinkt.collector.api import (BadArgument, BadInput, _bad_input, _int_arg, _time_arg,
+from thinkt.collector.api import (BadArgument, BadInput, bad_input, int_arg, time_arg,
                                   validation_error)
 from thinkt.collector.app import error_response
 from thinkt.collector.body import parse_json, read_body
@@ -32,7 +32,7 @@ from thinkt.collector.channel import WriterClient
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("admin", __name__)
-blueprint.register_error_handler(BadInput, _bad_input)
+blueprint.register_error_handler(BadInput, bad_input)
 
 #: How long an erasure may take in the writer before the request answers 503 (it still
 #: completes: the writer does it whole or not at all).
@@ -98,7 +98,7 @@ def delete_project():
 @blueprint.delete("/v1/entries")
 def delete_before():
     """Remove every entry older than ``before`` (an RFC 3339 time or a date, UTC)."""
-    before = _time_arg("before")
+    before = time_arg("before")
     if before is None:
         raise BadArgument("before", "A time or date is required: entries older go.")
     return _erase("before", before)
@@ -107,7 +107,7 @@ def delete_before():
 @blueprint.get("/v1/admin/audit")
 def audit():
     """The audit log, newest first: who removed what, and every archive and backup."""
-    limit = _int_arg("limit", 100, 1, 1000, clamp=True)
+    limit = int_arg("limit", 100, 1, 1000, clamp=True)
     return jsonify(_client().query("audit_log", 10.0, limit=limit))
 
 

@@ -59,7 +59,8 @@ class BadArgument(BadInput):
 
 
 @blueprint.errorhandler(BadInput)
-def _bad_input(exc: BadInput):
+def bad_input(exc: BadInput):
+    """Answer a body or argument that does not validate (the admin blueprint's too)."""
     return validation_error(exc.errors, exc.message)
 
 
@@ -152,8 +153,10 @@ def _validate(schema: Any, data: Any) -> dict:
         raise BadInput(err.messages, "The request body is invalid.") from None
 
 
-def _int_arg(name: str, default: int, minimum: int, maximum: int | None = None,
-             clamp: bool = False) -> int:
+def int_arg(name: str, default: int, minimum: int, maximum: int | None = None,
+            clamp: bool = False) -> int:
+    """The query-string argument ``name`` as a whole number in range (``clamp``: a larger
+    one becomes ``maximum``); :raises BadArgument: otherwise."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -170,7 +173,8 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int | None = None,
     return value
 
 
-def _time_arg(name: str) -> datetime | None:
+def time_arg(name: str) -> datetime | None:
+    """The query-string argument ``name`` as naive UTC (RFC 3339 or YYYY-MM-DD), or None."""
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
@@ -241,7 +245,7 @@ def search():
     q = request.args.get("q", "")
     if not q.strip():
         raise BadArgument("q", "A search term is required.")
-    limit = _int_arg("limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, clamp=True)
+    limit = int_arg("limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, clamp=True)
     return jsonify(_client().query("search", _query_timeout(), q=q, limit=limit))
 
 
@@ -260,7 +264,7 @@ def usage():
         raise BadArgument("group_by", f"Must be one of: {', '.join(GROUP_BY)}.")
     source = (request.args.get("source") or "").strip().lower() or None
     answer = _client().query("priced_usage", _query_timeout(), group_by=group_by,
-                             since=_time_arg("since"), until=_time_arg("until"),
+                             since=time_arg("since"), until=time_arg("until"),
                              source=source, user=_user_arg())
     return jsonify(cost.add_costs(answer["rows"], answer["parts"], _prices()))
 
@@ -274,14 +278,14 @@ def metric_totals():
     source = (request.args.get("source") or "").strip().lower() or None
     series = (request.args.get("series") or "").strip() or None
     return jsonify(_client().query("metric_totals", _query_timeout(), group_by=group_by,
-                                   since=_time_arg("since"), until=_time_arg("until"),
+                                   since=time_arg("since"), until=time_arg("until"),
                                    source=source, user=_user_arg(), series=series))
 
 
 @blueprint.get("/v1/sessions")
 def sessions():
     """The most recently active sessions (``sort=received``: the most recently arrived)."""
-    limit = _int_arg("limit", 50, 1, SEARCH_LIMIT_MAX, clamp=True)
+    limit = int_arg("limit", 50, 1, SEARCH_LIMIT_MAX, clamp=True)
     source = (request.args.get("source") or "").strip().lower() or None
     project = request.args.get("project") or None
     sort = request.args.get("sort") or "updated"
@@ -302,8 +306,8 @@ def session_entries(session_id: str):
     the session's number of entries and ``Link: <...>; rel="next"`` the next page,
     absent on the last one.
     """
-    limit = _int_arg("limit", ENTRIES_LIMIT_DEFAULT, 1, ENTRIES_LIMIT_MAX, clamp=True)
-    offset = _int_arg("offset", 0, 0)
+    limit = int_arg("limit", ENTRIES_LIMIT_DEFAULT, 1, ENTRIES_LIMIT_MAX, clamp=True)
+    offset = int_arg("offset", 0, 0)
     page = _client().query("session_entries", _query_timeout(), session_id=session_id,
                            limit=limit, offset=offset)
     if page is None:
