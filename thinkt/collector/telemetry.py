@@ -48,7 +48,7 @@ _POINT_TYPES = ("VARCHAR", "TIMESTAMP", "TIMESTAMP", "VARCHAR", "VARCHAR", "VARC
 
 
 class Stored(NamedTuple):
-    """What one transaction added: API request events and metric points."""
+    """What one export added in its transaction: API request events and metric points."""
 
     requests: int
     points: int
