@@ -23,10 +23,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from thinkt.collector.api import (BadArgument, BadInput, bad_input, int_arg, time_arg,
-                                  validation_error)
+from thinkt.collector.api import (BadArgument, BadInput, bad_input, int_arg, request_body,
+                                  source_arg, time_arg, validation_error)
 from thinkt.collector.app import error_response
-from thinkt.collector.body import parse_json, read_body
+from thinkt.collector.body import parse_json
 from thinkt.collector.channel import WriterClient
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _flag(name: str) -> bool:
 
 
 def _erase(kind: str, value: Any, missing: str | None = None):
-    source = (request.args.get("source") or "").strip().lower() or None
+    source = source_arg()
     dry_run = _flag("dry_run")
     answer = _client().admin("erase", ERASE_TIMEOUT, kind=kind, value=value, source=source,
                              actor=_actor(), dry_run=dry_run)
@@ -129,9 +129,7 @@ def _job(kind: str, args: dict):
 
 
 def _body() -> dict:
-    settings = current_app.extensions["thinkt.settings"]
-    data = parse_json(read_body(request.stream, request.headers.get("Content-Encoding"),
-                                settings.max_body))
+    data = parse_json(request_body())
     if not isinstance(data, dict):
         raise BadArgument("body", "The body must be a JSON object.")
     return data

@@ -130,10 +130,11 @@ def public_base_url() -> str:
 
 def _load_body(schema: Any) -> dict:
     """Read, inflate, parse and validate the JSON object of the request body."""
-    return _validate(schema, parse_json(_read_body()))
+    return _validate(schema, parse_json(request_body()))
 
 
-def _read_body() -> bytes:
+def request_body() -> bytes:
+    """The request's body, inflated, within the collector's size limit (413 past it)."""
     return read_body(request.stream, request.headers.get("Content-Encoding"),
                      _settings().max_body)
 
@@ -192,6 +193,11 @@ def time_arg(name: str) -> datetime | None:
     return moment
 
 
+def source_arg() -> str | None:
+    """The ``source`` filter: one source, trimmed and lower-cased as sources are stored."""
+    return (request.args.get("source") or "").strip().lower() or None
+
+
 def _user_arg() -> str | None:
     """The ``user`` filter: one person, matched exactly (trimmed, as ``user`` is stored)."""
     return (request.args.get("user") or "").strip() or None
@@ -206,7 +212,7 @@ def ingest():
     sends traces) is told apart by its encoding or its ``resourceSpans`` and answered
     as OTLP expects (otlp_api.refuse_traces).
     """
-    raw = _read_body()
+    raw = request_body()
     content_type = request.headers.get("Content-Type")
     if _media_type(content_type) in otlp_decode.PROTOBUF_TYPES:
         return otlp_api.refuse_traces(raw, content_type)
@@ -262,7 +268,7 @@ def usage():
     group_by = request.args.get("group_by", "source") or "source"
     if group_by not in GROUP_BY:
         raise BadArgument("group_by", f"Must be one of: {', '.join(GROUP_BY)}.")
-    source = (request.args.get("source") or "").strip().lower() or None
+    source = source_arg()
     answer = _client().query("priced_usage", _query_timeout(), group_by=group_by,
                              since=time_arg("since"), until=time_arg("until"),
                              source=source, user=_user_arg())
@@ -275,7 +281,7 @@ def metric_totals():
     group_by = request.args.get("group_by", "series") or "series"
     if group_by not in METRIC_GROUPS:
         raise BadArgument("group_by", f"Must be one of: {', '.join(METRIC_GROUPS)}.")
-    source = (request.args.get("source") or "").strip().lower() or None
+    source = source_arg()
     series = (request.args.get("series") or "").strip() or None
     return jsonify(_client().query("metric_totals", _query_timeout(), group_by=group_by,
                                    since=time_arg("since"), until=time_arg("until"),
@@ -286,7 +292,7 @@ def metric_totals():
 def sessions():
     """The most recently active sessions (``sort=received``: the most recently arrived)."""
     limit = int_arg("limit", 50, 1, SEARCH_LIMIT_MAX, clamp=True)
-    source = (request.args.get("source") or "").strip().lower() or None
+    source = source_arg()
     project = request.args.get("project") or None
     sort = request.args.get("sort") or "updated"
     if sort not in SESSION_ORDERS:

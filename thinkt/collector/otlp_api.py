@@ -197,9 +197,13 @@ def logs():
 def metrics():
     """Store an OTLP metrics export: each point as what it added over its interval."""
     points = decode.decode_metrics(_body(), request.headers.get("Content-Type"))
-    kept = [point for point in points if mapping.metric_tool(point) is not None]
-    unknown = collections.Counter(point.name for point in points
-                                  if mapping.metric_tool(point) is None)
+    kept = []
+    unknown: collections.Counter = collections.Counter()
+    for point in points:
+        if mapping.metric_tool(point) is None:
+            unknown[point.name] += 1
+        else:
+            kept.append(point)
     if kept:
         _store(TelemetryBatch([], [], kept, _now()))
     response = ExportMetricsServiceResponse()
